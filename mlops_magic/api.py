@@ -1,0 +1,151 @@
+"""The one door: every user-facing operation of mlops_magic is a function here.
+
+The magics and the command line parse arguments, call one of these, and display the result.
+Heavy libraries (pandas, scikit-learn, skops) are imported inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import config
+from .errors import InvalidInputError
+from .store import Store, normalise_url
+from .store.entities import Run
+
+_stores: dict[tuple[str, str | None], Store] = {}
+_chosen: tuple[str, str | None] | None = None
+
+
+# --- the store -------------------------------------------------------------------------------
+
+
+def set_store(location: str, artifact_root: str | None = None) -> Store:
+    """Use the store at ``location`` (a SQLAlchemy URL, or a folder for ``store.db``) from now on."""
+    global _chosen
+    _chosen = (normalise_url(location), artifact_root)
+    return get_store()
+
+
+def get_store() -> Store:
+    """The store in use: the one chosen by ``set_store``, else ``MLOPS_MAGIC_STORE``, else ``./.mlops``."""
+    key = _chosen or (normalise_url(config.store_location()), config.artifact_root())
+    store = _stores.get(key)
+    if store is None:
+        store = _stores[key] = Store(*key)
+    return store
+
+
+# --- runs --------------------------------------------------------------------------------------
+
+
+def runs(
+    experiment: str | None = None,
+    sort: str | None = None,
+    ascending: bool | None = None,
+    limit: int | None = None,
+    where: str | None = None,
+):
+    """The runs (of ``experiment``) as a DataFrame, one row a run, MLflow's column names.
+
+    ``sort`` and ``where`` may name metrics and params by their short names (``accuracy``,
+    ``"accuracy > 0.9 and C == '0.5'"``); a metric sorts best first by default.
+    """
+    from .tracking.query import select_runs
+
+    return select_runs(get_store().runs_frame(experiment), sort=sort, ascending=ascending, limit=limit, where=where)
+
+
+def get_run(run_id: str) -> Run:
+    """One run, by its id or a unique prefix of it (at least 4 characters)."""
+    return get_store().get_run(run_id)
+
+
+def load_model(ref: str):
+    """A stored model, its sha256 checked before loading.
+
+    ``ref`` is a run id (its main model), ``name@alias``, ``name/VERSION`` or ``name`` (latest).
+    """
+    store = get_store()
+    run, variable = resolve_model_ref(ref)
+    record = next(m for m in run.models if m.variable == variable)
+    return store.artifacts.load_model(record.sha256, record.trusted_types)
+
+
+def resolve_model_ref(ref: str) -> tuple[Run, str]:
+    """The run and model variable that ``ref`` (run id, ``name@alias``, ``name/N``, ``name``) names."""
+    store = get_store()
+    ref = ref.strip()
+    if "@" in ref or "/" in ref or ref in store.model_names():
+        name, version, alias = parse_model_ref(ref)
+        found = store.model_version(name, version=version, alias=alias)
+        return store.get_run(found.run_id), found.variable
+    run = store.get_run(ref)
+    if run.model is None:
+        raise InvalidInputError(f"run {run.short_id} saved no model: its cell fitted no scikit-learn estimator.")
+    return run, run.model.variable
+
+
+def parse_model_ref(ref: str) -> tuple[str, int | None, str | None]:
+    """``name@alias`` → (name, None, alias); ``name/3`` → (name, 3, None); ``name`` → (name, None, None)."""
+    if "@" in ref:
+        name, alias = ref.split("@", 1)
+        if not name or not alias:
+            raise InvalidInputError(f"model reference {ref!r} is malformed: write NAME@ALIAS, e.g. wine-quality@production.")
+        return name, None, alias
+    if "/" in ref:
+        name, version = ref.rsplit("/", 1)
+        if not name or not version.isdigit():
+            raise InvalidInputError(f"model reference {ref!r} is malformed: write NAME/VERSION, e.g. wine-quality/2.")
+        return name, int(version), None
+    return ref, None, None
+
+
+# --- tracking ----------------------------------------------------------------------------------
+
+
+def run(experiment: str = "default", name: str | None = None, tags: dict[str, str] | None = None, **data: Any):
+    """A context manager that records the code inside it as a run (for code outside magics).
+
+    ``data=``/``target=``/``eval=`` as in ``%%mlops_train``; inside, ``log_metric``/``log_param``
+    add to it, and ``active.track_model(model)`` saves a fitted estimator.
+    """
+    from .tracking.session import ManualRun
+
+    return ManualRun(get_store, experiment=experiment, name=name, tags=tags or {}, **data)
+
+
+def log_metric(key: str, value: float) -> None:
+    """Add a metric to the run being recorded (a ``%%mlops_train`` cell or an ``mm.run()`` block)."""
+    from .tracking.session import active_recorder
+
+    active_recorder().log_metric(key, value)
+
+
+def log_param(key: str, value: Any) -> None:
+    """Add a parameter to the run being recorded."""
+    from .tracking.session import active_recorder
+
+    active_recorder().log_param(key, value)
+
+
+def set_tag(key: str, value: str) -> None:
+    """Add a tag to the run being recorded."""
+    from .tracking.session import active_recorder
+
+    active_recorder().set_tag(key, value)
+
+
+def train_cell(shell, cell: str, **options: Any):
+    """Run a notebook cell as ``%%mlops_train`` does; return (the cell's value, the run card data)."""
+    from .tracking.cell import track_cell
+
+    return track_cell(shell, cell, get_store, **options)
+
+
+def compare(*run_ids: str):
+    """Runs side by side: params and metrics that differ, the code diff, data fingerprints."""
+    from .tracking.comparison import compare_runs
+
+    store = get_store()
+    return compare_runs([store.get_run(r) for r in run_ids])

@@ -1,0 +1,137 @@
+"""The IPython magics: each parses its arguments, calls one ``api`` function, and displays the result.
+
+Errors a user can fix (``MLOpsError``) become a ``UsageError``: one line, no traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import display
+from traitlets import Unicode, observe
+
+from .errors import MLOpsError
+
+
+@contextlib.contextmanager
+def user_errors():
+    """Show an ``MLOpsError`` as a one-line usage error instead of a traceback."""
+    try:
+        yield
+    except MLOpsError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def parse_tags(pairs: list[str] | None) -> dict[str, str]:
+    tags = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--tag {pair!r} is not KEY=VALUE: write e.g. --tag owner=ana.")
+        tags[key] = value
+    return tags
+
+
+@magics_class
+class MLOpsMagic(Magics):
+    """Track, deploy and monitor models from the notebook. Settings: ``%config MLOpsMagic``."""
+
+    store = Unicode("", help="Store location: a SQLAlchemy URL or a folder (default: MLOPS_MAGIC_STORE or ./.mlops).").tag(
+        config=True
+    )
+
+    @observe("store")
+    def _store_changed(self, change):
+        if change["new"]:
+            from . import api
+
+            with user_errors():
+                api.set_store(change["new"])
+
+    @magic_arguments()
+    @argument("-e", "--experiment", default="default", help="experiment to record the run in (created on first use)")
+    @argument("-n", "--name", default=None, help="run name (default: the experiment name and a counter)")
+    @argument("--data", default=None, help="training data: a DataFrame variable (with --target) or X,y variables")
+    @argument("--target", default=None, help="target column of the --data / --eval DataFrames")
+    @argument("--eval", default=None, help="evaluation data: a DataFrame variable (with --target) or X_test,y_test")
+    @argument("--tag", action="append", metavar="KEY=VALUE", help="a tag for the run (repeatable)")
+    @argument("--quiet", action="store_true", help="record the run without showing the run card")
+    @cell_magic
+    def mlops_train(self, line, cell):
+        """Run the cell and record it as a run: code, params, metrics, model, data, environment.
+
+        The cell runs exactly as without the magic; a run card shows what was recorded.
+        """
+        from . import api
+
+        args = parse_argstring(self.mlops_train, line)
+        with user_errors():
+            value, card = api.train_cell(
+                self.shell,
+                cell,
+                experiment=args.experiment,
+                name=args.name,
+                data=args.data,
+                target=args.target,
+                eval=args.eval,
+                tags=parse_tags(args.tag),
+            )
+        if card is not None and not args.quiet:
+            from .widgets.run_card import run_card
+
+            display(run_card(card))
+        return value
+
+    @magic_arguments()
+    @argument("-e", "--experiment", default=None, help="only runs of this experiment")
+    @argument("--sort", default=None, help="metric or column to sort by (best first for metrics)")
+    @argument("--asc", action="store_true", help="sort ascending")
+    @argument("--limit", type=int, default=None, help="show at most N runs")
+    @argument("--where", default=None, nargs="+", help='a filter, e.g. "accuracy > 0.9"')
+    @line_magic
+    def mlops_runs(self, line):
+        """Show the runs as an interactive table (sortable, with metric columns)."""
+        from . import api
+        from .widgets.runs_table import RunsTable
+
+        args = parse_argstring(self.mlops_runs, line)
+        with user_errors():
+            frame = api.runs(
+                args.experiment,
+                sort=args.sort,
+                ascending=True if args.asc else None,
+                limit=args.limit,
+                where=" ".join(args.where) if args.where else None,
+            )
+        display(RunsTable(frame))
+
+    @magic_arguments()
+    @argument("run_ids", nargs="+", help="two or more run ids (or unique prefixes)")
+    @line_magic
+    def mlops_compare(self, line):
+        """Show runs side by side: differing params and metrics, code diff, data, a metrics chart."""
+        from . import api
+        from .widgets.comparison import ComparisonView
+
+        args = parse_argstring(self.mlops_compare, line)
+        if len(args.run_ids) < 2:
+            raise UsageError("%mlops_compare needs at least two run ids.")
+        with user_errors():
+            comparison = api.compare(*args.run_ids)
+        display(ComparisonView(comparison))
+
+
+def register(ipython) -> None:
+    ipython.register_magics(MLOpsMagic)
+
+
+def unregister(ipython) -> None:
+    magics = ipython.magics_manager.registry.pop("MLOpsMagic", None)
+    if magics is None:
+        return
+    for kind, names in magics.magics.items():
+        for name in names:
+            ipython.magics_manager.magics[kind].pop(name, None)

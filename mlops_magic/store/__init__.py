@@ -1,0 +1,54 @@
+"""The only place that talks SQL or writes artifact files.
+
+``Store`` joins the database (``database.py``) and the artifact files (``artifacts.py``); its
+methods, grouped by concept in mixins (``runs.py``, ...), open one transaction each and return
+plain records (``entities.py``) or DataFrames, never rows.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .artifacts import ArtifactStore
+from .database import Database
+from .entities import DatasetRecord, ModelRecord, Run
+from .predictions import PredictionsStore
+from .registry import ModelVersion, RegistryStore
+from .runs import RunsStore
+
+DEFAULT_FOLDER = ".mlops"
+
+
+def default_url(folder: str | os.PathLike = DEFAULT_FOLDER) -> str:
+    return f"sqlite:///{Path(folder).resolve() / 'store.db'}"
+
+
+def normalise_url(location: str) -> str:
+    """A SQLAlchemy URL for ``location``: a URL as given, or a folder that will hold ``store.db``."""
+    return location if "://" in location else default_url(location)
+
+
+def default_artifact_root(url: str) -> Path:
+    """Artifacts live beside a SQLite file; other databases keep them in ``./.mlops/artifacts``."""
+    if url.startswith("sqlite") and "///" in url and not url.endswith(":memory:"):
+        return Path(url.split("///", 1)[1]).parent / "artifacts"
+    return Path(DEFAULT_FOLDER).resolve() / "artifacts"
+
+
+class Store(RunsStore, RegistryStore, PredictionsStore):
+    """A store: a database at ``url`` and artifact files under ``artifact_root``."""
+
+    def __init__(self, url: str, artifact_root: str | os.PathLike | None = None):
+        self.url = normalise_url(url)
+        self.db = Database(self.url)
+        self.artifacts = ArtifactStore(artifact_root or default_artifact_root(self.url))
+
+    def __repr__(self) -> str:
+        return f"Store({self.url!r}, artifacts={str(self.artifacts.root)!r})"
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+__all__ = ["Store", "Run", "ModelRecord", "DatasetRecord", "ModelVersion", "default_url", "normalise_url"]

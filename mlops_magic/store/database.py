@@ -1,0 +1,119 @@
+"""Connecting to the store's database: engine set-up, transactions, schema creation and migration.
+
+SQLite is the default: WAL journal (readers never block the writer), a busy timeout, and
+``BEGIN IMMEDIATE`` for write transactions, so several processes (kernel, serving process,
+retraining job) write at once without losing a write. Other SQLAlchemy URLs get plain transactions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from ..errors import StoreError
+from . import schema
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def _prepare_sqlite(engine: Engine) -> None:
+    """Pragmas on every new connection; we emit BEGIN ourselves so writes can take IMMEDIATE."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # the driver must not issue its own BEGIN
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection):
+        mode = connection.get_execution_options().get("sqlite_begin", "")
+        connection.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; for SQLite, create its folder and apply the pragmas."""
+    if url.startswith("sqlite"):
+        database = url.split("///", 1)[1] if "///" in url else ""
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        _prepare_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class Database:
+    """One store database: schema kept at ``SCHEMA_VERSION``, reads and writes in transactions."""
+
+    def __init__(self, url: str):
+        self.url = url
+        try:
+            self.engine = make_engine(url)
+        except (SQLAlchemyError, ImportError) as exc:
+            raise StoreError(f"cannot open store {url!r}: {exc}. Check the URL (MLOPS_MAGIC_STORE).") from exc
+        is_sqlite = self.engine.dialect.name == "sqlite"
+        self._write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE") if is_sqlite else self.engine
+        self._ensure_schema()
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A read transaction: a consistent snapshot, never half of someone's write."""
+        with self._errors(), self.engine.begin() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """A write transaction: committed whole on success, rolled back whole on error."""
+        with self._errors(), self._write_engine.begin() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except OperationalError as exc:
+            raise StoreError(f"store {self.url!r} is unavailable: {exc.orig}") from exc
+
+    def _ensure_schema(self) -> None:
+        with self.writing() as conn:
+            schema.metadata.create_all(conn)
+            row = conn.execute(
+                select(schema.store_info.c.value).where(schema.store_info.c.key == "schema_version")
+            ).first()
+            if row is None:
+                conn.execute(
+                    schema.store_info.insert(),
+                    [
+                        {"key": "schema_version", "value": str(schema.SCHEMA_VERSION)},
+                        {"key": "created_at", "value": repr(time.time())},
+                    ],
+                )
+                return
+            found = int(row.value)
+            if found > schema.SCHEMA_VERSION:
+                raise StoreError(
+                    f"store {self.url!r} has schema version {found}, newer than this mlops_magic "
+                    f"understands ({schema.SCHEMA_VERSION}): upgrade mlops_magic."
+                )
+            for version in range(found, schema.SCHEMA_VERSION):
+                for statement in schema.MIGRATIONS[version]:
+                    conn.exec_driver_sql(statement)
+            if found != schema.SCHEMA_VERSION:
+                conn.execute(
+                    schema.store_info.update()
+                    .where(schema.store_info.c.key == "schema_version")
+                    .values(value=str(schema.SCHEMA_VERSION))
+                )
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,197 @@
+"""Experiments and runs in the store: a run is written whole in one transaction, read back whole."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from sqlalchemy import Connection, func, select
+
+from ..errors import InvalidInputError, NotFoundError
+from . import schema as s
+from .entities import DatasetRecord, ModelRecord, Run
+
+
+def _experiment_id(conn: Connection, name: str) -> int:
+    found = conn.execute(select(s.experiments.c.experiment_id).where(s.experiments.c.name == name)).scalar()
+    if found is not None:
+        return found
+    return conn.execute(s.experiments.insert().values(name=name, created_at=time.time())).inserted_primary_key[0]
+
+
+class RunsStore:
+    """Mixin of ``Store``: experiments, runs, their params, metrics, tags, models and datasets."""
+
+    def write_run(self, run: Run) -> None:
+        """Insert ``run`` with everything it holds, all or nothing."""
+        with self.db.writing() as conn:
+            conn.execute(
+                s.runs.insert().values(
+                    run_id=run.run_id,
+                    experiment_id=_experiment_id(conn, run.experiment),
+                    name=run.name,
+                    status=run.status,
+                    start_time=run.start_time,
+                    duration_s=run.duration_s,
+                    source=run.source,
+                    notebook=run.notebook,
+                    execution_count=run.execution_count,
+                    provenance=json.dumps(run.provenance),
+                    environment=json.dumps(run.environment),
+                    error=run.error,
+                    warnings=json.dumps(run.warnings),
+                )
+            )
+            for table, values in ((s.params, run.params), (s.metrics, run.metrics), (s.tags, run.tags)):
+                if values:
+                    conn.execute(table.insert(), [{"run_id": run.run_id, "key": k, "value": v} for k, v in values.items()])
+            if run.models:
+                conn.execute(
+                    s.run_models.insert(),
+                    [
+                        {
+                            "run_id": run.run_id,
+                            "variable": m.variable,
+                            "class_name": m.class_name,
+                            "sha256": m.sha256,
+                            "size": m.size,
+                            "trusted_types": json.dumps(m.trusted_types),
+                            "task": m.task,
+                        }
+                        for m in run.models
+                    ],
+                )
+            if run.datasets:
+                conn.execute(
+                    s.datasets.insert(),
+                    [
+                        {
+                            "run_id": run.run_id,
+                            "role": d.role,
+                            "variable": d.variable,
+                            "digest": d.digest,
+                            "n_rows": d.n_rows,
+                            "columns": json.dumps(d.columns),
+                            "target": d.target,
+                            "profile": json.dumps(d.profile),
+                            "sample_sha256": d.sample_sha256,
+                        }
+                        for d in run.datasets.values()
+                    ],
+                )
+
+    def experiment_names(self) -> list[str]:
+        with self.db.reading() as conn:
+            return list(conn.execute(select(s.experiments.c.name).order_by(s.experiments.c.experiment_id)).scalars())
+
+    def resolve_run_id(self, run_id: str) -> str:
+        """The full id of the run whose id is ``run_id`` or starts with it (at least 4 characters)."""
+        run_id = run_id.strip()
+        if len(run_id) < 4:
+            raise InvalidInputError(f"run id {run_id!r} is too short: give at least 4 characters of it.")
+        with self.db.reading() as conn:
+            found = list(conn.execute(select(s.runs.c.run_id).where(s.runs.c.run_id.startswith(run_id, autoescape=True)).limit(2)).scalars())
+        if not found:
+            raise NotFoundError(f"no run with id {run_id!r}: list the runs with %mlops_runs or mm.runs().")
+        if len(found) > 1:
+            raise InvalidInputError(f"run id {run_id!r} matches several runs: give more characters.")
+        return found[0]
+
+    def get_run(self, run_id: str) -> Run:
+        run_id = self.resolve_run_id(run_id)
+        with self.db.reading() as conn:
+            row = conn.execute(
+                select(s.runs, s.experiments.c.name.label("experiment"))
+                .join(s.experiments)
+                .where(s.runs.c.run_id == run_id)
+            ).one()
+            kv = {
+                table.name: dict(conn.execute(select(table.c.key, table.c.value).where(table.c.run_id == run_id)).all())
+                for table in (s.params, s.metrics, s.tags)
+            }
+            models = [
+                ModelRecord(m.variable, m.class_name, m.sha256, m.size, json.loads(m.trusted_types), m.task)
+                for m in conn.execute(select(s.run_models).where(s.run_models.c.run_id == run_id))
+            ]
+            datasets = {
+                d.role: DatasetRecord(
+                    role=d.role,
+                    variable=d.variable,
+                    digest=d.digest,
+                    n_rows=d.n_rows,
+                    columns=json.loads(d.columns),
+                    profile=json.loads(d.profile),
+                    target=d.target,
+                    sample_sha256=d.sample_sha256,
+                )
+                for d in conn.execute(select(s.datasets).where(s.datasets.c.run_id == run_id))
+            }
+        return Run(
+            run_id=row.run_id,
+            experiment=row.experiment,
+            name=row.name,
+            status=row.status,
+            start_time=row.start_time,
+            duration_s=row.duration_s,
+            source=row.source,
+            notebook=row.notebook,
+            execution_count=row.execution_count,
+            provenance=json.loads(row.provenance or "{}"),
+            environment=json.loads(row.environment or "{}"),
+            error=row.error,
+            warnings=json.loads(row.warnings or "[]"),
+            params=kv["params"],
+            metrics=kv["metrics"],
+            tags=kv["tags"],
+            models=models,
+            datasets=datasets,
+        )
+
+    def count_runs(self, experiment: str | None = None) -> int:
+        query = select(func.count()).select_from(s.runs)
+        if experiment is not None:
+            query = query.join(s.experiments).where(s.experiments.c.name == experiment)
+        with self.db.reading() as conn:
+            return conn.execute(query).scalar_one()
+
+    def runs_frame(self, experiment: str | None = None):
+        """All runs (of ``experiment``) as one DataFrame in MLflow's column convention, newest first."""
+        import pandas as pd
+
+        base = select(
+            s.runs.c.run_id,
+            s.experiments.c.name.label("experiment"),
+            s.runs.c.name,
+            s.runs.c.status,
+            s.runs.c.start_time,
+            s.runs.c.duration_s,
+        ).join(s.experiments)
+        if experiment is not None:
+            base = base.where(s.experiments.c.name == experiment)
+        with self.db.reading() as conn:
+            rows = conn.execute(base.order_by(s.runs.c.start_time.desc())).all()
+            ids = base.with_only_columns(s.runs.c.run_id).scalar_subquery() if experiment is not None else None
+            long = {}
+            for prefix, table in (("params", s.params), ("metrics", s.metrics), ("tags", s.tags)):
+                query = select(table.c.run_id, table.c.key, table.c.value)
+                if ids is not None:
+                    query = query.where(table.c.run_id.in_(ids))
+                long[prefix] = conn.execute(query).all()
+        frame = pd.DataFrame(rows, columns=["run_id", "experiment", "name", "status", "start_time", "duration_s"])
+        frame["start_time"] = pd.to_datetime(frame["start_time"], unit="s", utc=True)
+        position = {run_id: i for i, run_id in enumerate(frame["run_id"])}
+        columns = {}
+        for prefix in ("params", "metrics", "tags"):
+            for run_id, key, value in long[prefix]:
+                i = position.get(run_id)
+                if i is None:
+                    continue
+                column = columns.get(f"{prefix}.{key}")
+                if column is None:
+                    column = columns[f"{prefix}.{key}"] = [None] * len(frame)
+                column[i] = value
+        extra = pd.DataFrame(
+            {name: pd.array(values, dtype="float64" if name.startswith("metrics.") else object) for name, values in sorted(columns.items())},
+            index=frame.index,
+        )
+        return pd.concat([frame, extra], axis=1)

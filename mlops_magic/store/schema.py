@@ -1,0 +1,222 @@
+"""The store's tables (SQLAlchemy Core), its schema version and the migrations between versions.
+
+Plain types only (no SQLite-only SQL), so any SQLAlchemy URL holds the same schema. JSON-shaped
+values (profiles, schemas, environments) are stored as text the store encodes and decodes.
+"""
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+SCHEMA_VERSION = 1
+
+metadata = MetaData()
+
+store_info = Table(
+    "store_info",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("experiment_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", String(32), primary_key=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("status", String(16), nullable=False),  # finished | failed
+    Column("start_time", Float, nullable=False),
+    Column("duration_s", Float),
+    Column("source", Text),  # the cell's code
+    Column("notebook", Text),
+    Column("execution_count", Integer),
+    Column("provenance", Text),  # JSON: upstream cells, out-of-order flag
+    Column("environment", Text),  # JSON: python, platform, packages, git
+    Column("error", Text),  # traceback of a failed run
+    Column("warnings", Text),  # JSON list of tracking warnings
+)
+Index("ix_runs_experiment_start", runs.c.experiment_id, runs.c.start_time)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.run_id"), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.run_id"), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("value", Float, nullable=False),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.run_id"), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+run_models = Table(
+    "run_models",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.run_id"), primary_key=True),
+    Column("variable", String(255), primary_key=True),  # the name the cell bound it to
+    Column("class_name", String(255), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("trusted_types", Text, nullable=False),  # JSON list recorded at save time
+    Column("task", String(32)),  # classification | regression | other
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.run_id"), primary_key=True),
+    Column("role", String(16), primary_key=True),  # train | eval
+    Column("variable", String(255)),
+    Column("digest", String(64), nullable=False),
+    Column("n_rows", Integer, nullable=False),
+    Column("columns", Text, nullable=False),  # JSON {column: dtype}
+    Column("target", String(255)),
+    Column("profile", Text, nullable=False),  # JSON per-column profile
+    Column("sample_sha256", String(64)),  # bounded reservoir sample (parquet artifact)
+)
+
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("created_at", Float, nullable=False),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("name", String(255), ForeignKey("registered_models.name"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("run_id", String(32), ForeignKey("runs.run_id"), nullable=False),
+    Column("variable", String(255), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+aliases = Table(
+    "aliases",
+    metadata,
+    Column("name", String(255), ForeignKey("registered_models.name"), primary_key=True),
+    Column("alias", String(255), primary_key=True),
+    Column("version", Integer, nullable=False),
+)
+
+alias_history = Table(
+    "alias_history",
+    metadata,
+    Column("event_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False),
+    Column("alias", String(255), nullable=False),
+    Column("from_version", Integer),
+    Column("to_version", Integer),
+    Column("user", String(255), nullable=False),
+    Column("time", Float, nullable=False),
+    Column("reason", Text),
+)
+
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("name", String(255), primary_key=True),  # the served model name
+    Column("target", Text, nullable=False),  # JSON: alias/version routing, split, shadow
+    Column("host", String(255), nullable=False),
+    Column("port", Integer, nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("stopped_at", Float),
+)
+
+predictions = Table(
+    "predictions",
+    metadata,
+    Column("prediction_id", String(36), primary_key=True),
+    Column("time", Float, nullable=False),
+    Column("model", String(255), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("variant", String(255)),  # A/B variant (alias) or None
+    Column("shadow", Boolean, nullable=False, default=False),
+    Column("inputs", Text, nullable=False),  # JSON row {column: value}
+    Column("output", Text, nullable=False),  # JSON value
+    Column("latency_ms", Float, nullable=False),
+)
+Index("ix_predictions_model_time", predictions.c.model, predictions.c.time)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("prediction_id", String(36), primary_key=True),
+    Column("label", Text, nullable=False),  # JSON value
+    Column("time", Float, nullable=False),
+)
+
+requests_log = Table(
+    "requests_log",
+    metadata,
+    Column("request_id", Integer, primary_key=True, autoincrement=True),
+    Column("time", Float, nullable=False),
+    Column("model", String(255), nullable=False),
+    Column("version", Integer),
+    Column("status_code", Integer, nullable=False),
+    Column("latency_ms", Float, nullable=False),
+    Column("n_rows", Integer, nullable=False),
+)
+Index("ix_requests_model_time", requests_log.c.model, requests_log.c.time)
+
+policies = Table(
+    "policies",
+    metadata,
+    Column("policy_id", Integer, primary_key=True, autoincrement=True),
+    Column("model", String(255), nullable=False),
+    Column("metric", String(64), nullable=False),
+    Column("min_value", Float),
+    Column("max_value", Float),
+    Column("window", String(32), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("alert_id", Integer, primary_key=True, autoincrement=True),
+    Column("model", String(255), nullable=False),
+    Column("time", Float, nullable=False),
+    Column("kind", String(32), nullable=False),  # threshold | drift
+    Column("metric", String(64)),
+    Column("value", Float),
+    Column("threshold", Float),
+    Column("window", Text),  # JSON: window bounds
+    Column("message", Text, nullable=False),
+)
+
+# Each entry upgrades the schema from version N to N+1: a list of SQL statements that any
+# backend understands. Empty while the schema is at its first version.
+MIGRATIONS: dict[int, list[str]] = {}
