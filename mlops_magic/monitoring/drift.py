@@ -1,0 +1,265 @@
+"""Data drift of a current sample against a reference sample, column by column, with scipy's tests.
+
+Defaults (documented in the README):
+- numeric columns: two-sample Kolmogorov-Smirnov (``scipy.stats.ks_2samp``, p-value) when either
+  sample has at most ``LARGE_SAMPLE`` values; above that, the Wasserstein distance
+  (``scipy.stats.wasserstein_distance``) divided by the reference standard deviation, drifted at
+  ``WASSERSTEIN_THRESHOLD`` (a p-value on 100,000 rows flags differences nobody cares about);
+- categorical columns: Pearson's chi-square test of homogeneity on the 2 x K table of counts
+  (``scipy.stats.chi2_contingency``, no continuity correction); missing values are a category;
+- for every column: PSI and the Jensen-Shannon distance (``scipy.spatial.distance.jensenshannon``,
+  base 2) over the reference's decile bins (numeric) or categories, plus a "missing" bin;
+- numeric columns also test the share of missing values (chi-square on missing/present counts);
+- p-values are corrected for the number of tests (Bonferroni by default, or Benjamini-Hochberg
+  ``"fdr"``); the dataset drifts when any column does.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidInputError
+from .report import DriftReport
+
+ALPHA = 0.05
+LARGE_SAMPLE = 1000
+WASSERSTEIN_THRESHOLD = 0.1
+PSI_EPSILON = 1e-4
+CORRECTIONS = ("bonferroni", "fdr", "none")
+MISSING = "<missing>"
+HISTOGRAM_BINS = 20
+TOP_CATEGORIES = 20
+
+
+def is_numeric(series) -> bool:
+    import pandas as pd
+
+    return pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype)
+
+
+def decile_edges(reference: np.ndarray) -> np.ndarray:
+    """Bin edges for PSI/JS: the reference's deciles, the top edge nudged so its maximum falls inside.
+
+    With ``np.searchsorted(edges, x, side="right")`` bin 0 holds values below the reference minimum
+    and the last bin values above its maximum: out-of-range values count as drift.
+    """
+    edges = np.unique(np.quantile(reference, np.linspace(0.0, 1.0, 11)))
+    return np.append(edges[:-1], np.nextafter(edges[-1], np.inf))
+
+
+def numeric_bin_counts(values: np.ndarray, edges: np.ndarray, n_missing: int) -> np.ndarray:
+    """Counts per bin of ``decile_edges`` plus a last entry for missing values."""
+    counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
+    return np.append(counts, n_missing).astype(float)
+
+
+def psi(reference_counts: np.ndarray, current_counts: np.ndarray, epsilon: float = PSI_EPSILON) -> float:
+    """Population stability index: sum((c - r) * ln(c / r)) over bin shares, empty shares set to ``epsilon``."""
+    r = np.maximum(reference_counts / reference_counts.sum(), epsilon)
+    c = np.maximum(current_counts / current_counts.sum(), epsilon)
+    return float(np.sum((c - r) * np.log(c / r)))
+
+
+def js_distance(reference_counts: np.ndarray, current_counts: np.ndarray) -> float:
+    from scipy.spatial.distance import jensenshannon
+
+    return float(jensenshannon(reference_counts, current_counts, base=2))
+
+
+def _missing_p_value(missing_ref: int, n_ref: int, missing_cur: int, n_cur: int) -> float:
+    """Chi-square p-value that both samples share one missing rate (NaN when nothing is missing, or a sample is empty)."""
+    from scipy.stats import chi2_contingency
+
+    table = np.array([[missing_ref, n_ref - missing_ref], [missing_cur, n_cur - missing_cur]])
+    if n_ref == 0 or n_cur == 0 or (table.sum(axis=0) == 0).any():
+        return np.nan
+    return float(chi2_contingency(table, correction=False).pvalue)
+
+
+def _numeric_column(reference, current) -> dict[str, Any]:
+    from scipy.stats import ks_2samp, wasserstein_distance
+
+    ref_all = reference.to_numpy(dtype=float, na_value=np.nan)
+    cur_all = current.to_numpy(dtype=float, na_value=np.nan)
+    ref, cur = ref_all[~np.isnan(ref_all)], cur_all[~np.isnan(cur_all)]
+    row: dict[str, Any] = {"kind": "numeric", "n_reference": len(ref_all), "n_current": len(cur_all)}
+    row["missing_reference"], row["missing_current"] = len(ref_all) - len(ref), len(cur_all) - len(cur)
+    row["missing_p_value"] = _missing_p_value(row["missing_reference"], len(ref_all), row["missing_current"], len(cur_all))
+    if len(ref) == 0 or len(cur) == 0:
+        side = "reference" if len(ref) == 0 else "current"
+        row.update(test="ks", statistic=np.nan, p_value=np.nan, note=f"no values in the {side} sample")
+    elif min(len(ref), len(cur)) <= LARGE_SAMPLE:
+        result = ks_2samp(ref, cur)
+        row.update(test="ks", statistic=float(result.statistic), p_value=float(result.pvalue), note="")
+    else:
+        distance = wasserstein_distance(ref, cur)
+        scale = float(np.std(ref))
+        statistic = distance / scale if scale > 0 else (0.0 if distance == 0 else math.inf)
+        row.update(test="wasserstein", statistic=statistic, p_value=np.nan, threshold=WASSERSTEIN_THRESHOLD, note="")
+    if len(ref) and len(cur_all):
+        edges = decile_edges(ref)
+        ref_counts = numeric_bin_counts(ref, edges, row["missing_reference"])
+        cur_counts = numeric_bin_counts(cur, edges, row["missing_current"])
+        row["psi"], row["js_distance"] = psi(ref_counts, cur_counts), js_distance(ref_counts, cur_counts)
+    else:
+        row["psi"] = row["js_distance"] = np.nan
+    return row
+
+
+def category_counts(reference, current) -> tuple[list[Any], np.ndarray, np.ndarray]:
+    """Categories (reference's first, then unseen ones, missing as ``MISSING``) and their counts."""
+    ref_counts = reference.astype(object).where(reference.notna(), MISSING).value_counts(sort=False)
+    cur_counts = current.astype(object).where(current.notna(), MISSING).value_counts(sort=False)
+    categories = list(ref_counts.index) + [c for c in cur_counts.index if c not in ref_counts.index]
+    return (
+        categories,
+        ref_counts.reindex(categories, fill_value=0).to_numpy(dtype=float),
+        cur_counts.reindex(categories, fill_value=0).to_numpy(dtype=float),
+    )
+
+
+def _categorical_column(reference, current) -> dict[str, Any]:
+    from scipy.stats import chi2_contingency
+
+    categories, ref_counts, cur_counts = category_counts(reference, current)
+    row: dict[str, Any] = {
+        "kind": "categorical",
+        "test": "chi2",
+        "n_reference": len(reference),
+        "n_current": len(current),
+        "missing_reference": int(reference.isna().sum()),
+        "missing_current": int(current.isna().sum()),
+        "missing_p_value": np.nan,
+        "note": "",
+    }
+    if len(reference) == 0 or len(current) == 0:
+        side = "reference" if len(reference) == 0 else "current"
+        row.update(statistic=np.nan, p_value=np.nan, psi=np.nan, js_distance=np.nan, note=f"no values in the {side} sample")
+        return row
+    unseen = [str(c) for c, r in zip(categories, ref_counts) if r == 0]
+    if unseen:
+        row["note"] = f"unseen categories: {', '.join(unseen[:5])}"
+    result = chi2_contingency(np.vstack([ref_counts, cur_counts]), correction=False)
+    row.update(statistic=float(result.statistic), p_value=float(result.pvalue))
+    row["psi"], row["js_distance"] = psi(ref_counts, cur_counts), js_distance(ref_counts, cur_counts)
+    return row
+
+
+def _histogram(reference, current, kind: str) -> dict[str, Any]:
+    """Reference and current counts over shared bins, for the overlay chart."""
+    if kind == "numeric":
+        ref = reference.to_numpy(dtype=float, na_value=np.nan)
+        cur = current.to_numpy(dtype=float, na_value=np.nan)
+        ref, cur = ref[~np.isnan(ref)], cur[~np.isnan(cur)]
+        both = np.concatenate([ref, cur])
+        if len(both) == 0:
+            return {"kind": kind, "edges": [], "reference": [], "current": []}
+        edges = np.histogram_bin_edges(both, bins=HISTOGRAM_BINS)
+        return {
+            "kind": kind,
+            "edges": edges.tolist(),
+            "reference": np.histogram(ref, edges)[0].tolist(),
+            "current": np.histogram(cur, edges)[0].tolist(),
+        }
+    categories, ref_counts, cur_counts = category_counts(reference, current)
+    order = np.argsort(-(ref_counts + cur_counts), kind="stable")[:TOP_CATEGORIES]
+    return {
+        "kind": kind,
+        "categories": [str(categories[i]) for i in order],
+        "reference": ref_counts[order].tolist(),
+        "current": cur_counts[order].tolist(),
+    }
+
+
+def _apply_correction(table, alpha: float, correction: str) -> None:
+    """Set ``threshold`` of p-value tests to the raw p-value cut-off the correction implies."""
+    p_values = np.concatenate([table["p_value"].dropna().to_numpy(), table["missing_p_value"].dropna().to_numpy()])
+    m = max(len(p_values), 1)
+    if correction == "bonferroni":
+        cutoff = alpha / m
+    elif correction == "fdr":  # Benjamini-Hochberg: reject p <= alpha * k / m for the largest such k
+        ordered = np.sort(p_values)
+        passing = np.nonzero(ordered <= alpha * np.arange(1, m + 1) / m)[0] if len(ordered) else []
+        cutoff = alpha * (passing[-1] + 1) / m if len(passing) else alpha / m
+    else:
+        cutoff = alpha
+    is_p_test = table["test"] != "wasserstein"
+    table.loc[is_p_test, "threshold"] = cutoff
+    table["missing_cutoff"] = cutoff
+
+
+def _severity(row) -> float:
+    scores = [0.0]
+    if row["test"] == "wasserstein":
+        scores.append(row["statistic"] / row["threshold"])
+    elif not math.isnan(row["p_value"]):
+        scores.append(-math.log10(max(row["p_value"], 1e-300)) / -math.log10(row["threshold"]))
+    if not math.isnan(row["missing_p_value"]):
+        scores.append(-math.log10(max(row["missing_p_value"], 1e-300)) / -math.log10(row["missing_cutoff"]))
+    return max(scores)
+
+
+def drift_frames(
+    reference,
+    current,
+    columns: list[str] | None = None,
+    categorical: list[str] | None = None,
+    alpha: float = ALPHA,
+    correction: str = "bonferroni",
+) -> DriftReport:
+    """Compare every column of ``reference`` (or ``columns``) between the two frames.
+
+    A column absent from ``current`` counts as all missing there. ``categorical`` forces columns to
+    be tested as categories (numeric codes such as class labels).
+    """
+    import pandas as pd
+
+    if correction not in CORRECTIONS:
+        raise InvalidInputError(f"correction {correction!r} is unknown: use one of {', '.join(CORRECTIONS)}.")
+    if not 0 < alpha < 1:
+        raise InvalidInputError(f"alpha {alpha!r} must lie between 0 and 1, e.g. 0.05.")
+    for name, frame in (("reference", reference), ("current", current)):
+        if not isinstance(frame, pd.DataFrame):
+            raise InvalidInputError(f"{name} must be a pandas DataFrame, not {type(frame).__name__}.")
+    columns = list(reference.columns) if columns is None else list(columns)
+    unknown = [c for c in columns if c not in reference.columns]
+    if unknown:
+        raise InvalidInputError(f"column {unknown[0]!r} is not in the reference data: pick from {', '.join(map(str, reference.columns))}.")
+    forced = set(categorical or [])
+    rows, histograms = [], {}
+    for column in columns:
+        ref = reference[column]
+        cur = current[column] if column in current.columns else pd.Series([np.nan] * len(current), dtype=float)
+        numeric = is_numeric(ref) and column not in forced and (len(cur) == 0 or is_numeric(cur) or cur.isna().all())
+        row = (_numeric_column if numeric else _categorical_column)(ref, cur)
+        if column not in current.columns:
+            row["note"] = "column missing from the current data"
+        rows.append({"column": column, **row})
+        histograms[column] = _histogram(ref, cur, row["kind"])
+    table = pd.DataFrame(
+        rows,
+        columns=[
+            "column", "kind", "test", "statistic", "p_value", "threshold", "drifted", "psi", "js_distance",
+            "n_reference", "n_current", "missing_reference", "missing_current", "missing_p_value", "note",
+        ],
+    )
+    table = table.astype({"statistic": float, "p_value": float, "threshold": float, "psi": float, "js_distance": float, "missing_p_value": float})
+    _apply_correction(table, alpha, correction)
+    by_test = np.where(
+        table["test"] == "wasserstein", table["statistic"] > table["threshold"], table["p_value"] <= table["threshold"]
+    )
+    table["drifted"] = by_test | (table["missing_p_value"] <= table["missing_cutoff"]).to_numpy()
+    table["severity"] = [_severity(row) for _, row in table.iterrows()] if len(table) else []
+    table = table.drop(columns="missing_cutoff").sort_values("severity", ascending=False, kind="stable").reset_index(drop=True)
+    return DriftReport(
+        table=table,
+        drifted=bool(table["drifted"].any()),
+        alpha=alpha,
+        correction=correction,
+        n_reference=len(reference),
+        n_current=len(current),
+        histograms=histograms,
+    )

@@ -1,0 +1,131 @@
+"""Plain results of monitoring: what the API returns and the widgets draw (no store, no widgets here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _html_table(frame, max_rows: int = 30) -> str:
+    return frame.head(max_rows).to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="", border=0)
+
+
+@dataclass
+class DriftReport:
+    """Drift of ``current`` against ``reference``: one row per column in ``table``, and the verdict.
+
+    ``table`` columns: column, kind, test, statistic, p_value (NaN for distance tests), threshold,
+    drifted, psi, js_distance, n_reference, n_current, missing_reference, missing_current,
+    missing_p_value, severity (statistic relative to its threshold: >= 1 means drifted), note.
+    Rows are sorted by severity, most drifted first. ``histograms`` holds, per column, the
+    reference and current counts over shared bins, for the overlay chart.
+    """
+
+    table: Any
+    drifted: bool
+    alpha: float
+    correction: str
+    n_reference: int
+    n_current: int
+    histograms: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def drifted_columns(self) -> list[str]:
+        return list(self.table.loc[self.table["drifted"], "column"])
+
+    def summary(self) -> str:
+        share = f"{len(self.drifted_columns)} of {len(self.table)} columns drifted"
+        verdict = "drift detected" if self.drifted else "no drift detected"
+        return (
+            f"{verdict}: {share} (alpha {self.alpha:g}, {self.correction} correction; "
+            f"{self.n_reference} reference rows, {self.n_current} current rows)"
+        )
+
+    def __repr__(self) -> str:
+        shown = self.table[["column", "test", "statistic", "p_value", "threshold", "drifted", "n_current"]]
+        return f"DriftReport: {self.summary()}\n{shown.to_string(index=False)}"
+
+    def _repr_html_(self) -> str:
+        return f"<p><b>DriftReport</b>: {self.summary()}</p>{_html_table(self.table)}"
+
+
+@dataclass
+class MonitorReport:
+    """How a served model is doing: windows of live performance, drift, health, alerts.
+
+    ``windows``: one row per window, oldest first (window, start, end, n_predictions, n_labelled,
+    and the realised metrics, plus ``estimated_<metric>`` where labels are estimated).
+    ``by_variant``: the same metrics per window, model version and A/B variant.
+    ``health``: per window request count, error rate and latency p50/p95/p99.
+    """
+
+    model: str
+    version: int | None
+    task: str | None
+    window: str
+    metric: str | None
+    threshold_min: float | None
+    threshold_max: float | None
+    windows: Any
+    by_variant: Any
+    health: Any
+    drift: DriftReport | None
+    prediction_drift: DriftReport | None
+    alerts: Any
+    n_predictions: int
+    n_labelled: int
+    new_alerts: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        """``empty`` (nothing logged), ``degraded`` (a threshold crossed), ``drifting``, or ``healthy``."""
+        if self.n_predictions == 0:
+            return "empty"
+        if self.crossed():
+            return "degraded"
+        if (self.drift is not None and self.drift.drifted) or (self.prediction_drift is not None and self.prediction_drift.drifted):
+            return "drifting"
+        return "healthy"
+
+    def latest(self, metric: str) -> float | None:
+        """The metric's value in the newest window that has it (realised, else estimated)."""
+        for name in (metric, f"estimated_{metric}"):
+            if name in self.windows and self.windows[name].notna().any():
+                return float(self.windows[name].dropna().iloc[-1])
+        return None
+
+    def crossed(self) -> bool:
+        if self.metric is None:
+            return False
+        value = self.latest(self.metric)
+        if value is None:
+            return False
+        return (self.threshold_min is not None and value < self.threshold_min) or (
+            self.threshold_max is not None and value > self.threshold_max
+        )
+
+    def summary(self) -> str:
+        version = f" v{self.version}" if self.version is not None else ""
+        parts = [f"{self.model}{version}: {self.verdict}", f"{self.n_predictions} predictions, {self.n_labelled} labelled"]
+        if self.metric:
+            value = self.latest(self.metric)
+            parts.append(f"{self.metric} {'n/a' if value is None else f'{value:.4g}'}")
+        if self.drift is not None:
+            parts.append(f"{len(self.drift.drifted_columns)} drifted columns")
+        return "; ".join(parts)
+
+    def __repr__(self) -> str:
+        lines = [f"MonitorReport {self.summary()} (window {self.window})"]
+        if len(self.windows):
+            lines.append(self.windows.tail(10).to_string(index=False))
+        if self.drift is not None:
+            lines.append(repr(self.drift))
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        parts = [f"<p><b>MonitorReport</b> {self.summary()} (window {self.window})</p>"]
+        if len(self.windows):
+            parts.append(_html_table(self.windows.tail(10)))
+        if self.drift is not None:
+            parts.append(self.drift._repr_html_())
+        return "".join(parts)
