@@ -13,6 +13,7 @@ from pathlib import Path
 from .artifacts import ArtifactStore
 from .database import Database
 from .entities import DatasetRecord, ModelRecord, Run
+from .monitoring import MonitoringStore, Policy
 from .predictions import PredictionsStore
 from .registry import ModelVersion, RegistryStore
 from .runs import RunsStore
@@ -36,7 +37,7 @@ def default_artifact_root(url: str) -> Path:
     return Path(DEFAULT_FOLDER).resolve() / "artifacts"
 
 
-class Store(RunsStore, RegistryStore, PredictionsStore):
+class Store(RunsStore, RegistryStore, PredictionsStore, MonitoringStore):
     """A store: a database at ``url`` and artifact files under ``artifact_root``."""
 
     def __init__(self, url: str, artifact_root: str | os.PathLike | None = None):
@@ -51,4 +52,4 @@ class Store(RunsStore, RegistryStore, PredictionsStore):
         self.db.dispose()
 
 
-__all__ = ["Store", "Run", "ModelRecord", "DatasetRecord", "ModelVersion", "default_url", "normalise_url"]
+__all__ = ["Store", "Run", "ModelRecord", "DatasetRecord", "ModelVersion", "Policy", "default_url", "normalise_url"]
