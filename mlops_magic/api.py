@@ -6,6 +6,7 @@ Heavy libraries (pandas, scikit-learn, skops) are imported inside the functions 
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from . import config
@@ -28,7 +29,13 @@ def set_store(location: str, artifact_root: str | None = None) -> Store:
 
 
 def get_store() -> Store:
-    """The store in use: the one chosen by ``set_store``, else ``MLOPS_MAGIC_STORE``, else ``./.mlops``."""
+    """The store in use: the one chosen by ``set_store``, else ``MLOPS_MAGIC_STORE``, else ``./.mlops``.
+
+    Runs still being written in the background are written first, so every read sees them.
+    """
+    writer = sys.modules.get("mlops_magic.tracking.writer")
+    if writer is not None:
+        writer.writer().flush()
     key = _chosen or (normalise_url(config.store_location()), config.artifact_root())
     store = _stores.get(key)
     if store is None:
@@ -138,6 +145,7 @@ def set_tag(key: str, value: str) -> None:
 
 def train_cell(shell, cell: str, **options: Any):
     """Run a notebook cell as ``%%mlops_train`` does; return (the cell's value, the run card data)."""
+    __tracebackhide__ = True
     from .tracking.cell import track_cell
 
     return track_cell(shell, cell, get_store, **options)

@@ -65,6 +65,7 @@ class MLOpsMagic(Magics):
 
         The cell runs exactly as without the magic; a run card shows what was recorded.
         """
+        __tracebackhide__ = True  # the user's traceback starts at their own code
         from . import api
 
         args = parse_argstring(self.mlops_train, line)
@@ -80,9 +81,9 @@ class MLOpsMagic(Magics):
                 tags=parse_tags(args.tag),
             )
         if card is not None and not args.quiet:
-            from .widgets.run_card import run_card
+            from .widgets.run_card import RunCard
 
-            display(run_card(card))
+            display(RunCard(card))
         return value
 
     @magic_arguments()

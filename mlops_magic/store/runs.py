@@ -147,6 +147,35 @@ class RunsStore:
             datasets=datasets,
         )
 
+    def latest_dataset_digest(self, experiment: str, role: str, variable: str) -> str | None:
+        """Digest of the ``role`` data bound to ``variable`` in the experiment's latest run that used it."""
+        query = (
+            select(s.datasets.c.digest)
+            .join(s.runs, s.runs.c.run_id == s.datasets.c.run_id)
+            .join(s.experiments)
+            .where(s.experiments.c.name == experiment, s.datasets.c.role == role, s.datasets.c.variable == variable)
+            .order_by(s.runs.c.start_time.desc())
+            .limit(1)
+        )
+        with self.db.reading() as conn:
+            return conn.execute(query).scalar()
+
+    def best_run_id(self, experiment: str, metric: str, higher_is_better: bool, exclude: str | None = None) -> str | None:
+        """The finished run of ``experiment`` with the best value of ``metric``."""
+        value = s.metrics.c.value
+        query = (
+            select(s.runs.c.run_id)
+            .join(s.metrics, s.metrics.c.run_id == s.runs.c.run_id)
+            .join(s.experiments)
+            .where(s.experiments.c.name == experiment, s.metrics.c.key == metric, s.runs.c.status == "finished")
+            .order_by(value.desc() if higher_is_better else value.asc(), s.runs.c.start_time.desc())
+            .limit(1)
+        )
+        if exclude is not None:
+            query = query.where(s.runs.c.run_id != exclude)
+        with self.db.reading() as conn:
+            return conn.execute(query).scalar()
+
     def count_runs(self, experiment: str | None = None) -> int:
         query = select(func.count()).select_from(s.runs)
         if experiment is not None:

@@ -1,0 +1,102 @@
+"""Metrics of a run: numbers the cell bound to metric-like names, and standard metrics on eval data.
+
+Which metric is better, and which one leads, is known per task: the registry and the run card
+use ``PRIMARY_METRIC`` and ``higher_is_better``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+from typing import Any
+
+METRIC_WORDS = {
+    "acc", "accuracy", "f1", "auc", "roc", "rmse", "mse", "mae", "mape", "r2", "loss", "score",
+    "precision", "recall", "logloss", "error", "err", "ap", "brier", "kappa", "mcc",
+}  # fmt: skip
+LOWER_IS_BETTER_WORDS = {"rmse", "mse", "mae", "mape", "loss", "logloss", "error", "err", "brier"}
+PRIMARY_METRIC = {"classification": "accuracy", "regression": "rmse"}
+
+
+def _words(name: str) -> list[str]:
+    return [w for w in re.split(r"[_\W\d]+", name.lower()) if w]
+
+
+def is_metric_name(name: str) -> bool:
+    return not name.startswith("_") and any(word in METRIC_WORDS for word in _words(name))
+
+
+def higher_is_better(metric: str) -> bool:
+    return not any(word in LOWER_IS_BETTER_WORDS for word in _words(metric))
+
+
+def as_metric_value(value: Any) -> float | None:
+    """A finite real number as float; None for anything else (bools, arrays, NaN, text)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        try:  # numpy scalars of size one
+            import numpy as np
+
+            if isinstance(value, np.generic) and np.ndim(value) == 0 and not isinstance(value, np.bool_):
+                value = float(value)
+            else:
+                return None
+        except ImportError:
+            return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def metrics_in(namespace: dict[str, Any], names: list[str]) -> dict[str, float]:
+    """The metric-like names among ``names`` whose values are finite numbers."""
+    found = {}
+    for name in names:
+        if is_metric_name(name):
+            value = as_metric_value(namespace.get(name))
+            if value is not None:
+                found[name] = value
+    return found
+
+
+def evaluate(model: Any, X: Any, y: Any, task: str) -> dict[str, float]:
+    """The standard metrics of ``task`` for ``model`` on (X, y)."""
+    import numpy as np
+    from sklearn import metrics as m
+
+    predicted = model.predict(X)
+    if task == "regression":
+        return {
+            "rmse": float(np.sqrt(m.mean_squared_error(y, predicted))),
+            "mae": float(m.mean_absolute_error(y, predicted)),
+            "r2": float(m.r2_score(y, predicted)),
+        }
+    if task != "classification":
+        return {}
+    result = {
+        "accuracy": float(m.accuracy_score(y, predicted)),
+        "precision_macro": float(m.precision_score(y, predicted, average="macro", zero_division=0)),
+        "recall_macro": float(m.recall_score(y, predicted, average="macro", zero_division=0)),
+        "f1_macro": float(m.f1_score(y, predicted, average="macro", zero_division=0)),
+    }
+    if hasattr(model, "predict_proba"):
+        try:
+            proba = model.predict_proba(X)
+        except Exception:  # e.g. SVC(probability=False) exposes the method but cannot answer
+            return result
+        classes = list(model.classes_)
+        if set(np.unique(y)) <= set(classes):
+            score = proba[:, 1] if len(classes) == 2 else proba
+            result["roc_auc"] = float(m.roc_auc_score(y, score, multi_class="ovr", labels=classes if len(classes) > 2 else None))
+            result["log_loss"] = float(m.log_loss(y, proba, labels=classes))
+    return result
+
+
+def baseline_metrics(X_train: Any, y_train: Any, X_eval: Any, y_eval: Any, task: str) -> dict[str, float]:
+    """The primary metric of a dummy model (most frequent class / mean) on the eval data."""
+    from sklearn.dummy import DummyClassifier, DummyRegressor
+
+    if task not in PRIMARY_METRIC:
+        return {}
+    dummy = (DummyClassifier(strategy="most_frequent") if task == "classification" else DummyRegressor()).fit(X_train, y_train)
+    primary = PRIMARY_METRIC[task]
+    return {f"baseline_{primary}": evaluate(dummy, X_eval, y_eval, task)[primary]}

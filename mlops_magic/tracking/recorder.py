@@ -1,0 +1,159 @@
+"""Collects what one run produced and hands it to the writer: the core of ``%%mlops_train`` and ``mm.run()``.
+
+A recorder is *active* while its code runs, so ``mm.log_metric`` and friends know where to go.
+Everything it does after the user's code is guarded: a tracking fault becomes a warning on the
+run, never an exception in the user's cell.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..errors import MLOpsError
+from ..store import DatasetRecord, Run, Store
+from . import writer
+from .environment import EnvironmentCapture
+from .estimators import params_of, task_of
+from .metrics import PRIMARY_METRIC, as_metric_value, baseline_metrics, evaluate
+
+_active: list["RunRecorder"] = []
+
+
+def active_recorder() -> "RunRecorder":
+    if not _active:
+        raise MLOpsError("no run is being recorded: call this inside a %%mlops_train cell or a `with mm.run(...)` block.")
+    return _active[-1]
+
+
+@dataclass
+class DataPair:
+    """Features and (optionally) target of one role (train or eval), with where they came from."""
+
+    X: Any
+    y: Any = None
+    variable: str | None = None
+    target: str | None = None  # the target column's name when the data came as one frame
+
+
+@dataclass
+class RunRecorder:
+    """Accumulates one run; ``finish`` builds the ``Run`` and submits it to the writer."""
+
+    get_store: Callable[[], Store]
+    experiment: str
+    name: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    source: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    models: list[tuple[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    start_time: float = field(default_factory=time.time)
+
+    def __post_init__(self):
+        self._started = time.perf_counter()
+        self._environment = EnvironmentCapture()
+
+    @contextlib.contextmanager
+    def active(self):
+        _active.append(self)
+        try:
+            yield self
+        finally:
+            _active.remove(self)
+
+    def log_metric(self, key: str, value: float) -> None:
+        number = as_metric_value(value)
+        if number is None:
+            raise MLOpsError(f"metric {key!r} must be a finite number, got {value!r}.")
+        self.metrics[key] = number
+
+    def log_param(self, key: str, value: Any) -> None:
+        self.params[key] = value if isinstance(value, str) else repr(value)
+
+    def set_tag(self, key: str, value: str) -> None:
+        self.tags[key] = str(value)
+
+    def track_model(self, variable: str, model: Any) -> None:
+        self.models = [(v, m) for v, m in self.models if m is not model] + [(variable, model)]
+
+    def finish(self, train: DataPair | None = None, evaluation: DataPair | None = None, error: BaseException | None = None, provenance: dict | None = None) -> Run:
+        """Build the run (models, params, data, metrics) and submit it for writing."""
+        run = Run(
+            run_id=self.run_id,
+            experiment=self.experiment,
+            name=self.name or f"{self.experiment}-{self.run_id[:6]}",
+            status="failed" if error is not None else "finished",
+            start_time=self.start_time,
+            duration_s=time.perf_counter() - self._started,
+            source=self.source,
+            provenance=provenance or {},
+            error="".join(traceback.format_exception(type(error), error, error.__traceback__)) if error is not None else None,
+            warnings=self.warnings,
+            tags=dict(self.tags),
+        )
+        if provenance:
+            run.notebook = provenance.get("notebook")
+            run.execution_count = provenance.get("execution_count")
+        store = self.get_store()
+        pending = writer.PendingRun(store, run)
+        self._guarded("model", lambda: self._describe_models(run, pending))
+        if error is None:
+            self._guarded("data", lambda: self._describe_data(run, pending, train, evaluation, store))
+            self._guarded("evaluation", lambda: self._evaluate(run, train, evaluation))
+        run.params.update(self.params)
+        run.metrics.update(self.metrics)
+        run.environment = self._environment.result()
+        writer.writer().submit(pending)
+        return run
+
+    def _guarded(self, what: str, step: Callable[[], None]) -> None:
+        try:
+            step()
+        except Exception as exc:
+            self.warnings.append(f"{what} not recorded: {type(exc).__name__}: {exc}")
+
+    def _describe_models(self, run: Run, pending: writer.PendingRun) -> None:
+        for variable, model in self.models:
+            try:
+                pending.models.append(writer.snapshot_model(variable, model, task_of(model)))
+            except Exception as exc:
+                self.warnings.append(f"model {variable!r} was not saved: {type(exc).__name__}: {exc}")
+        if self.models:
+            main = self.models[-1][1]
+            run.params.update(params_of(main))
+            run.tags.setdefault("model_class", type(main).__name__)
+            run.tags.setdefault("mlops.task", task_of(main))
+
+    def _describe_data(self, run: Run, pending: writer.PendingRun, train: DataPair | None, evaluation: DataPair | None, store: Store) -> None:
+        from .data import fingerprint_frame, profile_frame, sample_frame, training_frame
+
+        for role, pair in (("train", train), ("eval", evaluation)):
+            if pair is None:
+                continue
+            frame, target = training_frame(pair.X, pair.y, pair.target or "target")
+            digest, n_rows, columns = fingerprint_frame(frame)
+            run.datasets[role] = DatasetRecord(role, pair.variable, digest, n_rows, columns, profile_frame(frame), target)
+            pending.samples[role] = sample_frame(frame).copy()
+            if pair.variable:
+                earlier = store.latest_dataset_digest(self.experiment, role, pair.variable)
+                if earlier is not None and earlier != digest:
+                    self.warnings.append(f"{role} data {pair.variable!r} changed since the last run that used it (different content, same name).")
+
+    def _evaluate(self, run: Run, train: DataPair | None, evaluation: DataPair | None) -> None:
+        if evaluation is None:
+            return
+        if not self.models:
+            self.warnings.append("--eval given but the cell fitted no model to evaluate.")
+            return
+        model = self.models[-1][1]
+        task = task_of(model)
+        run.metrics.update(evaluate(model, evaluation.X, evaluation.y, task))
+        if train is not None and train.y is not None and task in PRIMARY_METRIC:
+            run.metrics.update(baseline_metrics(train.X, train.y, evaluation.X, evaluation.y, task))

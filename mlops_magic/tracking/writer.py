@@ -1,0 +1,129 @@
+"""Writes finished runs to the store off the cell's critical path.
+
+A run's models are snapshotted with ``pickle`` in the cell (about a millisecond), then a single
+background thread turns them into skops artifacts and writes the run in one transaction. Anything
+that reads the store first calls ``flush()``, so a run is visible as soon as its cell has returned.
+A write that fails (store locked, disk full) is kept and tried again with the next one.
+"""
+
+from __future__ import annotations
+
+import atexit
+import pickle
+import queue
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..store import ModelRecord, Run, Store
+
+
+@dataclass
+class PendingModel:
+    """A fitted estimator frozen at the end of its cell, waiting to be saved with skops."""
+
+    variable: str
+    class_name: str
+    task: str
+    snapshot: bytes
+
+
+@dataclass
+class PendingRun:
+    store: Store
+    run: Run
+    models: list[PendingModel] = field(default_factory=list)
+    samples: dict[str, Any] = field(default_factory=dict)  # role -> DataFrame sample
+
+
+def save_models(pending: PendingRun) -> None:
+    """Save the run's model snapshots with skops; a model that cannot be saved becomes a warning."""
+    for model in pending.models:
+        try:
+            sha256, size, trusted = pending.store.artifacts.save_model(pickle.loads(model.snapshot))
+            pending.run.models.append(ModelRecord(model.variable, model.class_name, sha256, size, trusted, model.task))
+        except Exception as exc:
+            pending.run.warnings.append(f"model {model.variable!r} was not saved: {type(exc).__name__}: {exc}")
+    pending.models = []
+    for role, sample in pending.samples.items():
+        try:
+            pending.run.datasets[role].sample_sha256 = pending.store.artifacts.save_frame(sample)
+        except Exception as exc:
+            pending.run.warnings.append(f"{role} data sample was not saved: {type(exc).__name__}: {exc}")
+    pending.samples = {}
+
+
+class RunWriter:
+    """One background thread that saves and writes runs in the order they finished."""
+
+    def __init__(self):
+        self._queue: queue.Queue[PendingRun | None] = queue.Queue()  # None: only retry failed writes
+        self._failed: list[PendingRun] = []
+        self._messages: list[str] = []
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._work, name="mlops-run-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, pending: PendingRun) -> None:
+        self._queue.put(pending)
+
+    def flush(self) -> None:
+        """Wait until every submitted run is written (or has failed and waits for a retry)."""
+        with self._lock:
+            if self._failed:
+                self._queue.put(None)
+        self._queue.join()
+
+    def take_messages(self) -> list[str]:
+        """Warnings about failed writes since the last call."""
+        with self._lock:
+            messages, self._messages = self._messages, []
+        return messages
+
+    def _work(self) -> None:
+        while True:
+            pending = self._queue.get()
+            try:
+                if pending is not None:
+                    save_models(pending)
+                with self._lock:
+                    retry, self._failed = self._failed, []
+                for item in [*retry, *([pending] if pending else [])]:
+                    self._write(item)
+            finally:
+                self._queue.task_done()
+
+    def _write(self, pending: PendingRun) -> None:
+        try:
+            pending.store.write_run(pending.run)
+        except Exception as exc:
+            with self._lock:
+                self._failed.append(pending)
+                self._messages.append(
+                    f"mlops_magic: run {pending.run.short_id} is not recorded yet ({exc}); it will be written with the next run."
+                )
+
+
+_writer: RunWriter | None = None
+_writer_lock = threading.Lock()
+
+
+def writer() -> RunWriter:
+    global _writer
+    with _writer_lock:
+        if _writer is None:
+            _writer = RunWriter()
+            atexit.register(_writer.flush)
+    return _writer
+
+
+def flush() -> list[str]:
+    """Write everything pending; return the warnings about writes that failed."""
+    if _writer is None:
+        return []
+    _writer.flush()
+    return _writer.take_messages()
+
+
+def snapshot_model(variable: str, model: Any, task: str) -> PendingModel:
+    return PendingModel(variable, type(model).__name__, task, pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))

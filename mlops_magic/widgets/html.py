@@ -1,0 +1,57 @@
+"""Small HTML building blocks shared by the views (tables, badges, deltas), escaped and styled inline."""
+
+from __future__ import annotations
+
+import html
+from typing import Any, Iterable
+
+GOOD, BAD, MUTED, WARN = "#1a7f37", "#cf222e", "#6e7781", "#9a6700"
+TABLE = "border-collapse:collapse;font-size:12px;margin:4px 0"
+CELL = "padding:2px 10px;border-bottom:1px solid #d0d7de;text-align:left"
+
+
+def escape(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def fmt(value: Any) -> str:
+    """Numbers to 4 significant digits, missing values as a dash."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def table(headers: Iterable[str], rows: Iterable[Iterable[Any]], raw: bool = False) -> str:
+    """An HTML table; cells are escaped unless ``raw`` (already HTML)."""
+    head = "".join(f'<th style="{CELL}">{escape(h)}</th>' for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f'<td style="{CELL}">{cell if raw else escape(fmt(cell))}</td>' for cell in row) + "</tr>" for row in rows
+    )
+    return f'<table style="{TABLE}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def badge(text: str, colour: str) -> str:
+    return f'<span style="background:{colour};color:white;border-radius:3px;padding:0 6px;font-size:11px">{escape(text)}</span>'
+
+
+def delta(change: float | None, improved: bool | None) -> str:
+    """An arrow and the signed change, green when better, red when worse."""
+    if change is None:
+        return f'<span style="color:{MUTED}">first</span>'
+    if improved is None:
+        return f'<span style="color:{MUTED}">= best</span>'
+    arrow = "▲" if change > 0 else "▼"
+    return f'<span style="color:{GOOD if improved else BAD}">{arrow} {change:+.4g}</span>'
+
+
+def warnings_block(messages: list[str]) -> str:
+    if not messages:
+        return ""
+    items = "".join(f"<li>{escape(m)}</li>" for m in messages)
+    return f'<div style="color:{WARN};margin-top:4px"><b>⚠ warnings</b><ul style="margin:2px 0">{items}</ul></div>'
+
+
+def code(text: str) -> str:
+    return f'<pre style="font-size:11px;background:#f6f8fa;padding:6px;margin:2px 0;overflow:auto">{escape(text)}</pre>'
