@@ -1,0 +1,246 @@
+"""Assemble a ``MonitorReport`` for a served model from the store: windows, drift, health, alerts.
+
+The reference is the training data of the run behind the served version (its bounded sample);
+the current data is the newest window of logged inputs. Realised metrics come from SQL aggregates;
+probabilities (ROC AUC, estimates) and drift use the bounded per-window sample.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from . import performance
+from .drift import drift_frames
+from .health import HEALTH_COLUMNS, health_windows
+from .policies import check_metric, evaluate
+from .report import MonitorReport
+from .windows import parse_window
+
+PRIMARY = {"classification": "accuracy", "regression": "rmse"}
+_models: dict[str, Any] = {}
+_reference_outputs: dict[tuple[str, str], np.ndarray] = {}
+
+
+def load_version_model(store, run, variable: str):
+    """The model ``variable`` of ``run``, loaded once per process (the artifact's sha256 is its key)."""
+    record = next(m for m in run.models if m.variable == variable)
+    if record.sha256 not in _models:
+        _models[record.sha256] = store.artifacts.load_model(record.sha256, record.trusted_types)
+    return record, _models[record.sha256]
+
+
+def reference_data(store, run):
+    """(features frame, target name) of the run's training sample, or (None, None) when it kept none."""
+    dataset = run.datasets.get("train")
+    if dataset is None or not dataset.sample_sha256:
+        return None, None
+    frame = store.artifacts.load_frame(dataset.sample_sha256)
+    target = dataset.target if dataset.target in frame.columns else None
+    return (frame.drop(columns=target) if target else frame), target
+
+
+def _task(run, record) -> str | None:
+    return run.tags.get("mlops.task") or (record.task if record else None)
+
+
+def _inputs(sample, features: list[str] | None):
+    frame = sample[[c for c in sample.columns if c.startswith("inputs.")]]
+    frame = frame.rename(columns=lambda c: c[len("inputs.") :])
+    return frame if features is None else frame.reindex(columns=features)
+
+
+def _window_table(agg, spec, until: float | None):
+    """Windows oldest first with window number, start and end (UTC), and their sizes."""
+    import pandas as pd
+
+    windows = agg["windows"].sort_values("win", ascending=False).reset_index(drop=True)
+    if spec.seconds is not None:
+        end = until if until is not None else time.time()
+        ends = end - windows["win"] * spec.seconds
+        starts = ends - spec.seconds
+    else:
+        ends = windows["last"]
+        starts = windows["last"].shift(1).fillna(windows["first"] - 1e-6)
+    table = pd.DataFrame(
+        {
+            "win": windows["win"],
+            "window": range(len(windows)),
+            "start": pd.to_datetime(starts.astype(float), unit="s", utc=True),
+            "end": pd.to_datetime(ends.astype(float), unit="s", utc=True),
+            "n_predictions": windows["n_predictions"],
+            "n_labelled": windows["n_labelled"],
+        }
+    )
+    return table
+
+
+def _realised(agg, task: str, keys: list[str]):
+    """Realised metrics grouped by ``keys`` (``win`` and optionally version/variant/shadow)."""
+    import pandas as pd
+
+    rows = []
+    if task == "regression":
+        sums = agg["sums"]
+        for key, group in sums.groupby(keys, dropna=False, sort=False):
+            totals = group[["n", "sum_error2", "sum_abs_error", "sum_label", "sum_label2"]].sum()
+            rows.append({**dict(zip(keys, key)), **performance.regression_metrics(*totals)})
+    else:
+        for key, group in agg["pairs"].groupby(keys, dropna=False, sort=False):
+            rows.append({**dict(zip(keys, key)), **performance.classification_metrics(group)})
+    return pd.DataFrame(rows, columns=[*keys, *(performance.REGRESSION_METRICS if task == "regression" else performance.CLASSIFICATION_METRICS[:4])])
+
+
+def _model_figures(store, name, sample, features, task) -> dict[int, dict[str, float]]:
+    """Per window: ROC AUC on the labelled sample rows, and CBPE estimates on all sample rows."""
+    figures: dict[int, dict[str, float]] = {}
+    if task != "classification" or not len(sample):
+        return figures
+    per_row = []
+    for version, rows in sample.groupby("version"):
+        found = store.model_version(name, version=int(version))
+        run = store.get_run(found.run_id)
+        _, model = load_version_model(store, run, found.variable)
+        if not hasattr(model, "predict_proba"):
+            return figures
+        classes = list(model.classes_)
+        proba = model.predict_proba(_inputs(rows, features))
+        position = {c: i for i, c in enumerate(classes)}
+        predicted = np.array([position.get(o, -1) for o in rows["output"]])
+        predicted = np.where(predicted >= 0, predicted, proba.argmax(axis=1))
+        calibration = _calibration(store, run, model, classes, features)
+        per_row.append((rows, proba, predicted, classes, calibration))
+    for win in sorted(sample["win"].unique()):
+        estimates, aucs = [], []
+        for rows, proba, predicted, classes, calibration in per_row:
+            inside = (rows["win"] == win).to_numpy()
+            if not inside.any():
+                continue
+            estimates.append((inside.sum(), performance.estimate_metrics(proba[inside], predicted[inside], calibration)))
+            labelled = inside & rows["label"].notna().to_numpy()
+            if labelled.sum() > 1:
+                aucs.append(performance.roc_auc(list(rows["label"][labelled]), proba[labelled], classes))
+        total = sum(n for n, _ in estimates)
+        result = {
+            f"estimated_{m}": sum(n * e.get(m, math.nan) for n, e in estimates) / total for m in performance.ESTIMATED_METRICS
+        }
+        result["roc_auc"] = float(np.mean(aucs)) if aucs else math.nan
+        figures[int(win)] = result
+    return figures
+
+
+def _calibration(store, run, model, classes, features):
+    """Isotonic confidence calibration on the run's eval sample (needs labels), else None."""
+    dataset = run.datasets.get("eval")
+    if dataset is None or not dataset.sample_sha256 or not dataset.target:
+        return None
+    frame = store.artifacts.load_frame(dataset.sample_sha256)
+    if dataset.target not in frame.columns or len(frame) < 50:
+        return None
+    X = frame.drop(columns=dataset.target)
+    X = X if features is None else X.reindex(columns=features)
+    proba = model.predict_proba(X)
+    predicted = proba.argmax(axis=1)
+    correct = np.asarray(classes, dtype=object)[predicted] == frame[dataset.target].to_numpy(dtype=object)
+    return performance.calibrate_confidence(proba[np.arange(len(proba)), predicted], correct)
+
+
+def _prediction_drift(store, run, variable, reference, outputs, task):
+    import pandas as pd
+
+    dataset = run.datasets["train"]
+    record, model = load_version_model(store, run, variable)
+    key = (record.sha256, dataset.sample_sha256)
+    if key not in _reference_outputs:
+        _reference_outputs[key] = np.asarray(model.predict(reference))
+    categorical = [] if task == "regression" else ["prediction"]
+    return drift_frames(
+        pd.DataFrame({"prediction": _reference_outputs[key]}), pd.DataFrame({"prediction": list(outputs)}), categorical=categorical
+    )
+
+
+def monitor_model(
+    store,
+    name: str,
+    window: str | int = "200",
+    metric: str | None = None,
+    min_value: float | None = None,
+    max_value: float | None = None,
+    max_windows: int = 50,
+    until: float | None = None,
+    record: bool = True,
+    **drift_options,
+) -> MonitorReport:
+    """How ``name`` is doing over its newest windows; stores a policy when ``metric`` and a bound are
+    given, and records the alerts its policies (and drift) raise when ``record``."""
+    import pandas as pd
+
+    spec = parse_window(window)
+    versions = store.model_versions(name)  # NotFoundError names the fix
+    if metric is not None:
+        check_metric(metric)
+        if min_value is not None or max_value is not None:
+            store.set_policy(name, metric, min_value, max_value, spec.text)
+    policies = store.policies(name)
+    agg = store.prediction_windows(name, spec.count, spec.seconds, max_windows, until)
+    sample = store.prediction_sample(name, spec.count, spec.seconds, max_windows, until) if len(agg["windows"]) else None
+    served = int(sample["version"].iloc[-1]) if sample is not None and len(sample) else versions[-1].version
+    found = store.model_version(name, version=served)
+    run = store.get_run(found.run_id)
+    model_record = next((m for m in run.models if m.variable == found.variable), None)
+    task = _task(run, model_record) or "classification"
+    reference, _ = reference_data(store, run)
+    features = list(reference.columns) if reference is not None else None
+
+    table = _window_table(agg, spec, until)
+    realised = _realised(agg, task, ["win"]) if len(table) else None
+    if realised is not None and len(realised):
+        table = table.merge(realised, on="win", how="left")
+    figures = _model_figures(store, name, sample if sample is not None else [], features, task)
+    if figures:
+        extra = pd.DataFrame([{"win": w, **f} for w, f in figures.items()])
+        if "roc_auc" in table:
+            table = table.drop(columns="roc_auc")
+        table = table.merge(extra, on="win", how="left")
+    by_variant = _realised(agg, task, ["win", "version", "variant", "shadow"]) if len(table) else pd.DataFrame()
+    if len(by_variant):
+        by_variant = by_variant.merge(table[["win", "window", "end"]], on="win").drop(columns="win").sort_values(["window", "version"])
+
+    drift = prediction_drift = None
+    if sample is not None and len(sample):
+        newest = sample[sample["win"] == sample["win"].min()]
+        if reference is not None:
+            drift = drift_frames(reference, _inputs(newest, features), **drift_options)
+            prediction_drift = _prediction_drift(store, run, found.variable, reference, newest["output"], task)
+
+    if len(table):
+        bounds = [(w, s.timestamp(), e.timestamp()) for w, s, e in zip(table["window"], table["start"], table["end"])]
+        requests, step = store.request_rows(name, since=bounds[0][1], until=bounds[-1][2])
+        health = health_windows(requests, bounds, step)
+    else:
+        health = pd.DataFrame(columns=HEALTH_COLUMNS)
+    shown = policies[0] if metric is None and policies else next((p for p in policies if p.metric == metric), None)
+    report = MonitorReport(
+        model=name,
+        version=served if sample is not None and len(sample) else None,
+        task=task,
+        window=spec.text,
+        metric=metric or (shown.metric if shown else PRIMARY.get(task)),
+        threshold_min=shown.min_value if shown else None,
+        threshold_max=shown.max_value if shown else None,
+        windows=table.drop(columns="win"),
+        by_variant=by_variant,
+        health=health,
+        drift=drift,
+        prediction_drift=prediction_drift,
+        alerts=None,
+        n_predictions=store.count_predictions(name),
+        n_labelled=int(table["n_labelled"].sum()) if len(table) else 0,
+    )
+    if record:
+        report.new_alerts = store.add_alerts(evaluate(report, policies))
+    report.alerts = store.alerts_frame(name, limit=100)
+    return report

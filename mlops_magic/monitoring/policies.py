@@ -1,0 +1,85 @@
+"""Policies on monitored metrics: which windows cross a threshold, the alerts that follow, backtests."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..errors import InvalidInputError
+from .performance import CLASSIFICATION_METRICS, REGRESSION_METRICS
+
+HEALTH_METRICS = ("requests", "error_rate", "latency_p50", "latency_p95", "latency_p99")
+POLICY_METRICS = (*CLASSIFICATION_METRICS, *REGRESSION_METRICS, *HEALTH_METRICS)
+
+
+def check_metric(metric: str) -> str:
+    if metric not in POLICY_METRICS:
+        raise InvalidInputError(f"metric {metric!r} cannot be monitored: use one of {', '.join(POLICY_METRICS)}.")
+    return metric
+
+
+def metric_series(report, metric: str):
+    """Per window: window, start, end, value and its source (realised, estimated, or health), oldest first."""
+    import pandas as pd
+
+    table = report.health if metric in HEALTH_METRICS else report.windows
+    rows = []
+    for _, row in table.iterrows():
+        value, source = row.get(metric), "health" if metric in HEALTH_METRICS else "realised"
+        if (value is None or pd.isna(value)) and f"estimated_{metric}" in row:
+            value, source = row[f"estimated_{metric}"], "estimated"
+        if value is not None and not pd.isna(value):
+            rows.append((int(row["window"]), row["start"], row["end"], float(value), source))
+    return pd.DataFrame(rows, columns=["window", "start", "end", "value", "source"])
+
+
+def _window_info(row, report) -> dict[str, Any]:
+    return {"window": report.window, "start": row["start"].timestamp(), "end": row["end"].timestamp()}
+
+
+def backtest(report, policy):
+    """The past windows in ``report`` where ``policy`` would have fired, as a DataFrame (one alert each)."""
+    series = metric_series(report, policy.metric)
+    return series[[policy.crossed(v) for v in series["value"]]].reset_index(drop=True)
+
+
+def evaluate(report, policies) -> list[dict[str, Any]]:
+    """Alerts for the newest window: each policy whose metric crosses its threshold, and drift."""
+    alerts = []
+    for policy in policies:
+        series = metric_series(report, policy.metric)
+        if not len(series):
+            continue
+        newest = series.iloc[-1]
+        if policy.crossed(newest["value"]):
+            bound = policy.min_value if policy.min_value is not None and newest["value"] < policy.min_value else policy.max_value
+            side = "below the minimum" if bound == policy.min_value else "above the maximum"
+            alerts.append(
+                {
+                    "model": report.model,
+                    "kind": "threshold",
+                    "metric": policy.metric,
+                    "value": float(newest["value"]),
+                    "threshold": bound,
+                    "window": _window_info(newest, report),
+                    "message": f"{policy.metric} {newest['value']:.4g} ({newest['source']}) is {side} {bound:g} "
+                    f"in the window ending {newest['end']:%Y-%m-%d %H:%M:%S}",
+                }
+            )
+    for drift, what in ((report.drift, "data"), (report.prediction_drift, "prediction")):
+        if drift is not None and drift.drifted and len(report.windows):
+            newest = report.windows.iloc[-1]
+            top = drift.table[drift.table["drifted"]].iloc[0]
+            alerts.append(
+                {
+                    "model": report.model,
+                    "kind": "drift" if what == "data" else "prediction_drift",
+                    "metric": None,
+                    "value": None if math.isnan(top["severity"]) else float(top["severity"]),
+                    "threshold": 1.0,
+                    "window": _window_info(newest, report),
+                    "message": f"{what} drift: {', '.join(map(str, drift.drifted_columns[:5]))} "
+                    f"({len(drift.drifted_columns)} of {len(drift.table)} columns) in the newest window",
+                }
+            )
+    return alerts

@@ -1,0 +1,93 @@
+"""Helpers for the monitoring tests: a real fitted model, its run and registry version, and a
+prediction log written through the store as the serving process writes it."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import numpy as np
+import pandas as pd
+
+from mlops_magic.store import DatasetRecord, ModelRecord, Run
+
+
+def wine_frame() -> pd.DataFrame:
+    from sklearn.datasets import load_wine
+
+    return load_wine(as_frame=True).frame
+
+
+def diabetes_frame() -> pd.DataFrame:
+    from sklearn.datasets import load_diabetes
+
+    return load_diabetes(as_frame=True).frame
+
+
+def register_model(store, name: str, model, train: pd.DataFrame, target: str, task: str, eval_frame: pd.DataFrame | None = None) -> int:
+    """Fit ``model`` on ``train``, record a run with it and its data, and register it as ``name``."""
+    model.fit(train.drop(columns=target), train[target])
+    sha, size, trusted = store.artifacts.save_model(model)
+    datasets = {}
+    for role, frame in (("train", train), ("eval", eval_frame)):
+        if frame is not None:
+            datasets[role] = DatasetRecord(
+                role=role,
+                variable=f"{role}_df",
+                digest=uuid.uuid4().hex,
+                n_rows=len(frame),
+                columns={c: str(t) for c, t in frame.dtypes.items()},
+                profile={},
+                target=target,
+                sample_sha256=store.artifacts.save_frame(frame),
+            )
+    run = Run(
+        run_id=uuid.uuid4().hex,
+        experiment="monitoring",
+        name=name,
+        status="finished",
+        start_time=time.time(),
+        tags={"mlops.task": task},
+        models=[ModelRecord("model", type(model).__name__, sha, size, trusted, task)],
+        datasets=datasets,
+    )
+    store.write_run(run)
+    return store.add_model_version(name, run.run_id, "model")
+
+
+def log_stream(store, name: str, version: int, model, inputs: pd.DataFrame, labels, start: float, step: float = 1.0, label_share: float = 1.0, seed: int = 0, variant=None):
+    """Log one prediction per row of ``inputs`` at ``start + i * step``; send feedback for a share of them.
+
+    Returns the prediction ids.
+    """
+    outputs = model.predict(inputs)
+    ids = [uuid.uuid4().hex for _ in range(len(inputs))]
+    records = inputs.to_dict(orient="records")
+    store.log_predictions(
+        [
+            {
+                "prediction_id": pid,
+                "time": start + i * step,
+                "model": name,
+                "version": version,
+                "variant": variant,
+                "shadow": False,
+                "inputs": row,
+                "output": out.item() if hasattr(out, "item") else out,
+                "latency_ms": 1.0 + (i % 10),
+            }
+            for i, (pid, row, out) in enumerate(zip(ids, records, outputs))
+        ]
+    )
+    store.log_requests(
+        [
+            {"time": start + i * step, "model": name, "version": version, "status_code": 500 if i % 20 == 0 else 200, "latency_ms": 1.0 + (i % 10), "n_rows": 1}
+            for i in range(len(inputs))
+        ]
+    )
+    chosen = np.random.default_rng(seed).random(len(ids)) < label_share
+    labelled = [pid for pid, keep in zip(ids, chosen) if keep]
+    if labelled:
+        values = [v.item() if hasattr(v, "item") else v for v, keep in zip(labels, chosen) if keep]
+        store.log_feedback(labelled, values)
+    return ids
