@@ -157,3 +157,77 @@ def compare(*run_ids: str):
 
     store = get_store()
     return compare_runs([store.get_run(r) for r in run_ids])
+
+
+# --- registry and serving ----------------------------------------------------------------------
+
+
+def promote(
+    run: str = "best",
+    name: str | None = None,
+    alias: str | None = None,
+    experiment: str | None = None,
+    by: str | None = None,
+    require: list[str] | str | None = None,
+    force: bool = False,
+):
+    """Register a run's model (or the ``"best"`` run of ``experiment`` by metric ``by``) as a version of ``name``.
+
+    ``require`` gates on the run's metrics (``"accuracy >= 0.9"``). Moving ``alias`` also needs the
+    run not to be worse than the version the alias points at (champion/challenger), unless ``force``.
+    A refused promotion raises ``GateError`` naming the gate with both figures; nothing is stored.
+    """
+    from .registry import promote as promote_run
+
+    if not name:
+        raise InvalidInputError("promote needs a model name: add --name NAME, e.g. --name wine-quality.")
+    conditions = [require] if isinstance(require, str) else require
+    return promote_run(get_store(), run, name, alias=alias, experiment=experiment, by=by, require=conditions, force=force)
+
+
+def models(name: str | None = None):
+    """The registry: ``.versions`` (one row a version: aliases, run, metrics) and ``.history`` (alias moves)."""
+    from .registry import registry_tables
+
+    return registry_tables(get_store(), name)
+
+
+def serve(ref: str, port: int | None = None, host: str = "127.0.0.1", split: str | None = None, shadow: str | None = None):
+    """Start a serving process for ``ref`` and return once it answers; it keeps running after the kernel.
+
+    ``ref`` is ``name@alias`` (followed when the alias moves), ``name/N``, or ``name`` (its latest
+    version, or the variants of ``split="production=90,staging=10"``); ``shadow`` names a variant
+    that scores the same requests without answering.
+    """
+    from .serving import manager
+    from .serving.router import parse_target
+
+    store = get_store()
+    ref = ref.strip()
+    if "@" not in ref and "/" not in ref and not split:
+        ref = f"{ref}/{store.model_version(ref).version}"
+    target = parse_target(ref, split, shadow)
+    for variant in [*target.variants, *([target.shadow] if target.shadow else [])]:
+        store.model_version(target.name, version=variant.version, alias=variant.alias)
+    return manager.start(store, target, host=host, port=port)
+
+
+def stop(name: str):
+    """Stop the serving process of model ``name`` gracefully (every logged prediction is written first)."""
+    from .serving import manager
+
+    return manager.stop(get_store(), name)
+
+
+def deployments():
+    """Every deployment with its live status (running, dead, stopped), versions and request count."""
+    from .serving import manager
+
+    return manager.statuses(get_store())
+
+
+def predictions(name: str, since: float | None = None, include_shadow: bool = True):
+    """The prediction log of model ``name`` as a DataFrame, feedback labels joined (shadow rows too)."""
+    from .serving.prediction_log import with_shadow_labels
+
+    return with_shadow_labels(get_store().predictions_frame(name, since=since, include_shadow=include_shadow))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .artifacts import ArtifactStore
 from .database import Database
+from .deployments import DeploymentRecord, DeploymentsStore
 from .entities import DatasetRecord, ModelRecord, Run
 from .monitoring import MonitoringStore, Policy
 from .predictions import PredictionsStore
@@ -37,7 +38,7 @@ def default_artifact_root(url: str) -> Path:
     return Path(DEFAULT_FOLDER).resolve() / "artifacts"
 
 
-class Store(RunsStore, RegistryStore, PredictionsStore, MonitoringStore):
+class Store(RunsStore, RegistryStore, PredictionsStore, DeploymentsStore, MonitoringStore):
     """A store: a database at ``url`` and artifact files under ``artifact_root``."""
 
     def __init__(self, url: str, artifact_root: str | os.PathLike | None = None):

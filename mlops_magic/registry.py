@@ -1,0 +1,271 @@
+"""The model registry's rules: which run is best, the gates a promotion must pass, champion/challenger.
+
+The store keeps names, versions, aliases and their history (``store/registry.py``); this module
+decides what may go there. A promotion either passes every gate and is recorded, or raises
+``GateError`` naming the failed gate with both figures, and nothing is stored.
+"""
+
+from __future__ import annotations
+
+import getpass
+import operator
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import GateError, InvalidInputError, NotFoundError
+from .store.entities import Run
+from .tracking.metrics import PRIMARY_METRIC, higher_is_better
+_OPERATORS = {">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne, ">": operator.gt, "<": operator.lt}
+_CONDITION = re.compile(r"^\s*([A-Za-z_][\w.\-]*)\s*(>=|<=|==|!=|>|<)\s*([-+]?[\d.]+(?:[eE][-+]?\d+)?)\s*$")
+
+
+def run_task(run: Run) -> str | None:
+    """The run's task (classification | regression), from its ``mlops.task`` tag or its model."""
+    return run.tags.get("mlops.task") or (run.model.task if run.model else None)
+
+
+def primary_metric(run: Run) -> str | None:
+    return PRIMARY_METRIC.get(run_task(run) or "")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A gate on one metric, e.g. ``accuracy >= 0.9``."""
+
+    metric: str
+    op: str
+    threshold: float
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.op} {self.threshold:g}"
+
+
+def parse_conditions(texts: list[str] | tuple[str, ...] | None) -> list[Condition]:
+    """Conditions from ``--require`` strings; each may join several with ``and`` or commas."""
+    conditions = []
+    for text in texts or []:
+        for part in re.split(r"\s+and\s+|,", text):
+            if not part.strip():
+                continue
+            match = _CONDITION.match(part)
+            if match is None:
+                raise InvalidInputError(f"--require {part.strip()!r} is not METRIC OP NUMBER: write e.g. \"accuracy >= 0.9\".")
+            conditions.append(Condition(match[1], match[2], float(match[3])))
+    return conditions
+
+
+@dataclass
+class GateCheck:
+    """One gate's verdict, with the figures it compared."""
+
+    gate: str
+    passed: bool
+    detail: str
+
+
+@dataclass
+class Promotion:
+    """What a promotion did: the version registered (or reused), the alias moved, the gates passed."""
+
+    name: str
+    version: int
+    run_id: str
+    alias: str | None = None
+    previous_version: int | None = None
+    new_version: bool = True
+    forced: bool = False
+    checks: list[GateCheck] = field(default_factory=list)
+
+    def summary(self) -> str:
+        what = f"{self.name} v{self.version} ({'new version' if self.new_version else 'existing version'}, run {self.run_id[:8]})"
+        if self.alias is None:
+            moved = ""
+        elif self.previous_version == self.version:
+            moved = f"; {self.alias} already pointed at v{self.version}"
+        else:
+            before = "none" if self.previous_version is None else f"v{self.previous_version}"
+            moved = f"; {self.alias}: {before} -> v{self.version}"
+        gates = "; ".join(f"{'ok' if c.passed else 'FORCED'} {c.detail}" for c in self.checks)
+        return f"promoted {what}{moved}" + (f". Gates: {gates}" if gates else "")
+
+    def __repr__(self) -> str:
+        return f"<Promotion {self.summary()}>"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return f"<p>&#9989; {html.escape(self.summary())}</p>"
+
+
+def best_run(store, experiment: str, by: str | None = None) -> Run:
+    """The experiment's best finished run with a model, by metric ``by`` (default: the task's primary)."""
+    frame = store.runs_frame(experiment)
+    if frame.empty:
+        known = ", ".join(store.experiment_names()) or "none yet"
+        raise NotFoundError(f"experiment {experiment!r} has no runs (experiments: {known}).")
+    frame = frame[frame["status"] == "finished"]
+    if by is None:
+        tasks = frame["tags.mlops.task"].dropna() if "tags.mlops.task" in frame else []
+        task = tasks.mode().iloc[0] if len(tasks) else ("classification" if "metrics.accuracy" in frame else "regression")
+        by = PRIMARY_METRIC.get(task, "accuracy")
+    column = f"metrics.{by}"
+    if column not in frame:
+        metrics = sorted(c.removeprefix("metrics.") for c in frame if c.startswith("metrics."))
+        raise InvalidInputError(f"no run of {experiment!r} has metric {by!r}: choose --by among {', '.join(metrics) or 'none (train with --eval)'}.")
+    ranked = frame.dropna(subset=[column]).sort_values(column, ascending=not higher_is_better(by))
+    for run_id in ranked["run_id"]:
+        run = store.get_run(run_id)
+        if run.model is not None:
+            return run
+    raise NotFoundError(f"no finished run of {experiment!r} with metric {by!r} saved a model: train one with %%mlops_train --eval.")
+
+
+def check_requirements(run: Run, conditions: list[Condition]) -> list[GateCheck]:
+    checks = []
+    for condition in conditions:
+        value = run.metrics.get(condition.metric)
+        if value is None:
+            checks.append(GateCheck(str(condition), False, f"{condition}: run {run.short_id} has no metric {condition.metric!r}"))
+            continue
+        passed = _OPERATORS[condition.op](value, condition.threshold)
+        checks.append(GateCheck(str(condition), passed, f"{condition}: run {run.short_id} has {condition.metric} {value:.4g}"))
+    return checks
+
+
+def check_champion(candidate: Run, champion: Run, alias: str, champion_version: int) -> GateCheck:
+    """The challenger must not be worse than the version ``alias`` points at, on the primary metric."""
+    metric = primary_metric(candidate) or primary_metric(champion)
+    gate = f"champion/challenger vs {alias} v{champion_version}"
+    if metric is None:
+        return GateCheck(gate, True, f"{gate}: no task recorded, nothing to compare")
+    new, old = candidate.metrics.get(metric), champion.metrics.get(metric)
+    if new is None:
+        return GateCheck(gate, False, f"{gate}: run {candidate.short_id} has no {metric} to compare with {old}")
+    if old is None:
+        return GateCheck(gate, True, f"{gate}: champion has no {metric}; run {candidate.short_id} has {new:.4g}")
+    worse = new < old if higher_is_better(metric) else new > old
+    relation = "worse than" if worse else "not worse than"
+    return GateCheck(gate, not worse, f"{gate}: run {candidate.short_id} has {metric} {new:.4g}, {relation} {old:.4g} (run {champion.short_id})")
+
+
+def promote(
+    store,
+    run_ref: str,
+    name: str,
+    alias: str | None = None,
+    experiment: str | None = None,
+    by: str | None = None,
+    require: list[str] | None = None,
+    force: bool = False,
+    reason: str | None = None,
+) -> Promotion:
+    """Register run ``run_ref`` (or ``"best"`` of ``experiment``) as a version of ``name``, behind the gates."""
+    if not re.fullmatch(r"[A-Za-z0-9][\w.\-]*", name or ""):
+        raise InvalidInputError(f"model name {name!r} is not valid: use letters, digits, '.', '_' or '-', e.g. wine-quality.")
+    if alias is not None and not re.fullmatch(r"[A-Za-z][\w\-]*", alias):
+        raise InvalidInputError(f"alias {alias!r} is not valid: use letters, digits, '_' or '-', e.g. production.")
+    if run_ref == "best":
+        if not experiment:
+            raise InvalidInputError("promote best needs an experiment: add -e EXPERIMENT.")
+        run = best_run(store, experiment, by)
+    else:
+        run = store.get_run(run_ref)
+    if run.model is None:
+        raise InvalidInputError(f"run {run.short_id} saved no model: its cell fitted no scikit-learn estimator.")
+    if run.status != "finished":
+        raise InvalidInputError(f"run {run.short_id} is {run.status}: only a finished run can be promoted.")
+
+    checks = check_requirements(run, parse_conditions(require))
+    previous = None
+    if alias is not None and name in store.model_names():
+        try:
+            champion_version = store.model_version(name, alias=alias)
+        except NotFoundError:
+            champion_version = None
+        if champion_version is not None:
+            previous = champion_version.version
+            if champion_version.run_id != run.run_id:
+                checks.append(check_champion(run, store.get_run(champion_version.run_id), alias, champion_version.version))
+    failed = [c for c in checks if not c.passed]
+    if failed and not force:
+        raise GateError(f"promotion of run {run.short_id} to {name}{'@' + alias if alias else ''} refused: {failed[0].detail}"
+                        + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else "") + ". Fix the model, or pass --force.")
+
+    existing = _existing_version(store, name, run.run_id, run.model.variable)
+    version = existing if existing is not None else store.add_model_version(name, run.run_id, run.model.variable)
+    if alias is not None and previous != version:
+        why = reason or ("forced past: " + "; ".join(c.detail for c in failed) if failed else f"promoted run {run.short_id}")
+        store.set_alias(name, alias, version, user=_user(), reason=why)
+    return Promotion(name, version, run.run_id, alias, previous, existing is None, bool(failed), checks)
+
+
+def _existing_version(store, name: str, run_id: str, variable: str) -> int | None:
+    if name not in store.model_names():
+        return None
+    return next((v.version for v in store.model_versions(name) if v.run_id == run_id and v.variable == variable), None)
+
+
+def _user() -> str:
+    try:
+        return os.environ.get("MLOPS_MAGIC_USER") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def input_schema(run: Run) -> dict[str, str] | None:
+    """The columns (and dtypes) the run's model was trained on: its training data minus the target."""
+    train = run.datasets.get("train")
+    if train is None:
+        return None
+    return {column: dtype for column, dtype in train.columns.items() if column != train.target}
+
+
+@dataclass
+class Registry:
+    """The registry as tables: one row per version (with aliases and metrics), and every alias move."""
+
+    versions: Any  # DataFrame
+    history: Any  # DataFrame
+
+    def __repr__(self) -> str:
+        if self.versions.empty:
+            return "no registered models: promote a run with %mlops_promote"
+        return self.versions.to_string(index=False)
+
+    def _repr_html_(self) -> str:
+        if self.versions.empty:
+            return "<p>No registered models: promote a run with <code>%mlops_promote</code>.</p>"
+        return "<h4>Model versions</h4>" + self.versions.to_html(index=False) + "<h4>Alias history</h4>" + self.history.to_html(index=False)
+
+
+def registry_tables(store, name: str | None = None) -> Registry:
+    """Every version of ``name`` (or of all models) with its run's metrics, and the alias history."""
+    import pandas as pd
+
+    names = [name] if name is not None else store.model_names()
+    rows = []
+    for model_name in names:
+        for version in store.model_versions(model_name):
+            run = store.get_run(version.run_id)
+            record = next((m for m in run.models if m.variable == version.variable), None)
+            rows.append(
+                {
+                    "name": model_name,
+                    "version": version.version,
+                    "aliases": ", ".join(version.aliases),
+                    "run_id": version.run_id,
+                    "experiment": run.experiment,
+                    "model": record.class_name if record else None,
+                    "sha256": record.sha256[:12] if record else None,
+                    "created_at": pd.to_datetime(version.created_at, unit="s", utc=True),
+                    **{f"metrics.{k}": v for k, v in sorted(run.metrics.items())},
+                }
+            )
+    columns = ["name", "version", "aliases", "run_id", "experiment", "model", "sha256", "created_at"]
+    versions = pd.DataFrame(rows, columns=list(dict.fromkeys([*columns, *(k for r in rows for k in r)])))
+    history = store.alias_history_frame(name)
+    if name is None and not history.empty:
+        history = history[history["name"].isin(names)]
+    return Registry(versions, history.reset_index(drop=True))

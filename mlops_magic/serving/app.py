@@ -1,0 +1,328 @@
+"""The serving process's HTTP face: MLflow-compatible scoring, feedback, Open Inference (V2), health, metrics.
+
+``Endpoint`` holds the state (loaded versions, router, background writer, shadow, watcher);
+``create_app`` wraps it in FastAPI. Handlers validate and predict inline and only enqueue what
+the store must keep, so no store write ever sits on the request path (``/feedback`` aside: it is
+durable when answered).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.concurrency import run_in_threadpool
+
+from .. import __version__
+from ..errors import MLOpsError
+from .models import ServedVersion
+from .payloads import PayloadError, invocation_columns, parse_json, v2_columns, v2_output
+from .prediction_log import PredictionBatch, PredictionIds, PredictionLog
+from .router import Router, Target, Variant
+from .shadow import ShadowScorer
+from .watcher import AliasWatcher, Slots
+
+MAX_BODY_BYTES = 20 * 1024 * 1024
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    """Prometheus series of one endpoint, in its own registry."""
+
+    def __init__(self):
+        self.registry = CollectorRegistry()
+        self.requests = Counter("mlops_requests", "Scoring requests by version and HTTP status.", ["model", "version", "status"], registry=self.registry)
+        self.latency = Histogram(
+            "mlops_request_latency_seconds", "Scoring latency (parse, validate, predict).", ["model", "version"], buckets=_LATENCY_BUCKETS, registry=self.registry
+        )
+        self.rows = Counter("mlops_predictions", "Rows scored, by version and variant.", ["model", "version", "variant", "shadow"], registry=self.registry)
+        self.swaps = Counter("mlops_model_swaps", "Versions swapped in after an alias moved.", ["model", "variant"], registry=self.registry)
+
+
+class Endpoint:
+    """Everything a serving process holds for one model name and its routing target."""
+
+    def __init__(self, store, target: Target, max_body_bytes: int = MAX_BODY_BYTES, poll_interval: float = 0.5):
+        self.store = store
+        self.target = target
+        self.max_body_bytes = max_body_bytes
+        self.slots = Slots(store, target)
+        self.router = Router(target.variants)
+        self.log = PredictionLog(store)
+        self.ids = PredictionIds()
+        self.metrics = Metrics()
+        self.shadow = ShadowScorer(self.slots, target.shadow.label, self.log) if target.shadow else None
+        self.watcher = AliasWatcher(self.slots, poll_interval, on_swap=self._swapped)
+        self.started_at = time.time()
+        self.requests = 0
+        self.ready = False
+
+    def start(self) -> None:
+        self.log.start()
+        if self.shadow:
+            self.shadow.start()
+        self.watcher.start()
+        self.ready = True
+
+    def stop(self) -> None:
+        """Stop following aliases, finish shadow scoring, write every queued prediction."""
+        self.ready = False
+        self.watcher.stop()
+        if self.shadow:
+            self.shadow.close()
+        self.log.close()
+
+    def _swapped(self, label: str, old: ServedVersion, new: ServedVersion) -> None:
+        self.metrics.swaps.labels(self.target.name, label).inc()
+        print(f"mlops-serving: {self.target.name} {label}: v{old.version} -> v{new.version}", flush=True)
+
+    def versions(self) -> dict[str, int]:
+        return {label: served.version for label, served in self.slots.current.items()}
+
+    def score(self, columns_of: Callable, request_id: str | None, variant: Variant | None = None):
+        """Route, validate, predict, enqueue the log; return (outputs, ids, served version, variant)."""
+        started = time.perf_counter()
+        variant = variant or self.router.choose(request_id)
+        served = self.slots.current[variant.label]
+        try:
+            frame = served.schema.frame(columns_of(served.schema))
+            try:
+                outputs = served.predict(frame).tolist()
+            except Exception as exc:  # the model refuses these values: the client's problem, not a crash
+                raise PayloadError(422, f"the model could not score this input: {str(exc).splitlines()[0]}") from None
+        except PayloadError as exc:
+            self.record(served.version, exc.status, started, 0)
+            raise
+        latency_ms = self.record(served.version, 200, started, len(frame))
+        ids = self.ids.take(len(frame))
+        self.log.predictions(PredictionBatch(ids, frame, outputs, served.name, served.version, variant.label, False, latency_ms, time.time()))
+        self.metrics.rows.labels(served.name, served.version, variant.label, "false").inc(len(frame))
+        if self.shadow:
+            self.shadow.submit(frame, ids)
+        return outputs, ids, served, variant
+
+    def record(self, version: int | None, status: int, started: float, n_rows: int) -> float:
+        """Count one request in the metrics and queue its service record; return its latency in ms."""
+        elapsed = time.perf_counter() - started
+        self.requests += 1
+        label = str(version) if version is not None else ""
+        self.metrics.requests.labels(self.target.name, label, str(status)).inc()
+        self.metrics.latency.labels(self.target.name, label).observe(elapsed)
+        self.log.request(self.target.name, version, status, elapsed * 1000, n_rows)
+        return elapsed * 1000
+
+    def feedback(self, payload: Any) -> int:
+        """Store labels for earlier prediction ids, after the predictions themselves are written."""
+        if not isinstance(payload, dict) or not isinstance(payload.get("ids"), list) or not isinstance(payload.get("labels"), list):
+            raise PayloadError(422, "feedback must be {\"ids\": [...], \"labels\": [...]} with one label per prediction id.")
+        ids, labels = payload["ids"], payload["labels"]
+        if not ids or len(ids) != len(labels):
+            raise PayloadError(422, f"feedback has {len(ids)} ids and {len(labels)} labels: send one label per id, at least one.")
+        if not all(isinstance(i, str) for i in ids):
+            raise PayloadError(422, "feedback ids must be the strings /invocations returned in \"ids\".")
+        self.log.flush()
+        try:
+            return self.store.log_feedback(ids, labels)
+        except MLOpsError as exc:
+            raise PayloadError(404, str(exc)) from None
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadError(413, f"body of {int(declared)} bytes is over the {limit}-byte limit: send smaller batches.")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadError(413, f"body is over the {limit}-byte limit: send smaller batches.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def error_response(exc: PayloadError) -> JSONResponse:
+    return JSONResponse({"error": exc.message, "status": exc.status}, status_code=exc.status)
+
+
+def json_response(content: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(content), media_type="application/json", headers=headers)
+
+
+_INVOCATIONS_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"type": "object"},
+                "examples": {
+                    "dataframe_split": {"value": {"dataframe_split": {"columns": ["a", "b"], "data": [[1.0, 2.0]]}}},
+                    "dataframe_records": {"value": {"dataframe_records": [{"a": 1.0, "b": 2.0}]}},
+                    "instances": {"value": {"instances": [{"a": 1.0, "b": 2.0}]}},
+                    "inputs": {"value": {"inputs": {"a": [1.0], "b": [2.0]}}},
+                },
+            },
+            "text/csv": {"schema": {"type": "string"}, "example": "a,b\n1.0,2.0\n"},
+        },
+    }
+}
+
+
+def create_app(endpoint: Endpoint) -> FastAPI:
+    """The FastAPI app serving ``endpoint``; its lifespan starts and stops the background threads."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        endpoint.start()
+        yield
+        endpoint.stop()
+
+    name = endpoint.target.name
+    app = FastAPI(title=f"mlops_magic: {name}", version=__version__, lifespan=lifespan,
+                  description=f"Serves {endpoint.target.describe()}. MLflow scoring protocol and Open Inference Protocol (V2).")
+
+    @app.get("/health", tags=["service"])
+    def health():
+        return {"status": "alive", "pid": os.getpid(), "model": name, "requests": endpoint.requests, "uptime_s": time.time() - endpoint.started_at}
+
+    @app.get("/ready", tags=["service"])
+    def ready():
+        if not endpoint.ready:
+            return JSONResponse({"ready": False}, status_code=503)
+        return {"ready": True, "versions": endpoint.versions()}
+
+    @app.get("/version", tags=["service"])
+    def version():
+        return {"mlops_magic": __version__, "model": name, "versions": endpoint.versions()}
+
+    @app.get("/model", tags=["service"])
+    def model():
+        current = endpoint.slots.current
+        variants = [{"label": v.label, "alias": v.alias, "weight": v.weight, **current[v.label].describe()} for v in endpoint.target.variants]
+        shadow = endpoint.target.shadow
+        first = current[endpoint.target.variants[0].label]
+        return {
+            "name": name,
+            "variants": variants,
+            "shadow": {"label": shadow.label, "alias": shadow.alias, **current[shadow.label].describe()} if shadow else None,
+            "input_schema": first.schema.describe(),
+            "accepts_nan": first.schema.allow_nan,
+        }
+
+    @app.post("/invocations", tags=["scoring"], openapi_extra=_INVOCATIONS_DOC)
+    async def invocations(request: Request):
+        """Score rows sent in one of MLflow's JSON forms or as CSV; answers predictions and their ids."""
+        started = time.perf_counter()
+        try:
+            body = await read_body(request, endpoint.max_body_bytes)
+            content_type = request.headers.get("content-type", "")
+            outputs, ids, served, variant = endpoint.score(
+                lambda schema: invocation_columns(body, content_type, schema), request.headers.get("x-request-id")
+            )
+        except PayloadError as exc:
+            if exc.status == 413:
+                endpoint.record(None, 413, started, 0)
+            return error_response(exc)
+        return json_response({"predictions": outputs, "ids": ids}, {"x-model-version": str(served.version), "x-variant": variant.label})
+
+    @app.post("/feedback", tags=["scoring"])
+    async def feedback(request: Request):
+        """Ground-truth labels for earlier predictions: ``{"ids": [...], "labels": [...]}``."""
+        try:
+            payload = parse_json(await read_body(request, endpoint.max_body_bytes))
+            recorded = await run_in_threadpool(endpoint.feedback, payload)
+        except PayloadError as exc:
+            return error_response(exc)
+        return {"recorded": recorded}
+
+    @app.get("/metrics", tags=["service"])
+    def metrics():
+        return Response(generate_latest(endpoint.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    add_v2_routes(app, endpoint)
+    return app
+
+
+def add_v2_routes(app: FastAPI, endpoint: Endpoint) -> None:
+    """The Open Inference Protocol (KServe V2) REST endpoints, so V2 clients (tritonclient, ...) work."""
+    name = endpoint.target.name
+
+    def unknown(model: str) -> JSONResponse:
+        return JSONResponse({"error": f"unknown model {model!r}: this endpoint serves {name!r}."}, status_code=404)
+
+    @app.get("/v2", tags=["v2"])
+    def v2_server():
+        return {"name": "mlops_magic", "version": __version__, "extensions": []}
+
+    @app.get("/v2/health/live", tags=["v2"])
+    def v2_live():
+        return {"live": True}
+
+    @app.get("/v2/health/ready", tags=["v2"])
+    def v2_ready():
+        return JSONResponse({"ready": endpoint.ready}, status_code=200 if endpoint.ready else 503)
+
+    @app.get("/v2/models/{model}", tags=["v2"])
+    def v2_metadata(model: str):
+        if model != name:
+            return unknown(model)
+        current = endpoint.slots.current
+        first = current[endpoint.target.variants[0].label]
+        return {
+            "name": name,
+            "versions": [str(current[v.label].version) for v in endpoint.target.variants],
+            "platform": "sklearn",
+            "inputs": [{"name": c, "datatype": "FP64" if c in first.schema.numeric else "BYTES", "shape": [-1]} for c in first.schema.order],
+            "outputs": [{"name": "predict", "datatype": "BYTES", "shape": [-1]}],
+        }
+
+    @app.get("/v2/models/{model}/ready", tags=["v2"])
+    def v2_model_ready(model: str):
+        return unknown(model) if model != name else {"name": name, "ready": endpoint.ready}
+
+    async def infer(request: Request, model: str, version: str | None):
+        started = time.perf_counter()
+        if model != name:
+            return unknown(model)
+        variant = None
+        if version is not None:
+            current = endpoint.slots.current
+            variant = next((v for v in endpoint.target.variants if str(current[v.label].version) == version), None)
+            if variant is None:
+                return JSONResponse({"error": f"version {version} of {name!r} is not served here: see GET /v2/models/{name}."}, status_code=404)
+        try:
+            payload = parse_json(await read_body(request, endpoint.max_body_bytes))
+            payload_id = str(payload["id"]) if isinstance(payload, dict) and payload.get("id") is not None else None
+            outputs, ids, served, chosen = endpoint.score(lambda schema: v2_columns(payload, schema), payload_id or request.headers.get("x-request-id"), variant)
+        except PayloadError as exc:
+            if exc.status == 413:
+                endpoint.record(None, 413, started, 0)
+            return error_response(exc)
+        output = v2_output(np.asarray(outputs), _output_name(payload))
+        answer = {"model_name": name, "model_version": str(served.version), "outputs": [output], "parameters": {"ids": ids, "variant": chosen.label}}
+        if payload_id is not None:
+            answer["id"] = payload_id
+        return json_response(answer)
+
+    @app.post("/v2/models/{model}/infer", tags=["v2"])
+    async def v2_infer(model: str, request: Request):
+        return await infer(request, model, None)
+
+    @app.post("/v2/models/{model}/versions/{version}/infer", tags=["v2"])
+    async def v2_infer_version(model: str, version: str, request: Request):
+        return await infer(request, model, version)
+
+
+def _output_name(payload: dict) -> str:
+    """The output name the client asked for (V2 ``outputs``), else ``predict``."""
+    requested = payload.get("outputs")
+    if isinstance(requested, list) and len(requested) == 1 and isinstance(requested[0], dict) and "name" in requested[0]:
+        return str(requested[0]["name"])
+    return "predict"

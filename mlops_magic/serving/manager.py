@@ -1,0 +1,174 @@
+"""Serving processes seen from the kernel: start one and wait until it is ready, list, probe, stop.
+
+A process runs in its own session, so it outlives the kernel; the store's ``deployments`` table
+is how a new kernel finds it again. A deployment is ``running`` when its recorded pid answers
+``/health`` on its port, ``dead`` when it does not, ``stopped`` after ``stop``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from ..errors import ServingError
+from ..store.deployments import DeploymentRecord
+from .ports import free_port, port_is_free
+from .router import Target
+
+_children: dict[int, subprocess.Popen] = {}  # processes this kernel started, so they can be reaped
+
+
+@dataclass
+class DeploymentStatus:
+    """A deployment as it is now: where, what, and whether its process answers."""
+
+    name: str
+    url: str
+    status: str  # running | dead | stopped
+    pid: int
+    target: dict[str, Any]
+    started_at: float
+    versions: dict[str, int] = field(default_factory=dict)
+    requests: int | None = None
+    log_path: str | None = None
+
+    @property
+    def description(self) -> str:
+        return Target.from_dict(self.target).describe()
+
+    def curl_example(self, columns: list[str] | None = None) -> str:
+        record = {c: 0 for c in (columns or ["feature"])}
+        body = json.dumps({"dataframe_records": [record]})
+        return f"curl -s {self.url}/invocations -H 'Content-Type: application/json' -d '{body}'"
+
+    def __repr__(self) -> str:
+        versions = ", ".join(f"{label}=v{v}" for label, v in self.versions.items()) or "-"
+        count = "" if self.requests is None else f", {self.requests} requests"
+        return f"<Deployment {self.name} {self.status} at {self.url} ({versions}{count}) pid {self.pid}>"
+
+
+def log_path_for(store, name: str) -> Path:
+    return Path(store.artifacts.root).parent / "serving" / f"{name}.log"
+
+
+def start(store, target: Target, host: str = "127.0.0.1", port: int | None = None, timeout: float = 60.0) -> DeploymentStatus:
+    """Start a serving process for ``target``, wait until it answers ``/ready``, record the deployment."""
+    existing = store.deployment(target.name)
+    if existing is not None and existing.stopped_at is None and probe(existing).status == "running":
+        raise ServingError(f"{target.name} is already served at {existing.url}: stop it first with %mlops_serve --stop {target.name}.")
+    port = port or free_port(host)
+    if not port_is_free(host, port):
+        raise ServingError(f"port {port} on {host} is busy: choose another --port, or stop what uses it.")
+    log_path = log_path_for(store, target.name)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable, "-m", "mlops_magic.serving", "--store", store.url, "--artifacts", str(store.artifacts.root),
+        "--target", json.dumps(target.to_dict()), "--host", host, "--port", str(port),
+    ]  # fmt: skip
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    _children[process.pid] = process
+    url = f"http://{host}:{port}"
+    deadline = time.monotonic() + timeout
+    with requests.Session() as session:
+        while True:
+            if process.poll() is not None:
+                _children.pop(process.pid, None)
+                raise ServingError(f"the serving process for {target.name} exited: {last_line(log_path)}")
+            try:
+                if session.get(f"{url}/ready", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                _terminate(process.pid)
+                raise ServingError(f"the serving process for {target.name} was not ready after {timeout:.0f} s; see {log_path}.")
+            time.sleep(0.05)
+    record = store.record_deployment(target.name, target.to_dict(), host, port, process.pid)
+    return probe(record, log_path)
+
+
+def last_line(path: Path) -> str:
+    lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    return lines[-1].removeprefix("mlops-serving: ") if lines else "no output"
+
+
+def probe(record: DeploymentRecord, log_path: Path | None = None) -> DeploymentStatus:
+    """The deployment's live status: its pid must answer ``/health`` on the recorded port."""
+    status = DeploymentStatus(record.name, record.url, "stopped", record.pid, record.target, record.started_at, log_path=str(log_path) if log_path else None)
+    if record.stopped_at is not None:
+        return status
+    status.status = "dead"
+    if not _alive(record.pid):
+        return status
+    try:
+        health = requests.get(f"{record.url}/health", timeout=2).json()
+        if health.get("pid") != record.pid:
+            return status
+        status.versions = requests.get(f"{record.url}/version", timeout=2).json()["versions"]
+    except (requests.RequestException, ValueError, KeyError):
+        return status
+    status.status, status.requests = "running", health.get("requests")
+    return status
+
+
+def stop(store, name: str, timeout: float = 30.0) -> DeploymentStatus:
+    """SIGTERM the serving process of ``name`` (it writes every queued prediction first) and wait for it."""
+    record = store.deployment(name)
+    if record is None:
+        served = ", ".join(r.name for r in store.deployment_records()) or "none"
+        raise ServingError(f"{name!r} is not deployed (deployments: {served}).")
+    if record.stopped_at is None and probe(record).status == "running":
+        if not _terminate(record.pid, timeout):
+            raise ServingError(f"the serving process {record.pid} of {name} did not stop within {timeout:.0f} s; kill it with: kill -9 {record.pid}")
+    store.mark_deployment_stopped(name)
+    return probe(store.deployment(name), log_path_for(store, name))
+
+
+def statuses(store) -> list[DeploymentStatus]:
+    return [probe(record, log_path_for(store, record.name)) for record in store.deployment_records()]
+
+
+def _terminate(pid: int, timeout: float = 30.0) -> bool:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return True
+    child = _children.pop(pid, None)
+    if child is not None:
+        try:
+            child.wait(timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+    deadline = time.monotonic() + timeout
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _alive(pid: int) -> bool:
+    child = _children.get(pid)
+    if child is not None:
+        return child.poll() is None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (exited, not yet reaped by its parent) is not alive
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return True

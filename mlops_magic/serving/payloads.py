@@ -1,0 +1,237 @@
+"""Request bodies to a validated DataFrame: MLflow's four JSON forms, CSV, and Open Inference (V2) tensors.
+
+Every form is first brought to columns (``{column: values}``), then checked against the served
+version's input schema (column names and dtypes of its training data). Anything wrong raises
+``PayloadError`` with an HTTP status and a message that names the problem and the fix.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+MLFLOW_FORMS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+_V2_DTYPES = {"BOOL": "BOOL", "b": "BOOL", "i": "INT64", "u": "INT64", "f": "FP64"}
+
+
+class PayloadError(Exception):
+    """A request that cannot be scored as sent: ``status`` is its 4xx code."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def is_numeric(dtype: str) -> bool:
+    return dtype.lower().startswith(("int", "uint", "float", "bool"))
+
+
+class InputSchema:
+    """The columns a version takes, in the model's order, and whether it accepts NaN."""
+
+    def __init__(self, columns: dict[str, str], allow_nan: bool):
+        self.columns = dict(columns)
+        self.order = list(columns)
+        self.numeric = [c for c in self.order if is_numeric(columns[c])]
+        self.text = [c for c in self.order if not is_numeric(columns[c])]
+        self.allow_nan = allow_nan
+
+    def describe(self) -> list[dict[str, str]]:
+        return [{"name": c, "dtype": d} for c, d in self.columns.items()]
+
+    # --- any form of columns -> a checked DataFrame ------------------------------------------
+
+    def frame(self, columns: dict[str, Any]) -> pd.DataFrame:
+        """Check ``columns`` against the schema and build the DataFrame the model predicts on."""
+        missing = [c for c in self.order if c not in columns]
+        if missing:
+            raise PayloadError(422, f"missing column {missing[0]!r} ({len(missing)} missing): send every input column ({', '.join(self.order)}).")
+        unknown = [c for c in columns if c not in self.columns]
+        if unknown:
+            raise PayloadError(422, f"unknown column {unknown[0]!r}: the model takes only {', '.join(self.order)}.")
+        lengths = {len(values) for values in columns.values()}
+        if len(lengths) > 1:
+            raise PayloadError(422, f"columns have different lengths {sorted(lengths)}: send one value per column for each row.")
+        if lengths == {0}:
+            raise PayloadError(422, "empty batch: send at least one row.")
+        matrix = self._numeric_matrix(columns) if self.numeric else None
+        if not self.text:
+            return pd.DataFrame(matrix.T, columns=self.numeric, copy=False)
+        data = dict(zip(self.numeric, matrix)) if matrix is not None else {}
+        data.update((c, self._text_column(c, columns[c])) for c in self.text)
+        return pd.DataFrame({c: data[c] for c in self.order})
+
+    def _numeric_matrix(self, columns: dict[str, Any]) -> np.ndarray:
+        values = [columns[c] for c in self.numeric]
+        try:
+            matrix = np.asarray(values)
+        except ValueError:
+            matrix = np.asarray(values, dtype=object)  # nested values: reported below
+        if matrix.dtype.kind not in "fiub" or matrix.ndim != 2:
+            matrix = np.array([self._numeric_column(c, columns[c]) for c in self.numeric], dtype=np.float64)
+        else:
+            matrix = matrix.astype(np.float64, copy=False)
+        if not self.allow_nan:
+            bad = np.isnan(matrix).any(axis=1)
+            if bad.any():
+                column = self.numeric[int(np.argmax(bad))]
+                raise PayloadError(422, f"column {column!r} has a missing value (null/NaN) and this model cannot take one: fill it in.")
+        return matrix
+
+    def _numeric_column(self, column: str, values) -> list[float]:
+        out = []
+        for row, value in enumerate(values):
+            if value is None:
+                out.append(math.nan)
+            elif isinstance(value, (int, float, np.number)) and not isinstance(value, (list, dict)):
+                out.append(float(value))
+            else:
+                raise PayloadError(
+                    422, f"column {column!r} row {row} is {value!r} ({type(value).__name__}); the model expects a number ({self.columns[column]})."
+                )
+        return out
+
+    def _text_column(self, column: str, values) -> np.ndarray:
+        out = np.empty(len(values), dtype=object)
+        for row, value in enumerate(values):
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                out[row] = np.nan
+            elif isinstance(value, (str, int, float, bool, np.generic)):
+                out[row] = value
+            else:
+                raise PayloadError(422, f"column {column!r} row {row} is a {type(value).__name__}; send a single value per cell.")
+        if self.columns[column].lower() in ("str", "string", "category") and any(
+            not isinstance(v, str) for v in out if v is not np.nan
+        ):
+            bad = next(v for v in out if v is not np.nan and not isinstance(v, str))
+            raise PayloadError(422, f"column {column!r} has {bad!r} ({type(bad).__name__}); the model expects text.")
+        return out
+
+    # --- body -> columns ---------------------------------------------------------------------
+
+    def from_rows(self, rows: list, where: str) -> dict[str, list]:
+        """Positional rows (lists in schema order) to columns."""
+        width = len(self.order)
+        for i, row in enumerate(rows):
+            if not isinstance(row, (list, tuple)) or len(row) != width:
+                got = len(row) if isinstance(row, (list, tuple)) else type(row).__name__
+                raise PayloadError(422, f"{where} row {i} has {got} values; the model takes {width} ({', '.join(self.order)}).")
+        return dict(zip(self.order, map(list, zip(*rows)))) if rows else {c: [] for c in self.order}
+
+    def from_records(self, records: list, where: str) -> dict[str, list]:
+        if not records:
+            return {c: [] for c in self.order}
+        if not all(isinstance(r, dict) for r in records):
+            raise PayloadError(422, f"{where} must be a list of objects {{column: value}}.")
+        keys = list(records[0])
+        keyset = set(keys)
+        for i, record in enumerate(records):
+            if set(record) != keyset:
+                diff = sorted(keyset.symmetric_difference(record))
+                raise PayloadError(422, f"{where} record {i} has different columns from record 0 (differs in {diff[0]!r}): send the same columns in every record.")
+        return {k: [r[k] for r in records] for k in keys}
+
+    def from_tensor_like(self, value: Any, where: str) -> dict[str, list]:
+        """MLflow ``instances`` / ``inputs``: records, positional rows, columns, or one column's values."""
+        if isinstance(value, dict):
+            return {k: (v if isinstance(v, list) else [v]) for k, v in value.items()}
+        if not isinstance(value, list):
+            raise PayloadError(422, f"{where} must be a list of rows or an object of columns.")
+        if value and isinstance(value[0], dict):
+            return self.from_records(value, where)
+        if value and not isinstance(value[0], (list, tuple)) and len(self.order) == 1:
+            return {self.order[0]: value}
+        return self.from_rows(value, where)
+
+
+def parse_json(body: bytes) -> Any:
+    if not body.strip():
+        raise PayloadError(400, "empty body: send a JSON payload, e.g. {\"dataframe_records\": [{...}]}.")
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PayloadError(400, f"malformed JSON: {exc}. Check the body is valid JSON.") from None
+
+
+def invocation_columns(body: bytes, content_type: str, schema: InputSchema) -> dict[str, Any]:
+    """The columns of an ``/invocations`` body (JSON in one of MLflow's forms, or CSV with a header)."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media == "text/csv":
+        return csv_columns(body)
+    if media != "application/json":
+        raise PayloadError(415, f"content type {media or 'missing'!r} is not supported: send application/json or text/csv.")
+    payload = parse_json(body)
+    if not isinstance(payload, dict) or len([k for k in payload if k in MLFLOW_FORMS]) != 1 or set(payload) - {*MLFLOW_FORMS, "params"}:
+        keys = list(payload) if isinstance(payload, dict) else type(payload).__name__
+        raise PayloadError(422, f"payload has {keys}: send an object with exactly one of {', '.join(MLFLOW_FORMS)}.")
+    form = next(k for k in payload if k in MLFLOW_FORMS)
+    value = payload[form]
+    if form == "dataframe_split":
+        if not isinstance(value, dict) or not isinstance(value.get("data"), list):
+            raise PayloadError(422, "dataframe_split must be {\"columns\": [...], \"data\": [[...], ...]}.")
+        columns = value.get("columns")
+        if columns is None:
+            return schema.from_rows(value["data"], form)
+        if len(set(columns)) != len(columns):
+            raise PayloadError(422, "dataframe_split has a repeated column name: name each column once.")
+        for i, row in enumerate(value["data"]):
+            if not isinstance(row, list) or len(row) != len(columns):
+                raise PayloadError(422, f"dataframe_split row {i} does not have {len(columns)} values, one per column.")
+        return dict(zip(columns, map(list, zip(*value["data"])))) if value["data"] else {c: [] for c in columns}
+    if form == "dataframe_records":
+        if not isinstance(value, list):
+            raise PayloadError(422, "dataframe_records must be a list of objects {column: value}.")
+        return schema.from_records(value, form)
+    return schema.from_tensor_like(value, form)
+
+
+def csv_columns(body: bytes) -> dict[str, Any]:
+    if not body.strip():
+        raise PayloadError(422, "empty batch: the CSV body has no header and no rows.")
+    try:
+        frame = pd.read_csv(io.BytesIO(body))
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise PayloadError(400, f"malformed CSV: {str(exc).strip()}. Send a header row, then one line per row.") from None
+    return {str(c): frame[c].to_numpy() for c in frame.columns}
+
+
+def v2_columns(payload: Any, schema: InputSchema) -> dict[str, Any]:
+    """Open Inference Protocol request tensors (parsed JSON): one per column, or one ``[rows, columns]`` tensor."""
+    tensors = payload.get("inputs") if isinstance(payload, dict) else None
+    if not isinstance(tensors, list) or not tensors or not all(isinstance(t, dict) for t in tensors):
+        raise PayloadError(422, "a V2 request needs \"inputs\": [{\"name\", \"shape\", \"datatype\", \"data\"}, ...].")
+    arrays = {}
+    for tensor in tensors:
+        name, shape, data = tensor.get("name"), tensor.get("shape"), tensor.get("data")
+        if not isinstance(name, str) or not isinstance(shape, list) or data is None:
+            raise PayloadError(422, "each V2 input needs a name, a shape and data.")
+        try:
+            array = np.asarray(data, dtype=object).reshape(shape)
+        except (ValueError, TypeError):
+            raise PayloadError(422, f"V2 input {name!r}: data does not fit shape {shape}.") from None
+        arrays[name] = array
+    if len(arrays) == 1 and next(iter(arrays)) not in schema.columns:
+        (array,) = arrays.values()
+        if array.ndim != 2:
+            raise PayloadError(422, f"a single V2 input must have shape [rows, {len(schema.order)}] (columns in order {', '.join(schema.order)}).")
+        return schema.from_rows(array.tolist(), "V2 input")
+    columns = {}
+    for name, array in arrays.items():
+        if array.ndim == 2 and array.shape[1] == 1:
+            array = array[:, 0]
+        if array.ndim != 1:
+            raise PayloadError(422, f"V2 input {name!r} has shape {list(array.shape)}: send one column as shape [rows] or [rows, 1].")
+        columns[name] = array.tolist()
+    return columns
+
+
+def v2_output(predictions: np.ndarray, name: str = "predict") -> dict[str, Any]:
+    """A V2 output tensor for a 1-d array of predictions."""
+    datatype = _V2_DTYPES.get(predictions.dtype.kind, "BYTES")
+    return {"name": name, "datatype": datatype, "shape": [len(predictions)], "data": predictions.tolist()}
