@@ -25,6 +25,12 @@ def user_errors():
         raise UsageError(str(exc)) from None
 
 
+def unquote(text: str) -> str:
+    """Drop one pair of surrounding quotes (IPython's argument splitter keeps them)."""
+    text = text.strip()
+    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"" else text
+
+
 def parse_tags(pairs: list[str] | None) -> dict[str, str]:
     tags = {}
     for pair in pairs or []:
@@ -105,7 +111,7 @@ class MLOpsMagic(Magics):
                 sort=args.sort,
                 ascending=True if args.asc else None,
                 limit=args.limit,
-                where=" ".join(args.where) if args.where else None,
+                where=unquote(" ".join(args.where)) if args.where else None,
             )
         display(RunsTable(frame))
 

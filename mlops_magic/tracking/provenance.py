@@ -98,9 +98,11 @@ def out_of_order(notebook: str | None, source: str, upstream: list[dict[str, Any
 
 def cell_provenance(shell, raw_source: str, source: str) -> dict[str, Any]:
     """Notebook, execution count, upstream cells and the out-of-order flag of the running cell."""
-    history = shell.user_ns.get("In", [])
-    count = shell.execution_count
-    upstream = upstream_cells(list(history), count, source)
+    history = list(shell.user_ns.get("In", []))
+    # A cell kept in history is its last entry (IPython has already counted it); others have no number.
+    stored = bool(history) and cell_code(history[-1]).strip() == source.strip()
+    count = len(history) - 1 if stored else None
+    upstream = upstream_cells(history, count if stored else len(history), source)
     notebook = notebook_path(shell)
     return {
         "notebook": notebook,

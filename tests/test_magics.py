@@ -1,0 +1,113 @@
+"""The magics' faces: one-line usage errors that write nothing, the runs table, comparison, settings."""
+
+from __future__ import annotations
+
+import pytest
+from IPython.core.error import UsageError
+
+import mlops_magic as mm
+from mlops_magic.widgets.comparison import ComparisonView
+from mlops_magic.widgets.runs_table import RunsTable
+
+from .test_tracking import SETUP
+
+FIT = "model = DecisionTreeClassifier(max_depth={depth}, random_state=0).fit(X_train, y_train)"
+
+
+@pytest.fixture
+def wine(ip):
+    assert ip.run_cell(SETUP + "\nfrom sklearn.tree import DecisionTreeClassifier").success
+    return ip
+
+
+def train(ip, depth, extra=""):
+    ip.run_cell_magic("mlops_train", f"-e wine --data train_df --target target --eval test_df {extra}", FIT.format(depth=depth))
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("--bogus", "unrecognized arguments: --bogus"),
+        ("--data nope", "no variable 'nope'"),
+        ("--data train_df --target nope", "--target 'nope' is not a column of 'train_df'"),
+        ("--eval X_test,y_test,z", "is not a variable name"),
+        ("--data X_train --target target", "--target 'target' is not a column of 'X_train'"),
+        ("--tag owner", "is not KEY=VALUE"),
+        ("--data y_train --target target", "not a DataFrame"),
+    ],
+)
+def test_bad_arguments_are_one_line_errors_and_write_nothing(wine, line, message):
+    with pytest.raises(UsageError, match=message.replace("[", r"\[")):
+        wine.run_cell_magic("mlops_train", line, "ran = True\n" + FIT.format(depth=2))
+    assert "ran" not in wine.user_ns  # checked before the cell ran
+    assert mm.get_store().count_runs() == 0
+
+
+def test_usage_error_in_a_cell_fails_the_cell_without_a_traceback(wine, capsys):
+    result = wine.run_cell("%%mlops_train --data nope\nx = 1")
+    assert not result.success and isinstance(result.error_in_exec, UsageError)
+    err = capsys.readouterr().err
+    assert "no variable 'nope'" in err and "Traceback" not in err
+
+
+def test_mlops_runs_shows_a_sortable_table(wine, monkeypatch):
+    shown = []
+    monkeypatch.setattr("mlops_magic.magics.display", shown.append)
+    for depth in (1, 3, 2):
+        train(wine, depth)
+    wine.run_line_magic("mlops_runs", "-e wine --sort accuracy --limit 2")
+    table = shown[-1]
+    assert isinstance(table, RunsTable)
+    assert len(table.frame) == 2
+    accuracies = table.frame["metrics.accuracy"].tolist()
+    assert accuracies == sorted(accuracies, reverse=True)
+    assert accuracies[0] == mm.runs("wine")["metrics.accuracy"].max()
+
+
+def test_mlops_runs_where_filters_and_bad_where_is_an_error(wine, monkeypatch):
+    shown = []
+    monkeypatch.setattr("mlops_magic.magics.display", shown.append)
+    for depth in (1, 3):
+        train(wine, depth)
+    wine.run_line_magic("mlops_runs", '--where "max_depth == 3"')
+    assert shown[-1].frame["params.max_depth"].tolist() == ["3"]
+    with pytest.raises(UsageError, match="cannot be applied"):
+        wine.run_line_magic("mlops_runs", '--where "accuracy >"')
+    with pytest.raises(UsageError, match="no column 'nope'"):
+        wine.run_line_magic("mlops_runs", "--sort nope")
+
+
+def test_mlops_compare_shows_differences(wine, monkeypatch):
+    shown = []
+    monkeypatch.setattr("mlops_magic.magics.display", shown.append)
+    train(wine, 1)
+    wine.run_cell_magic("mlops_train", "-e wine --data train_df --target target --eval test_df", "# deeper\n" + FIT.format(depth=4))
+    ids = mm.runs("wine")["run_id"].tolist()
+    wine.run_line_magic("mlops_compare", " ".join(id_[:8] for id_ in ids))
+    view = shown[-1]
+    assert isinstance(view, ComparisonView)
+    assert "max_depth" in view.comparison.params.index
+    assert "+# deeper" in view.comparison.code_diffs[0] or "-# deeper" in view.comparison.code_diffs[0]
+    assert view.chart.startswith(b"\x89PNG")
+    with pytest.raises(UsageError, match="at least two"):
+        wine.run_line_magic("mlops_compare", ids[0])
+    with pytest.raises(UsageError, match="no run with id"):
+        wine.run_line_magic("mlops_compare", f"{ids[0]} ffffffff")
+
+
+def test_config_store_switches_the_store(wine, tmp_path):
+    wine.run_line_magic("config", f"MLOpsMagic.store = '{tmp_path / 'elsewhere'}'")
+    try:
+        train(wine, 2)
+        assert (tmp_path / "elsewhere" / "store.db").exists()
+        assert len(mm.runs()) == 1
+    finally:
+        mm.set_store(str(tmp_path / "store"))
+
+
+def test_extension_reloads(ip):
+    ip.run_line_magic("reload_ext", "mlops_magic")
+    assert "mlops_train" in ip.magics_manager.magics["cell"]
+    ip.run_line_magic("unload_ext", "mlops_magic")
+    assert "mlops_train" not in ip.magics_manager.magics["cell"]
+    ip.run_line_magic("load_ext", "mlops_magic")
