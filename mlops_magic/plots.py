@@ -42,3 +42,71 @@ def metrics_bar_chart(metrics) -> bytes:
     axes.legend(fontsize="small", frameon=False)
     axes.spines[["top", "right"]].set_visible(False)
     return figure_png(figure)
+
+
+def performance_chart(windows, metric: str, threshold_min=None, threshold_max=None, alert_ends=()) -> bytes:
+    """``metric`` per window (realised, and estimated dashed) with threshold lines and alert markers.
+
+    ``windows`` has ``end`` and the metric columns of a ``MonitorReport``; ``alert_ends`` are the
+    window ends at which alerts fired.
+    """
+    figure = new_figure(6.4, 2.6)
+    axes = figure.subplots()
+    for column, style, label in ((metric, "o-", "realised"), (f"estimated_{metric}", "s--", "estimated")):
+        if column in windows and windows[column].notna().any():
+            axes.plot(windows["end"], windows[column].astype(float), style, markersize=3, label=label)
+    for bound, name in ((threshold_min, "min"), (threshold_max, "max")):
+        if bound is not None:
+            axes.axhline(bound, color="#cf222e", linestyle=":", linewidth=1, label=f"{name} {bound:g}")
+    values = windows.set_index("end")[metric] if metric in windows else None
+    marked = [end for end in alert_ends if values is not None and end in values.index]
+    if marked:
+        axes.plot(marked, values.loc[marked].astype(float), "x", color="#cf222e", markersize=9, label="alert")
+    axes.set_ylabel(metric)
+    axes.set_xlabel("window end (UTC)")
+    axes.tick_params(axis="x", labelsize=7, rotation=20)
+    axes.legend(fontsize="small", frameon=False)
+    axes.spines[["top", "right"]].set_visible(False)
+    return figure_png(figure)
+
+
+def drift_histogram(histogram: dict, column: str) -> bytes:
+    """Reference against current distribution of one column, as ``DriftReport.histograms`` holds it."""
+    import numpy as np
+
+    figure = new_figure(5.0, 2.4)
+    axes = figure.subplots()
+    reference = np.asarray(histogram["reference"], dtype=float)
+    current = np.asarray(histogram["current"], dtype=float)
+    reference = reference / max(reference.sum(), 1.0)
+    current = current / max(current.sum(), 1.0)
+    if histogram["kind"] == "numeric" and histogram["edges"]:
+        edges = np.asarray(histogram["edges"])
+        axes.stairs(reference, edges, fill=True, alpha=0.5, label="reference")
+        axes.stairs(current, edges, fill=True, alpha=0.5, label="current")
+    else:
+        positions = np.arange(len(histogram.get("categories", [])))
+        axes.bar(positions - 0.2, reference, 0.4, label="reference")
+        axes.bar(positions + 0.2, current, 0.4, label="current")
+        axes.set_xticks(positions, histogram.get("categories", []), rotation=30, ha="right", fontsize=7)
+    axes.set_title(column, fontsize=9)
+    axes.set_ylabel("share")
+    axes.legend(fontsize="small", frameon=False)
+    axes.spines[["top", "right"]].set_visible(False)
+    return figure_png(figure)
+
+
+def health_chart(health) -> bytes:
+    """Latency p50/p95/p99 per window (left axis) and error rate (right axis)."""
+    figure = new_figure(6.4, 2.2)
+    axes = figure.subplots()
+    for column in ("latency_p50", "latency_p95", "latency_p99"):
+        axes.plot(health["end"], health[column].astype(float), "-", label=column.replace("latency_", ""))
+    axes.set_ylabel("latency (ms)")
+    errors = axes.twinx()
+    errors.plot(health["end"], health["error_rate"].astype(float), ":", color="#cf222e", label="error rate")
+    errors.set_ylabel("error rate")
+    axes.tick_params(axis="x", labelsize=7, rotation=20)
+    axes.legend(fontsize="small", frameon=False, loc="upper left")
+    errors.legend(fontsize="small", frameon=False, loc="upper right")
+    return figure_png(figure)
