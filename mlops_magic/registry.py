@@ -141,8 +141,10 @@ def check_champion(candidate: Run, champion: Run, alias: str, champion_version: 
     if metric is None:
         return GateCheck(gate, True, f"{gate}: no task recorded, nothing to compare")
     new, old = candidate.metrics.get(metric), champion.metrics.get(metric)
+    if new is None and old is None:
+        return GateCheck(gate, True, f"{gate}: neither run has {metric}, nothing to compare")
     if new is None:
-        return GateCheck(gate, False, f"{gate}: run {candidate.short_id} has no {metric} to compare with {old}")
+        return GateCheck(gate, False, f"{gate}: run {candidate.short_id} has no {metric} to compare with the champion's {old:.4g} (train with --eval)")
     if old is None:
         return GateCheck(gate, True, f"{gate}: champion has no {metric}; run {candidate.short_id} has {new:.4g}")
     worse = new < old if higher_is_better(metric) else new > old

@@ -31,7 +31,8 @@ class PredictionBatch:
     time: float
 
     def rows(self) -> list[dict[str, Any]]:
-        inputs = self.frame.to_dict("records")
+        columns = [str(c) for c in self.frame.columns]
+        values = self.frame.to_numpy(dtype=object if len(set(self.frame.dtypes)) > 1 else None).tolist()
         return [
             {
                 "prediction_id": pid,
@@ -40,11 +41,11 @@ class PredictionBatch:
                 "version": self.version,
                 "variant": self.variant,
                 "shadow": self.shadow,
-                "inputs": row,
+                "inputs": dict(zip(columns, row)),
                 "output": output,
                 "latency_ms": self.latency_ms,
             }
-            for pid, row, output in zip(self.ids, inputs, self.outputs)
+            for pid, row, output in zip(self.ids, values, self.outputs)
         ]
 
 
