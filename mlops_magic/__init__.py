@@ -22,6 +22,13 @@ _API = {
     "get_run",
     "load_model",
     "compare",
+    "monitor",
+    "drift",
+    "check_data",
+    "set_policy",
+    "alerts",
+    "backtest",
+    "check_policies",
 }
 
 

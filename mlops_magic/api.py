@@ -231,3 +231,82 @@ def predictions(name: str, since: float | None = None, include_shadow: bool = Tr
     from .serving.prediction_log import with_shadow_labels
 
     return with_shadow_labels(get_store().predictions_frame(name, since=since, include_shadow=include_shadow))
+
+
+# --- monitoring --------------------------------------------------------------------------------
+
+
+def monitor(
+    name: str,
+    window: str | int = "200",
+    metric: str | None = None,
+    min_value: float | None = None,
+    max_value: float | None = None,
+    max_windows: int = 50,
+    record: bool = True,
+    **drift_options: Any,
+):
+    """How the served model ``name`` is doing, as a ``MonitorReport``: performance per window
+    (realised from feedback, estimated where labels are missing), drift of the newest window against
+    the training data, service health, and alerts.
+
+    ``window`` is a number of predictions (``200``) or a duration (``"1h"``). ``metric`` with
+    ``min_value``/``max_value`` stores that policy; with ``record`` the alerts raised are recorded.
+    ``drift_options`` go to ``drift`` (``alpha``, ``correction``).
+    """
+    from .monitoring.monitor import monitor_model
+
+    return monitor_model(get_store(), name, window, metric, min_value, max_value, max_windows, record=record, **drift_options)
+
+
+def drift(reference, current, columns: list[str] | None = None, categorical: list[str] | None = None, alpha: float = 0.05, correction: str = "bonferroni"):
+    """Data drift of ``current`` against ``reference`` (two DataFrames), column by column: a ``DriftReport``.
+
+    KS (small samples) or normalised Wasserstein (large) for numeric columns, chi-square for
+    categorical ones, PSI and Jensen-Shannon for all; p-values corrected for the number of tests.
+    """
+    from .monitoring.drift import drift_frames
+
+    return drift_frames(reference, current, columns=columns, categorical=categorical, alpha=alpha, correction=correction)
+
+
+def check_data(frame, target: str | None = None, task: str | None = None, cv: int = 5, baseline: bool = True):
+    """The data check before training: findings with severity and suggestion, and (with ``target``)
+    whether a cross-validated simple model beats the dummy baseline."""
+    from .monitoring.datacheck import check_data as check
+
+    return check(frame, target=target, task=task, cv=cv, baseline=baseline)
+
+
+def set_policy(name: str, metric: str, min_value: float | None = None, max_value: float | None = None, window: str | int = "200"):
+    """Store a policy: alert when ``metric`` of ``name`` leaves [min_value, max_value] over ``window``."""
+    from .monitoring.policies import check_metric
+    from .monitoring.windows import parse_window
+
+    store = get_store()
+    store.model_versions(name)
+    return store.set_policy(name, check_metric(metric), min_value, max_value, parse_window(window).text)
+
+
+def alerts(name: str | None = None, limit: int | None = None):
+    """Recorded alerts (of model ``name``), newest first, as a DataFrame."""
+    return get_store().alerts_frame(name, limit=limit)
+
+
+def backtest(name: str, metric: str, min_value: float | None = None, max_value: float | None = None, window: str | int = "200", max_windows: int = 50):
+    """Replay the past windows: how many alerts would this policy have fired? Stores nothing."""
+    from .monitoring.monitor import monitor_model
+    from .monitoring.policies import backtest as replay
+    from .store import Policy
+
+    if min_value is None and max_value is None:
+        raise InvalidInputError(f"a backtest of {metric!r} needs a threshold: give --min or --max (min_value=/max_value=).")
+    report = monitor_model(get_store(), name, window, metric, min_value, max_value, max_windows, record=False, save_policy=False)
+    return replay(report, Policy(None, name, metric, min_value, max_value, report.window, 0.0))
+
+
+def check_policies(name: str):
+    """Evaluate every policy of ``name`` (and drift) once, recording alerts: the reports, one per policy window."""
+    store = get_store()
+    windows = sorted({p.window for p in store.policies(name)}) or ["200"]
+    return [monitor(name, window=w) for w in windows]

@@ -130,6 +130,60 @@ class MLOpsMagic(Magics):
             comparison = api.compare(*args.run_ids)
         display(ComparisonView(comparison))
 
+    @magic_arguments()
+    @argument("name", help="the served model's name")
+    @argument("-w", "--window", default="200", help="a number of predictions (200) or a duration (30min, 1h, 1d)")
+    @argument("--metric", default=None, help="metric to watch: accuracy, f1_macro, roc_auc, rmse, error_rate, latency_p95, ...")
+    @argument("--min", dest="min_value", type=float, default=None, help="alert when the metric falls below this (stores a policy)")
+    @argument("--max", dest="max_value", type=float, default=None, help="alert when the metric rises above this (stores a policy)")
+    @argument("--windows", type=int, default=50, help="how many past windows to show (default 50)")
+    @argument("--backtest", action="store_true", help="replay past windows: how many alerts would the policy have fired? (stores nothing)")
+    @line_magic
+    def mlops_monitor(self, line):
+        """Show how a served model is doing: performance per window, drift, health, alerts.
+
+        With --metric and --min/--max a policy is stored and checked at each evaluation; an alert is
+        recorded when the newest window crosses it, or when drift is detected.
+        """
+        from . import api
+
+        args = parse_argstring(self.mlops_monitor, line)
+        if args.backtest:
+            if args.metric is None:
+                raise UsageError("--backtest replays a policy: add --metric NAME and --min or --max.")
+            with user_errors():
+                display(api.backtest(args.name, args.metric, args.min_value, args.max_value, args.window, args.windows))
+            return
+        if (args.min_value is not None or args.max_value is not None) and args.metric is None:
+            raise UsageError("--min/--max need --metric NAME, e.g. --metric accuracy --min 0.85.")
+        from .widgets.monitor import MonitorDashboard
+
+        def refresh():
+            return api.monitor(args.name, args.window, args.metric, max_windows=args.windows)
+
+        with user_errors():
+            report = api.monitor(args.name, args.window, args.metric, args.min_value, args.max_value, args.windows)
+        display(MonitorDashboard(report, refresh=refresh))
+
+    @magic_arguments()
+    @argument("data", help="a DataFrame variable")
+    @argument("--target", default=None, help="the target column: adds class balance, leakage suspects and 'does ML help?'")
+    @argument("--task", default=None, choices=["classification", "regression"], help="default: inferred from the target")
+    @argument("--no-baseline", action="store_true", help="skip the cross-validated comparison with the dummy baseline")
+    @line_magic
+    def mlops_data(self, line):
+        """Check data before training: missing values, duplicates, constant and ID-like columns,
+        leakage suspects, class balance, and whether a simple model beats the dummy baseline."""
+        from . import api
+        from .widgets.data_report import DataReportView
+
+        args = parse_argstring(self.mlops_data, line)
+        if args.data not in self.shell.user_ns:
+            raise UsageError(f"no variable {args.data!r} in the notebook: load the data into a DataFrame first.")
+        with user_errors():
+            report = api.check_data(self.shell.user_ns[args.data], target=args.target, task=args.task, baseline=not args.no_baseline)
+        display(DataReportView(report))
+
 
 def register(ipython) -> None:
     ipython.register_magics(MLOpsMagic)

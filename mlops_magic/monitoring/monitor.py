@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..store.monitoring import Policy
 from . import performance
 from .drift import drift_frames
 from .health import HEALTH_COLUMNS, health_windows
@@ -172,22 +173,32 @@ def monitor_model(
     max_windows: int = 50,
     until: float | None = None,
     record: bool = True,
+    save_policy: bool = True,
     **drift_options,
 ) -> MonitorReport:
-    """How ``name`` is doing over its newest windows; stores a policy when ``metric`` and a bound are
-    given, and records the alerts its policies (and drift) raise when ``record``."""
+    """How ``name`` is doing over its newest windows.
+
+    With ``metric`` and a bound, the policy is stored (unless not ``save_policy``) and drawn; with
+    ``record``, the alerts that the stored policies (and drift) raise in the newest window are recorded.
+    """
     import pandas as pd
 
     spec = parse_window(window)
     versions = store.model_versions(name)  # NotFoundError names the fix
+    shown = None
     if metric is not None:
         check_metric(metric)
         if min_value is not None or max_value is not None:
-            store.set_policy(name, metric, min_value, max_value, spec.text)
+            shown = store.set_policy(name, metric, min_value, max_value, spec.text) if save_policy else Policy(
+                None, name, metric, min_value, max_value, spec.text, time.time()
+            )
     policies = store.policies(name)
+    if shown is None:
+        shown = next((p for p in policies if p.metric == metric), None) if metric else (policies[0] if policies else None)
     agg = store.prediction_windows(name, spec.count, spec.seconds, max_windows, until)
     sample = store.prediction_sample(name, spec.count, spec.seconds, max_windows, until) if len(agg["windows"]) else None
-    served = int(sample["version"].iloc[-1]) if sample is not None and len(sample) else versions[-1].version
+    logged = sample is not None and len(sample) > 0
+    served = int(sample["version"].iloc[-1]) if logged else versions[-1].version
     found = store.model_version(name, version=served)
     run = store.get_run(found.run_id)
     model_record = next((m for m in run.models if m.variable == found.variable), None)
@@ -196,39 +207,30 @@ def monitor_model(
     features = list(reference.columns) if reference is not None else None
 
     table = _window_table(agg, spec, until)
-    realised = _realised(agg, task, ["win"]) if len(table) else None
-    if realised is not None and len(realised):
-        table = table.merge(realised, on="win", how="left")
-    figures = _model_figures(store, name, sample if sample is not None else [], features, task)
-    if figures:
-        extra = pd.DataFrame([{"win": w, **f} for w, f in figures.items()])
-        if "roc_auc" in table:
-            table = table.drop(columns="roc_auc")
-        table = table.merge(extra, on="win", how="left")
-    by_variant = _realised(agg, task, ["win", "version", "variant", "shadow"]) if len(table) else pd.DataFrame()
-    if len(by_variant):
-        by_variant = by_variant.merge(table[["win", "window", "end"]], on="win").drop(columns="win").sort_values(["window", "version"])
-
+    by_variant = pd.DataFrame()
     drift = prediction_drift = None
-    if sample is not None and len(sample):
+    if logged:
+        table = table.merge(_realised(agg, task, ["win"]), on="win", how="left")
+        figures = _model_figures(store, name, sample, features, task)
+        if figures:
+            table = table.drop(columns="roc_auc", errors="ignore").merge(pd.DataFrame([{"win": w, **f} for w, f in figures.items()]), on="win", how="left")
+        by_variant = _realised(agg, task, ["win", "version", "variant", "shadow"]).merge(table[["win", "window", "end"]], on="win")
+        by_variant = by_variant.drop(columns="win").sort_values(["window", "version"]).reset_index(drop=True)
         newest = sample[sample["win"] == sample["win"].min()]
         if reference is not None:
             drift = drift_frames(reference, _inputs(newest, features), **drift_options)
             prediction_drift = _prediction_drift(store, run, found.variable, reference, newest["output"], task)
-
-    if len(table):
         bounds = [(w, s.timestamp(), e.timestamp()) for w, s, e in zip(table["window"], table["start"], table["end"])]
         requests, step = store.request_rows(name, since=bounds[0][1], until=bounds[-1][2])
         health = health_windows(requests, bounds, step)
     else:
-        health = pd.DataFrame(columns=HEALTH_COLUMNS)
-    shown = policies[0] if metric is None and policies else next((p for p in policies if p.metric == metric), None)
+        health = pd.DataFrame(columns=[*HEALTH_COLUMNS, "sampled"])
     report = MonitorReport(
         model=name,
-        version=served if sample is not None and len(sample) else None,
+        version=served if logged else None,
         task=task,
         window=spec.text,
-        metric=metric or (shown.metric if shown else PRIMARY.get(task)),
+        metric=shown.metric if shown else (metric or PRIMARY.get(task)),
         threshold_min=shown.min_value if shown else None,
         threshold_max=shown.max_value if shown else None,
         windows=table.drop(columns="win"),
@@ -241,6 +243,7 @@ def monitor_model(
         n_labelled=int(table["n_labelled"].sum()) if len(table) else 0,
     )
     if record:
-        report.new_alerts = store.add_alerts(evaluate(report, policies))
+        report.fired = evaluate(report, policies)
+        report.new_alerts = store.add_alerts(report.fired)
     report.alerts = store.alerts_frame(name, limit=100)
     return report

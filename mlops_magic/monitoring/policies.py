@@ -7,6 +7,7 @@ from typing import Any
 
 from ..errors import InvalidInputError
 from .performance import CLASSIFICATION_METRICS, REGRESSION_METRICS
+from .report import Backtest
 
 HEALTH_METRICS = ("requests", "error_rate", "latency_p50", "latency_p95", "latency_p99")
 POLICY_METRICS = (*CLASSIFICATION_METRICS, *REGRESSION_METRICS, *HEALTH_METRICS)
@@ -37,10 +38,11 @@ def _window_info(row, report) -> dict[str, Any]:
     return {"window": report.window, "start": row["start"].timestamp(), "end": row["end"].timestamp()}
 
 
-def backtest(report, policy):
-    """The past windows in ``report`` where ``policy`` would have fired, as a DataFrame (one alert each)."""
+def backtest(report, policy) -> Backtest:
+    """Replay the windows of ``report``: where would ``policy`` have fired (one alert per window)?"""
     series = metric_series(report, policy.metric)
-    return series[[policy.crossed(v) for v in series["value"]]].reset_index(drop=True)
+    crossings = series[[policy.crossed(v) for v in series["value"]]].reset_index(drop=True)
+    return Backtest(report.model, policy.metric, policy.min_value, policy.max_value, report.window, len(series), crossings)
 
 
 def evaluate(report, policies) -> list[dict[str, Any]]:

@@ -74,7 +74,8 @@ class MonitorReport:
     alerts: Any
     n_predictions: int
     n_labelled: int
-    new_alerts: list[dict[str, Any]] = field(default_factory=list)
+    fired: list[dict[str, Any]] = field(default_factory=list)  # alerts of this evaluation
+    new_alerts: list[dict[str, Any]] = field(default_factory=list)  # those not recorded before
 
     @property
     def verdict(self) -> str:
@@ -129,3 +130,30 @@ class MonitorReport:
         if self.drift is not None:
             parts.append(self.drift._repr_html_())
         return "".join(parts)
+
+
+@dataclass
+class Backtest:
+    """How often a policy would have fired over past windows: ``crossings`` lists those windows."""
+
+    model: str
+    metric: str
+    min_value: float | None
+    max_value: float | None
+    window: str
+    windows_checked: int
+    crossings: Any
+
+    def summary(self) -> str:
+        bounds = " and ".join(f"{n} {b:g}" for n, b in (("min", self.min_value), ("max", self.max_value)) if b is not None)
+        return (
+            f"policy {self.metric} ({bounds}) on {self.model}, window {self.window}: would have fired "
+            f"{len(self.crossings)} alert(s) in {self.windows_checked} past windows with a value"
+        )
+
+    def __repr__(self) -> str:
+        detail = f"\n{self.crossings.to_string(index=False)}" if len(self.crossings) else ""
+        return f"Backtest: {self.summary()}{detail}"
+
+    def _repr_html_(self) -> str:
+        return f"<p><b>Backtest</b>: {self.summary()}</p>" + (_html_table(self.crossings) if len(self.crossings) else "")
