@@ -3,13 +3,10 @@ prediction log written through the store as the serving process writes it."""
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import numpy as np
 import pandas as pd
-
-from mlops_magic.store import DatasetRecord, ModelRecord, Run
 
 
 def wine_frame() -> pd.DataFrame:
@@ -24,35 +21,14 @@ def diabetes_frame() -> pd.DataFrame:
     return load_diabetes(as_frame=True).frame
 
 
-def register_model(store, name: str, model, train: pd.DataFrame, target: str, task: str, eval_frame: pd.DataFrame | None = None) -> int:
-    """Fit ``model`` on ``train``, record a run with it and its data, and register it as ``name``."""
-    model.fit(train.drop(columns=target), train[target])
-    sha, size, trusted = store.artifacts.save_model(model)
-    datasets = {}
-    for role, frame in (("train", train), ("eval", eval_frame)):
-        if frame is not None:
-            datasets[role] = DatasetRecord(
-                role=role,
-                variable=f"{role}_df",
-                digest=uuid.uuid4().hex,
-                n_rows=len(frame),
-                columns={c: str(t) for c, t in frame.dtypes.items()},
-                profile={},
-                target=target,
-                sample_sha256=store.artifacts.save_frame(frame),
-            )
-    run = Run(
-        run_id=uuid.uuid4().hex,
-        experiment="monitoring",
-        name=name,
-        status="finished",
-        start_time=time.time(),
-        tags={"mlops.task": task},
-        models=[ModelRecord("model", type(model).__name__, sha, size, trusted, task)],
-        datasets=datasets,
-    )
-    store.write_run(run)
-    return store.add_model_version(name, run.run_id, "model")
+def register_model(name: str, model, train: pd.DataFrame, target: str, eval_frame: pd.DataFrame | None = None) -> int:
+    """Fit ``model`` on ``train`` inside a tracked run (``mm.run``) and promote it as ``name``; return the version."""
+    from mlops_magic import api
+
+    with api.run("monitoring", name=name, data=train, target=target, eval=eval_frame) as active:
+        model.fit(train.drop(columns=target), train[target])
+        active.track_model(model)
+    return api.promote(active.run_id, name=name).version
 
 
 def log_stream(store, name: str, version: int, model, inputs: pd.DataFrame, labels, start: float, step: float = 1.0, label_share: float = 1.0, seed: int = 0, variant=None):
