@@ -29,6 +29,12 @@ _API = {
     "alerts",
     "backtest",
     "check_policies",
+    "promote",
+    "models",
+    "serve",
+    "stop",
+    "deployments",
+    "predictions",
 }
 
 

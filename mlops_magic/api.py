@@ -219,11 +219,11 @@ def stop(name: str):
     return manager.stop(get_store(), name)
 
 
-def deployments():
-    """Every deployment with its live status (running, dead, stopped), versions and request count."""
+def deployments(name: str | None = None):
+    """Every deployment (or that of model ``name``) with its live status, versions and request count."""
     from .serving import manager
 
-    return manager.statuses(get_store())
+    return manager.statuses(get_store(), name)
 
 
 def predictions(name: str, since: float | None = None, include_shadow: bool = True):

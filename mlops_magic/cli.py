@@ -64,6 +64,51 @@ def _data(args) -> int:
     return 0
 
 
+def _promote(args) -> int:
+    """Promote behind the gates; exit 1 when a gate refuses, so a CI/CD pipeline stops there."""
+    from . import api
+    from .errors import GateError
+
+    try:
+        promotion = api.promote(args.run, args.name, args.alias, args.experiment, args.by, args.require, args.force)
+    except GateError as exc:
+        print(f"mlops-magic: {exc}", file=sys.stderr)
+        return 1
+    print(promotion.summary())
+    return 0
+
+
+def _models(args) -> int:
+    from . import api
+
+    registry = api.models(args.name)
+    print(repr(registry))
+    if not registry.history.empty:
+        print("\nalias history:\n" + registry.history.drop(columns=["event_id"]).to_string(index=False))
+    return 0
+
+
+def _serve(args) -> int:
+    """Start a serving process (it keeps running after this command), or stop one."""
+    from . import api
+    from .errors import InvalidInputError
+
+    if (args.ref is None) == (args.stop is None):
+        raise InvalidInputError("give a model to serve (e.g. wine-quality@production) or --stop NAME, not both.")
+    status = api.stop(args.stop) if args.stop else api.serve(args.ref, args.port, args.host, args.split, args.shadow)
+    print(repr(status))
+    if status.status == "running":
+        print(status.curl_example())
+    return 0
+
+
+def _deployments(args) -> int:
+    from . import api
+
+    statuses = api.deployments()
+    print("\n".join(repr(s) for s in statuses) or "no deployments")
+    return 0
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlops-magic", description="Track, deploy and monitor scikit-learn models.")
     parser.add_argument("--store", default=None, help="store location (SQLAlchemy URL or folder); default MLOPS_MAGIC_STORE or ./.mlops")
@@ -95,6 +140,32 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--target", default=None)
     data.add_argument("--task", default=None, choices=["classification", "regression"])
     data.set_defaults(handler=_data)
+
+    promote = commands.add_parser("promote", help="register a run's model behind quality gates; exit 1 when a gate fails")
+    promote.add_argument("run", help="a run id (or prefix), or 'best' with -e EXPERIMENT")
+    promote.add_argument("--name", required=True, help="registered model name")
+    promote.add_argument("--alias", default=None, help="alias to move to the new version (production, staging, ...)")
+    promote.add_argument("-e", "--experiment", default=None)
+    promote.add_argument("--by", default=None, help="metric that ranks runs for 'best'")
+    promote.add_argument("--require", action="append", default=None, help='a gate, e.g. "accuracy >= 0.9" (repeatable)')
+    promote.add_argument("--force", action="store_true", help="promote even when a gate fails")
+    promote.set_defaults(handler=_promote)
+
+    models = commands.add_parser("models", help="list registered models, versions, aliases and alias history")
+    models.add_argument("name", nargs="?", default=None)
+    models.set_defaults(handler=_models)
+
+    serve = commands.add_parser("serve", help="serve a registered model over HTTP in the background, or --stop it")
+    serve.add_argument("ref", nargs="?", default=None, help="NAME@ALIAS, NAME/VERSION, or NAME with --split")
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--split", default=None, help="A/B test, e.g. production=90,staging=10")
+    serve.add_argument("--shadow", default=None, help="a variant scored on the same requests without answering")
+    serve.add_argument("--stop", default=None, metavar="NAME", help="stop the serving process of model NAME")
+    serve.set_defaults(handler=_serve)
+
+    deployments = commands.add_parser("deployments", help="list serving processes and whether they are running")
+    deployments.set_defaults(handler=_deployments)
 
     tour = commands.add_parser("tour", help="run the end-to-end tour of the life-cycle, headless")
     tour.set_defaults(handler=_tour)

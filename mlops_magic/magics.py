@@ -185,6 +185,73 @@ class MLOpsMagic(Magics):
         display(DataReportView(report))
 
 
+    @magic_arguments()
+    @argument("run", help="a run id (or unique prefix), or 'best' for the best run of -e EXPERIMENT")
+    @argument("--name", required=True, help="registered model name, e.g. wine-quality (created on first use)")
+    @argument("--alias", default=None, help="alias to point at the version, e.g. production or staging")
+    @argument("-e", "--experiment", default=None, help="experiment to pick the best run from")
+    @argument("--by", default=None, help="metric that ranks runs for 'best' (default: accuracy or rmse, by task)")
+    @argument("--require", action="append", nargs="+", help='a gate on the run\'s metrics, e.g. --require "accuracy >= 0.9"')
+    @argument("--force", action="store_true", help="promote even when a gate fails (recorded in the alias history)")
+    @line_magic
+    def mlops_promote(self, line):
+        """Register a run's model as a new version, behind quality gates, and optionally move an alias.
+
+        A refused promotion names the failed gate with both figures, and stores nothing.
+        """
+        from . import api
+
+        args = parse_argstring(self.mlops_promote, line)
+        require = [unquote(" ".join(words)) for words in args.require or []]
+        with user_errors():
+            display(api.promote(args.run, args.name, args.alias, args.experiment, args.by, require, args.force))
+
+    @magic_arguments()
+    @argument("name", nargs="?", default=None, help="only this model")
+    @line_magic
+    def mlops_models(self, line):
+        """Show the registry: models, versions with their aliases and metrics, and the alias history."""
+        from . import api
+        from .widgets.registry import RegistryView
+
+        args = parse_argstring(self.mlops_models, line)
+        with user_errors():
+            registry = api.models(args.name)
+        display(RegistryView(registry))
+
+    @magic_arguments()
+    @argument("ref", nargs="?", default=None, help="NAME@ALIAS, NAME/VERSION, or NAME with --split")
+    @argument("--port", type=int, default=None, help="port to listen on (default: a free one)")
+    @argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    @argument("--split", default=None, help="A/B test: variants and weights, e.g. production=90,staging=10")
+    @argument("--shadow", default=None, help="a variant that scores the same requests without answering, e.g. staging")
+    @argument("--stop", default=None, metavar="NAME", help="stop the serving process of model NAME")
+    @line_magic
+    def mlops_serve(self, line):
+        """Serve a registered model over HTTP in its own process (MLflow and V2 protocols), or --stop it.
+
+        The process outlives the kernel; %mlops_deployments finds it again.
+        """
+        from . import api
+        from .widgets.deployments import DeploymentCard
+
+        args = parse_argstring(self.mlops_serve, line)
+        if (args.ref is None) == (args.stop is None):
+            raise UsageError("give a model to serve (e.g. %mlops_serve wine-quality@production) or --stop NAME, not both.")
+        with user_errors():
+            status = api.stop(args.stop) if args.stop else api.serve(args.ref, args.port, args.host, args.split, args.shadow)
+        display(DeploymentCard(status, refresh=lambda: (api.deployments(status.name) or [status])[0]))
+
+    @line_magic
+    def mlops_deployments(self, line):
+        """Show every serving process: URL, what it serves, running or dead, request count."""
+        from . import api
+        from .widgets.deployments import DeploymentsTable
+
+        with user_errors():
+            statuses = api.deployments()
+        display(DeploymentsTable(statuses, refresh=api.deployments))
+
 def register(ipython) -> None:
     ipython.register_magics(MLOpsMagic)
 

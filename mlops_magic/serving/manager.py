@@ -39,14 +39,15 @@ class DeploymentStatus:
     started_at: float
     versions: dict[str, int] = field(default_factory=dict)
     requests: int | None = None
+    columns: list[str] = field(default_factory=list)
     log_path: str | None = None
 
     @property
     def description(self) -> str:
         return Target.from_dict(self.target).describe()
 
-    def curl_example(self, columns: list[str] | None = None) -> str:
-        record = {c: 0 for c in (columns or ["feature"])}
+    def curl_example(self) -> str:
+        record = {c: 0.0 for c in (self.columns or ["feature"])}
         body = json.dumps({"dataframe_records": [record]})
         return f"curl -s {self.url}/invocations -H 'Content-Type: application/json' -d '{body}'"
 
@@ -114,8 +115,10 @@ def probe(record: DeploymentRecord, log_path: Path | None = None) -> DeploymentS
         health = requests.get(f"{record.url}/health", timeout=2).json()
         if health.get("pid") != record.pid:
             return status
-        status.versions = requests.get(f"{record.url}/version", timeout=2).json()["versions"]
-    except (requests.RequestException, ValueError, KeyError):
+        model = requests.get(f"{record.url}/model", timeout=2).json()
+        status.versions = {v["label"]: v["version"] for v in [*model["variants"], *([model["shadow"]] if model["shadow"] else [])]}
+        status.columns = [c["name"] for c in model["input_schema"]]
+    except (requests.RequestException, ValueError, KeyError, TypeError):
         return status
     status.status, status.requests = "running", health.get("requests")
     return status
@@ -134,8 +137,9 @@ def stop(store, name: str, timeout: float = 30.0) -> DeploymentStatus:
     return probe(store.deployment(name), log_path_for(store, name))
 
 
-def statuses(store) -> list[DeploymentStatus]:
-    return [probe(record, log_path_for(store, record.name)) for record in store.deployment_records()]
+def statuses(store, name: str | None = None) -> list[DeploymentStatus]:
+    records = store.deployment_records()
+    return [probe(r, log_path_for(store, r.name)) for r in records if name is None or r.name == name]
 
 
 def _terminate(pid: int, timeout: float = 30.0) -> bool:

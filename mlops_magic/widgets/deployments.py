@@ -1,0 +1,90 @@
+"""Deployment views: the card ``%mlops_serve`` shows, and the table of ``%mlops_deployments``."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+
+import ipywidgets as widgets
+
+from . import html as h
+from .view import View
+
+STATUS_COLOURS = {"running": h.GOOD, "dead": h.BAD, "stopped": h.MUTED}
+
+
+def _when(timestamp: float) -> str:
+    return datetime.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _versions(status) -> str:
+    return ", ".join(f"{label} → v{version}" for label, version in status.versions.items()) or "–"
+
+
+def card_html(status) -> str:
+    rows = [
+        ["status", h.badge(status.status, STATUS_COLOURS.get(status.status, h.MUTED))],
+        ["URL", f'<a href="{h.escape(status.url)}/docs" target="_blank">{h.escape(status.url)}</a> (API docs at /docs)'],
+        ["serves", h.escape(status.description)],
+        ["versions", h.escape(_versions(status))],
+        ["requests", h.escape("–" if status.requests is None else status.requests)],
+        ["process", h.escape(f"pid {status.pid}, started {_when(status.started_at)}")],
+    ]
+    example = h.code(status.curl_example()) if status.status == "running" else ""
+    return f"<b>Deployment {h.escape(status.name)}</b>" + h.table(["", ""], rows, raw=True) + example
+
+
+def table_html(statuses: list) -> str:
+    if not statuses:
+        return f'<div style="color:{h.MUTED}">no deployments: serve a model with %mlops_serve NAME@ALIAS.</div>'
+    rows = [
+        [h.escape(s.name), h.badge(s.status, STATUS_COLOURS.get(s.status, h.MUTED)), h.escape(s.url), h.escape(s.description),
+         h.escape(_versions(s)), h.escape("–" if s.requests is None else s.requests), h.escape(s.pid), h.escape(_when(s.started_at))]
+        for s in statuses
+    ]  # fmt: skip
+    return h.table(["model", "status", "URL", "serves", "versions", "requests", "pid", "started"], rows, raw=True)
+
+
+class DeploymentCard(View):
+    """One deployment: URL, versions, a curl example, the request count; ``Refresh`` asks ``refresh()`` again."""
+
+    def __init__(self, status, refresh: Callable[[], object] | None = None):
+        self.status = status
+        self._refresh = refresh
+        self.body = widgets.HTML(card_html(status))
+        self.refresh_button = widgets.Button(description="Refresh", icon="refresh", disabled=refresh is None)
+        self.refresh_button.on_click(self.refresh)
+        super().__init__(children=[self.body, self.refresh_button])
+
+    def refresh(self, _button=None) -> None:
+        self.status = self._refresh()
+        self.body.value = card_html(self.status)
+
+    def static_html(self) -> str:
+        return card_html(self.status)
+
+    def summary(self) -> str:
+        text = f"{self.status!r}"
+        return text + (f"\n{self.status.curl_example()}" if self.status.status == "running" else "")
+
+
+class DeploymentsTable(View):
+    """Every deployment with its live status; ``Refresh`` probes them again."""
+
+    def __init__(self, statuses: list, refresh: Callable[[], list] | None = None):
+        self.statuses = statuses
+        self._refresh = refresh
+        self.table = widgets.HTML(table_html(statuses))
+        self.refresh_button = widgets.Button(description="Refresh", icon="refresh", disabled=refresh is None)
+        self.refresh_button.on_click(self.refresh)
+        super().__init__(children=[self.table, self.refresh_button])
+
+    def refresh(self, _button=None) -> None:
+        self.statuses = self._refresh()
+        self.table.value = table_html(self.statuses)
+
+    def static_html(self) -> str:
+        return table_html(self.statuses)
+
+    def summary(self) -> str:
+        return "\n".join(repr(s) for s in self.statuses) or "no deployments"

@@ -1,0 +1,37 @@
+"""Helpers for the registry and serving tests: runs recorded by the real tracker, wine data."""
+
+from __future__ import annotations
+
+from mlops_magic import api
+
+
+def wine_frames():
+    from sklearn.datasets import load_wine
+    from sklearn.model_selection import train_test_split
+
+    frame = load_wine(as_frame=True).frame
+    return train_test_split(frame, test_size=0.3, random_state=0, stratify=frame["target"])
+
+
+def train(model, experiment: str = "wine", frames=None, evaluate: bool = True, name: str | None = None):
+    """Fit ``model`` on the wine data inside ``mm.run`` (so the run is real); return (run, model)."""
+    train_df, test_df = frames or wine_frames()
+    with api.run(experiment, name=name, data=train_df, target="target", eval=test_df if evaluate else None) as active:
+        model.fit(train_df.drop(columns="target"), train_df["target"])
+        active.track_model(model)
+    api.get_store()  # waits for the tracker's background writer
+    return active.run, model
+
+
+def logistic(C: float = 1.0):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=500))
+
+
+def forest(n_estimators: int = 20):
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier(n_estimators=n_estimators, random_state=0)

@@ -1,0 +1,130 @@
+"""The registry: best run, gates with both figures, champion/challenger, alias history, CLI exit codes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from IPython.core.error import UsageError
+
+from mlops_magic import api, cli
+from mlops_magic.errors import GateError, MLOpsError
+from mlops_magic.registry import parse_conditions
+
+from .serving_support import forest, logistic, train, wine_frames
+
+
+def test_promote_best_registers_the_top_run_and_records_the_alias_move(store):
+    weak, _ = train(logistic(C=0.001))
+    strong, model = train(forest())
+    assert strong.metrics["accuracy"] > weak.metrics["accuracy"]
+
+    promotion = api.promote("best", name="wine-quality", alias="production", experiment="wine", require="accuracy >= 0.9")
+
+    assert (promotion.version, promotion.run_id, promotion.previous_version) == (1, strong.run_id, None)
+    registry = api.models()
+    assert registry.versions[["name", "version", "aliases", "run_id"]].values.tolist() == [["wine-quality", 1, "production", strong.run_id]]
+    assert registry.versions["metrics.accuracy"].iloc[0] == strong.metrics["accuracy"]
+    history = registry.history
+    assert history[["alias", "from_version", "to_version"]].values.tolist()[0][:1] == ["production"]
+    assert history["to_version"].tolist() == [1] and history["from_version"].isna().all()
+    _, test_df = wine_frames()
+    X = test_df.drop(columns="target")
+    np.testing.assert_array_equal(api.load_model("wine-quality@production").predict(X), model.predict(X))
+
+
+def test_a_failed_requirement_names_the_gate_and_both_figures_and_stores_nothing(store):
+    run, _ = train(logistic(C=0.001))
+    accuracy = run.metrics["accuracy"]
+    with pytest.raises(GateError, match=rf"accuracy >= 0.999: run {run.short_id} has accuracy {accuracy:.4g}"):
+        api.promote(run.run_id, name="wine-quality", alias="production", require=["accuracy >= 0.999"])
+    assert store.model_names() == []
+
+
+def test_a_challenger_worse_than_the_champion_is_refused_unless_forced(store):
+    champion, _ = train(forest())
+    challenger, _ = train(logistic(C=0.001))
+    api.promote(champion.run_id, name="wine-quality", alias="production")
+
+    with pytest.raises(GateError) as refused:
+        api.promote(challenger.run_id, name="wine-quality", alias="production")
+    message = str(refused.value)
+    assert f"{challenger.metrics['accuracy']:.4g}" in message and f"{champion.metrics['accuracy']:.4g}" in message
+    assert "worse than" in message and "--force" in message
+    assert [v.version for v in store.model_versions("wine-quality")] == [1]
+
+    forced = api.promote(challenger.run_id, name="wine-quality", alias="production", force=True)
+    assert (forced.version, forced.previous_version, forced.forced) == (2, 1, True)
+    history = store.alias_history_frame("wine-quality")
+    assert history[["from_version", "to_version"]].values.tolist()[-1] == [1, 2]
+    assert history["reason"].iloc[-1].startswith("forced past")
+
+
+def test_regression_best_is_the_lowest_rmse(store):
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import train_test_split
+
+    frame = load_diabetes(as_frame=True).frame
+    frames = train_test_split(frame, test_size=0.3, random_state=0)
+    runs = [train(Ridge(alpha=alpha), "diabetes", frames)[0] for alpha in (100.0, 0.1)]
+    best = min(runs, key=lambda r: r.metrics["rmse"])
+    promotion = api.promote("best", name="diabetes", experiment="diabetes")
+    assert promotion.run_id == best.run_id
+    assert api.promote("best", name="diabetes", experiment="diabetes", by="r2").run_id == max(runs, key=lambda r: r.metrics["r2"]).run_id
+
+
+def test_promoting_the_same_run_again_reuses_its_version(store):
+    run, _ = train(forest())
+    first = api.promote(run.run_id, name="wine-quality", alias="staging")
+    again = api.promote(run.run_id[:8], name="wine-quality", alias="production")
+    assert (first.version, again.version, again.new_version) == (1, 1, False)
+    assert store.model_version("wine-quality", alias="production").version == 1
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"run": "best", "name": "m"}, "needs an experiment"),
+        ({"run": "best", "name": "m", "experiment": "nope"}, "has no runs"),
+        ({"run": "best", "name": "m", "experiment": "wine", "by": "bogus"}, "choose --by among"),
+        ({"run": "best", "name": "bad name!", "experiment": "wine"}, "is not valid"),
+        ({"run": "best", "name": "m", "experiment": "wine", "require": "accuracy about 0.9"}, "is not METRIC OP NUMBER"),
+        ({"run": "best", "experiment": "wine"}, "needs a model name"),
+    ],
+)
+def test_bad_promotions_say_what_to_fix(store, kwargs, message):
+    train(logistic())
+    with pytest.raises(MLOpsError, match=message):
+        api.promote(**kwargs)
+
+
+def test_conditions_parse_with_and_and_commas():
+    assert [str(c) for c in parse_conditions(["accuracy >= 0.9 and f1_macro>0.8", "rmse<1e3"])] == ["accuracy >= 0.9", "f1_macro > 0.8", "rmse < 1000"]
+
+
+def test_cli_promote_exits_non_zero_when_a_gate_fails(store, capsys):
+    train(logistic(C=0.001))
+    location = str(store.url)
+    assert cli.main(["--store", location, "promote", "best", "-e", "wine", "--name", "wq", "--alias", "production", "--require", "accuracy >= 0.999"]) == 1
+    assert "refused: accuracy >= 0.999" in capsys.readouterr().err
+    assert cli.main(["--store", location, "promote", "best", "-e", "wine", "--name", "wq", "--alias", "production"]) == 0
+    assert "promoted wq v1" in capsys.readouterr().out
+    assert cli.main(["--store", location, "models"]) == 0
+    assert "production" in capsys.readouterr().out
+
+
+def test_magics_promote_and_models(ip, monkeypatch):
+    from mlops_magic.widgets.registry import RegistryView
+
+    shown = []
+    monkeypatch.setattr("mlops_magic.magics.display", shown.append)
+    train(forest())
+    with pytest.raises(UsageError, match="refused"):
+        ip.run_line_magic("mlops_promote", 'best -e wine --name wq --alias production --require "accuracy >= 1.01"')
+    assert shown == []
+    ip.run_line_magic("mlops_promote", "best -e wine --name wq --alias production")
+    assert shown[-1].version == 1 and "production: none -> v1" in repr(shown[-1])
+    ip.run_line_magic("mlops_models", "")
+    view = shown[-1]
+    assert isinstance(view, RegistryView)
+    assert "production" in view.versions_html.value and "wq" in repr(view)
