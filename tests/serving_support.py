@@ -35,3 +35,13 @@ def forest(n_estimators: int = 20):
     from sklearn.ensemble import RandomForestClassifier
 
     return RandomForestClassifier(n_estimators=n_estimators, random_state=0)
+
+
+def use_store(path) -> None:
+    """Make the store at ``path`` the one in use (module-scoped fixtures cannot use ``store``)."""
+    api.set_store(str(path))
+
+
+def invoke(session, url: str, payload, **headers):
+    """POST ``payload`` (JSON) to ``/invocations``; return the response."""
+    return session.post(f"{url}/invocations", json=payload, headers=headers or None, timeout=30)

@@ -1,0 +1,155 @@
+"""The serving protocol against a real serving process: every payload form, V2, bad input, feedback, metrics."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import requests
+
+from mlops_magic import api
+
+from .serving_support import forest, invoke, logistic, train, use_store, wine_frames
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """Model ``wine`` v1 (a logistic pipeline, which cannot take NaN) served at production."""
+    previous = api._chosen
+    use_store(tmp_path_factory.mktemp("serving") / "store")
+    frames = wine_frames()
+    run, model = train(logistic(), frames=frames)
+    train(forest(), frames=frames)
+    api.promote(run.run_id, name="wine", alias="production")
+    status = api.serve("wine@production")
+    X = frames[1].drop(columns="target")
+    with requests.Session() as session:
+        yield type("Served", (), {"url": status.url, "model": model, "X": X, "y": frames[1]["target"], "session": session, "status": status})
+    api.stop("wine")
+    api._chosen = previous
+
+
+def test_every_payload_form_predicts_like_the_model_in_process(served):
+    rows = served.X.head(5)
+    expected = served.model.predict(rows).tolist()
+    split = rows.to_dict("split")
+    forms = {
+        "dataframe_split": {"dataframe_split": {"columns": split["columns"], "data": split["data"]}},
+        "dataframe_split (with index)": {"dataframe_split": split},
+        "dataframe_records": {"dataframe_records": rows.to_dict("records")},
+        "instances (records)": {"instances": rows.to_dict("records")},
+        "instances (rows)": {"instances": rows.to_numpy().tolist()},
+        "inputs (columns)": {"inputs": rows.to_dict("list")},
+    }
+    ids = []
+    for form, payload in forms.items():
+        answer = invoke(served.session, served.url, payload)
+        assert answer.status_code == 200, (form, answer.text)
+        assert answer.json()["predictions"] == expected, form
+        ids += answer.json()["ids"]
+    csv = served.session.post(f"{served.url}/invocations", data=rows.to_csv(index=False), headers={"Content-Type": "text/csv"})
+    assert csv.status_code == 200 and csv.json()["predictions"] == expected
+    ids += csv.json()["ids"]
+    assert len(set(ids)) == len(ids) == 5 * (len(forms) + 1)
+
+
+def test_v2_infer_with_one_tensor_per_column_or_one_matrix(served):
+    rows = served.X.head(4)
+    expected = served.model.predict(rows).tolist()
+    per_column = {"id": "abc", "inputs": [{"name": c, "shape": [4], "datatype": "FP64", "data": rows[c].tolist()} for c in rows]}
+    answer = served.session.post(f"{served.url}/v2/models/wine/infer", json=per_column).json()
+    assert answer["outputs"][0]["data"] == expected and answer["id"] == "abc" and answer["model_version"] == "1"
+    assert answer["outputs"][0]["shape"] == [4] and len(answer["parameters"]["ids"]) == 4
+    matrix = {"inputs": [{"name": "input-0", "shape": [4, rows.shape[1]], "datatype": "FP64", "data": rows.to_numpy().ravel().tolist()}]}
+    assert served.session.post(f"{served.url}/v2/models/wine/versions/1/infer", json=matrix).json()["outputs"][0]["data"] == expected
+    assert served.session.post(f"{served.url}/v2/models/wine/versions/7/infer", json=matrix).status_code == 404
+    assert served.session.post(f"{served.url}/v2/models/other/infer", json=matrix).status_code == 404
+
+
+def test_tritonclient_speaks_to_the_v2_endpoint(served):
+    httpclient = pytest.importorskip("tritonclient.http")
+    rows = served.X.head(6).to_numpy(dtype=np.float64)
+    client = httpclient.InferenceServerClient(url=served.url.removeprefix("http://"))
+    assert client.is_server_live() and client.is_server_ready() and client.is_model_ready("wine")
+    assert client.get_model_metadata("wine")["inputs"][0]["name"] == "alcohol"
+    tensor = httpclient.InferInput("input-0", list(rows.shape), "FP64")
+    tensor.set_data_from_numpy(rows, binary_data=False)
+    result = client.infer("wine", [tensor], outputs=[httpclient.InferRequestedOutput("predict", binary_data=False)])
+    np.testing.assert_array_equal(result.as_numpy("predict"), served.model.predict(served.X.head(6)))
+    client.close()
+
+
+def _record(served, **changes):
+    record = served.X.head(1).to_dict("records")[0]
+    record.update(changes)
+    return record
+
+
+BAD_REQUESTS = [
+    ("missing column", lambda s: {"json": {"dataframe_records": [{k: v for k, v in _record(s).items() if k != "alcohol"}]}}, 422, "missing column 'alcohol'"),
+    ("unknown column", lambda s: {"json": {"dataframe_records": [_record(s, colour=1.0)]}}, 422, "unknown column 'colour'"),
+    ("wrong type", lambda s: {"json": {"dataframe_records": [_record(s, hue="pale")]}}, 422, "column 'hue' row 0 is 'pale'"),
+    ("NaN the model cannot take", lambda s: {"json": {"dataframe_records": [_record(s, ash=None)]}}, 422, "column 'ash' has a missing value"),
+    ("empty batch", lambda s: {"json": {"dataframe_records": []}}, 422, "empty batch"),
+    ("empty CSV", lambda s: {"data": b"", "headers": {"Content-Type": "text/csv"}}, 422, "empty batch"),
+    ("ragged rows", lambda s: {"json": {"instances": [[1.0, 2.0]]}}, 422, "row 0 has 2 values; the model takes 13"),
+    ("no payload form", lambda s: {"json": {"rows": []}}, 422, "exactly one of dataframe_split"),
+    ("malformed JSON", lambda s: {"data": b'{"dataframe_records": [', "headers": {"Content-Type": "application/json"}}, 400, "malformed JSON"),
+    ("wrong content type", lambda s: {"data": b"alcohol=1", "headers": {"Content-Type": "text/plain"}}, 415, "'text/plain' is not supported"),
+    ("oversize body", lambda s: {"data": b" " * (21 * 1024 * 1024), "headers": {"Content-Type": "application/json"}}, 413, "over the"),
+]
+
+
+@pytest.mark.parametrize("case, request_of, status, message", BAD_REQUESTS, ids=[c[0] for c in BAD_REQUESTS])
+def test_bad_input_gets_a_4xx_that_names_the_problem_and_serving_goes_on(served, case, request_of, status, message):
+    answer = served.session.post(f"{served.url}/invocations", **request_of(served))
+    assert answer.status_code == status, answer.text
+    assert message in answer.json()["error"]
+    good = invoke(served.session, served.url, {"dataframe_records": [_record(served)]})
+    assert good.status_code == 200
+
+
+def test_feedback_is_durable_when_answered_and_joined_to_the_log(served):
+    rows = served.X.tail(8)
+    ids = invoke(served.session, served.url, {"dataframe_records": rows.to_dict("records")}).json()["ids"]
+    labels = served.y.tail(8).tolist()
+    answer = served.session.post(f"{served.url}/feedback", json={"ids": ids, "labels": labels})
+    assert answer.json() == {"recorded": 8}
+    log = api.predictions("wine").set_index("prediction_id")
+    assert log.loc[ids, "label"].tolist() == labels
+    assert log.loc[ids, "output"].tolist() == served.model.predict(rows).tolist()
+    assert log.loc[ids, "inputs.alcohol"].tolist() == rows["alcohol"].tolist()
+    assert (log.loc[ids, "version"] == 1).all() and (log.loc[ids, "variant"] == "production").all()
+    unknown = served.session.post(f"{served.url}/feedback", json={"ids": ["nope"], "labels": [1]})
+    assert unknown.status_code == 404 and "'nope'" in unknown.json()["error"]
+    uneven = served.session.post(f"{served.url}/feedback", json={"ids": ids, "labels": [1]})
+    assert uneven.status_code == 422 and "one label per id" in uneven.json()["error"]
+
+
+def test_service_endpoints_health_model_metrics_docs(served):
+    get = lambda path: served.session.get(served.url + path)  # noqa: E731
+    assert get("/health").json()["status"] == "alive"
+    assert get("/ready").json() == {"ready": True, "versions": {"production": 1}}
+    assert get("/version").json()["versions"] == {"production": 1}
+    model = get("/model").json()
+    assert model["input_schema"][0] == {"name": "alcohol", "dtype": "float64"} and len(model["input_schema"]) == 13
+    assert model["accepts_nan"] is False and model["variants"][0]["version"] == 1 and model["shadow"] is None
+    invoke(served.session, served.url, {"dataframe_records": [_record(served)]})
+    metrics = get("/metrics").text
+    assert 'mlops_requests_total{model="wine",status="200",version="1"}' in metrics
+    assert "mlops_request_latency_seconds_bucket" in metrics
+    assert get("/docs").status_code == 200 and "/invocations" in get("/openapi.json").json()["paths"]
+    assert get("/v2/health/live").json() == {"live": True} and get("/v2/health/ready").status_code == 200
+    assert get("/v2/models/wine").json()["versions"] == ["1"]
+    assert get("/v2/models/other").status_code == 404
+
+
+def test_the_serving_process_imports_no_notebook_libraries():
+    code = (
+        "import sys, mlops_magic.serving.__main__, mlops_magic.serving.app, mlops_magic.serving.models; "
+        "print(sorted(m for m in ('IPython', 'ipywidgets', 'matplotlib') if m in sys.modules))"
+    )
+    assert json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.replace("'", '"')) == []
