@@ -85,8 +85,9 @@ class MLOpsMagic(Magics):
                 target=args.target,
                 eval=args.eval,
                 tags=parse_tags(args.tag),
+                card=not args.quiet,
             )
-        if card is not None and not args.quiet:
+        if card is not None:
             from .widgets.run_card import RunCard
 
             display(RunCard(card))

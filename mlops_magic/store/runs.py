@@ -61,6 +61,9 @@ class RunsStore:
                         for m in run.models
                     ],
                 )
+            for d in run.datasets.values():
+                if conn.execute(select(s.data_profiles.c.digest).where(s.data_profiles.c.digest == d.digest)).first() is None:
+                    conn.execute(s.data_profiles.insert().values(digest=d.digest, profile=json.dumps(d.profile)))
             if run.datasets:
                 conn.execute(
                     s.datasets.insert(),
@@ -73,7 +76,6 @@ class RunsStore:
                             "n_rows": d.n_rows,
                             "columns": json.dumps(d.columns),
                             "target": d.target,
-                            "profile": json.dumps(d.profile),
                             "sample_sha256": d.sample_sha256,
                         }
                         for d in run.datasets.values()
@@ -124,7 +126,11 @@ class RunsStore:
                     target=d.target,
                     sample_sha256=d.sample_sha256,
                 )
-                for d in conn.execute(select(s.datasets).where(s.datasets.c.run_id == run_id))
+                for d in conn.execute(
+                    select(s.datasets, s.data_profiles.c.profile)
+                    .join(s.data_profiles, s.data_profiles.c.digest == s.datasets.c.digest)
+                    .where(s.datasets.c.run_id == run_id)
+                )
             }
         return Run(
             run_id=row.run_id,

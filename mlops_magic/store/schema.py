@@ -101,8 +101,15 @@ datasets = Table(
     Column("n_rows", Integer, nullable=False),
     Column("columns", Text, nullable=False),  # JSON {column: dtype}
     Column("target", String(255)),
-    Column("profile", Text, nullable=False),  # JSON per-column profile
     Column("sample_sha256", String(64)),  # bounded reservoir sample (parquet artifact)
+)
+
+# Per-column profiles, kept once per data digest: runs over the same data share one.
+data_profiles = Table(
+    "data_profiles",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("profile", Text, nullable=False),  # JSON {column: profile}
 )
 
 registered_models = Table(

@@ -83,8 +83,9 @@ def track_cell(
     target: str | None = None,
     eval: str | None = None,
     tags: dict[str, str] | None = None,
+    card: bool = True,
 ) -> tuple[Any, RunCardData | None]:
-    """Run ``cell`` in the user namespace and record it; return (its value, the run card data)."""
+    """Run ``cell`` in the user namespace and record it; return (its value, the run card data if ``card``)."""
     __tracebackhide__ = True
     namespace = shell.user_ns
     source = shell.transform_cell(cell)
@@ -115,5 +116,5 @@ def track_cell(
     train = resolve_data("--data", data, target, namespace) if data else data_passed_to_fit(source, namespace)
     evaluation = resolve_data("--eval", eval, target, namespace)
     run = recorder.finish(train=train, evaluation=evaluation, provenance=provenance)
-    return value, card_data(store, run, messages)
+    return value, card_data(store, run, messages) if card else None
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -50,38 +51,67 @@ def _finite(value) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def profile_column(series: pd.Series) -> dict[str, Any]:
-    """Summary of one column: quantiles and a histogram if numeric, value frequencies otherwise."""
-    missing = int(series.isna().sum())
-    base = {"dtype": str(series.dtype), "count": int(len(series) - missing), "missing": missing}
-    if is_numeric(series):
-        values = series.dropna().to_numpy(dtype="float64")
-        values = values[np.isfinite(values)]
-        if len(values) == 0:
-            return {"kind": "numeric", **base, "mean": None, "std": None, "min": None, "max": None, "quantiles": {}, "histogram": {"edges": [], "counts": []}}
-        counts, edges = np.histogram(values, bins=HISTOGRAM_BINS)
-        quantiles = np.quantile(values, QUANTILES)
-        return {
-            "kind": "numeric",
-            **base,
-            "mean": _finite(values.mean()),
-            "std": _finite(values.std(ddof=1)) if len(values) > 1 else 0.0,
-            "min": _finite(values.min()),
-            "max": _finite(values.max()),
-            "quantiles": {str(q): _finite(v) for q, v in zip(QUANTILES, quantiles)},
-            "histogram": {"edges": edges.tolist(), "counts": counts.tolist()},
+def _numeric_profiles(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Profiles of numeric columns, with the statistics computed for all columns at once."""
+    values = frame.to_numpy(dtype="float64", na_value=np.nan)
+    missing = np.isnan(values).sum(axis=0)
+    finite = np.where(np.isfinite(values), values, np.nan)
+    counts = np.isfinite(finite).sum(axis=0)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns give NaN, reported as None
+        quantiles = np.nanquantile(finite, QUANTILES, axis=0)
+        stats = {
+            "mean": np.nanmean(finite, axis=0),
+            "std": np.nanstd(finite, axis=0, ddof=1),
+            "min": np.nanmin(finite, axis=0),
+            "max": np.nanmax(finite, axis=0),
         }
+    profiles = {}
+    for i, column in enumerate(frame.columns):
+        column_values = finite[:, i][~np.isnan(finite[:, i])]
+        bins, edges = np.histogram(column_values, bins=HISTOGRAM_BINS) if len(column_values) else (np.array([]), np.array([]))
+        profiles[str(column)] = {
+            "kind": "numeric",
+            "dtype": str(frame.dtypes.iloc[i]),
+            "count": int(len(frame) - missing[i]),
+            "missing": int(missing[i]),
+            **{name: _finite(stat[i]) for name, stat in stats.items()},
+            "quantiles": {str(q): _finite(v) for q, v in zip(QUANTILES, quantiles[:, i])} if counts[i] else {},
+            "histogram": {"edges": edges.tolist(), "counts": bins.tolist()},
+        }
+    return profiles
+
+
+def _categorical_profile(series: pd.Series) -> dict[str, Any]:
+    missing = int(series.isna().sum())
     frequencies = series.dropna().astype(str).value_counts()
-    top = frequencies.iloc[:TOP_CATEGORIES]
-    result = {str(k): int(v) for k, v in top.items()}
+    top = {str(k): int(v) for k, v in frequencies.iloc[:TOP_CATEGORIES].items()}
     if len(frequencies) > TOP_CATEGORIES:
-        result["__other__"] = int(frequencies.iloc[TOP_CATEGORIES:].sum())
-    return {"kind": "categorical", **base, "n_unique": int(len(frequencies)), "frequencies": result}
+        top["__other__"] = int(frequencies.iloc[TOP_CATEGORIES:].sum())
+    return {"kind": "categorical", "dtype": str(series.dtype), "count": int(len(series) - missing), "missing": missing, "n_unique": int(len(frequencies)), "frequencies": top}
 
 
 def profile_frame(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    """Per-column profile of ``frame`` (the reference for drift)."""
-    return {str(column): profile_column(frame[column]) for column in frame.columns}
+    """Per-column profile of ``frame`` (the reference for drift), in the frame's column order."""
+    numeric = [c for c in frame.columns if is_numeric(frame[c])]
+    profiles = _numeric_profiles(frame[numeric]) if numeric else {}
+    for column in frame.columns:
+        if column not in numeric:
+            profiles[str(column)] = _categorical_profile(frame[column])
+    return {str(c): profiles[str(c)] for c in frame.columns}
+
+
+_profile_cache: dict[str, dict[str, Any]] = {}
+
+
+def profile_of(digest: str, frame: pd.DataFrame) -> dict[str, Any]:
+    """``profile_frame`` remembered by content digest: re-running a cell on the same data costs nothing."""
+    profile = _profile_cache.get(digest)
+    if profile is None:
+        if len(_profile_cache) >= 32:
+            _profile_cache.pop(next(iter(_profile_cache)))
+        profile = _profile_cache[digest] = profile_frame(frame)
+    return profile
 
 
 def sample_frame(frame: pd.DataFrame, rows: int = SAMPLE_ROWS) -> pd.DataFrame:

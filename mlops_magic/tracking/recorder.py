@@ -19,7 +19,7 @@ from ..store import DatasetRecord, Run, Store
 from . import writer
 from .environment import EnvironmentCapture
 from .estimators import params_of, task_of
-from .metrics import PRIMARY_METRIC, as_metric_value, baseline_metrics, evaluate
+from .metrics import as_metric_value, baseline_metrics, evaluate
 
 _active: list["RunRecorder"] = []
 
@@ -132,14 +132,14 @@ class RunRecorder:
             run.tags.setdefault("mlops.task", task_of(main))
 
     def _describe_data(self, run: Run, pending: writer.PendingRun, train: DataPair | None, evaluation: DataPair | None, store: Store) -> None:
-        from .data import fingerprint_frame, profile_frame, sample_frame, training_frame
+        from .data import fingerprint_frame, profile_of, sample_frame, training_frame
 
         for role, pair in (("train", train), ("eval", evaluation)):
             if pair is None:
                 continue
             frame, target = training_frame(pair.X, pair.y, pair.target or "target")
             digest, n_rows, columns = fingerprint_frame(frame)
-            run.datasets[role] = DatasetRecord(role, pair.variable, digest, n_rows, columns, profile_frame(frame), target)
+            run.datasets[role] = DatasetRecord(role, pair.variable, digest, n_rows, columns, profile_of(digest, frame), target)
             pending.samples[role] = sample_frame(frame).copy()
             if pair.variable:
                 earlier = store.latest_dataset_digest(self.experiment, role, pair.variable)
@@ -155,5 +155,5 @@ class RunRecorder:
         model = self.models[-1][1]
         task = task_of(model)
         run.metrics.update(evaluate(model, evaluation.X, evaluation.y, task))
-        if train is not None and train.y is not None and task in PRIMARY_METRIC:
-            run.metrics.update(baseline_metrics(train.X, train.y, evaluation.X, evaluation.y, task))
+        if train is not None and train.y is not None:
+            run.metrics.update(baseline_metrics(train.y, evaluation.y, task))
