@@ -1,0 +1,108 @@
+"""Routing in a real serving process: A/B weights, shadow scoring, and hot swap when an alias moves."""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+
+import pytest
+import requests
+
+from mlops_magic import api
+
+from .serving_support import forest, invoke, logistic, train, use_store, wine_frames
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    """``wine`` v1 (logistic) at production and v2 (forest) at staging; run ids and models to compare with."""
+    previous = api._chosen
+    use_store(tmp_path_factory.mktemp("routing") / "store")
+    frames = wine_frames()
+    weak, weak_model = train(logistic(C=0.01), frames=frames)
+    strong, strong_model = train(forest(), frames=frames)
+    api.promote(weak.run_id, name="wine", alias="production")
+    api.promote(strong.run_id, name="wine", alias="staging")
+    X = frames[1].drop(columns="target")
+    yield type("Registry", (), {"weak": weak_model, "strong": strong_model, "strong_run": strong, "X": X})
+    api._chosen = previous
+
+
+def test_ab_split_follows_the_weights_and_records_the_variant(registry):
+    status = api.serve("wine", split="production=90,staging=10")
+    record = {"dataframe_records": registry.X.head(1).to_dict("records")}
+    seen = collections.Counter()
+    try:
+        with requests.Session() as session:
+            for i in range(1000):
+                answer = invoke(session, status.url, record, **{"X-Request-ID": f"request-{i}"})
+                assert answer.status_code == 200
+                seen[answer.headers["x-variant"]] += 1
+            again = {invoke(session, status.url, record, **{"X-Request-ID": "request-7"}).headers["x-variant"] for _ in range(5)}
+    finally:
+        api.stop("wine")
+    assert 870 <= seen["production"] <= 930 and seen["production"] + seen["staging"] == 1000
+    assert len(again) == 1  # one request id always lands on the same variant
+    log = api.predictions("wine")
+    assert log["variant"].value_counts().to_dict() == {"production": seen["production"] + 5 * ("production" in again), "staging": seen["staging"] + 5 * ("staging" in again)}
+    assert set(log.loc[log["variant"] == "staging", "version"]) == {2}
+
+
+def test_shadow_scores_the_challenger_but_answers_with_the_champion(registry):
+    rows = registry.X.head(20)
+    status = api.serve("wine@production", shadow="staging")
+    try:
+        with requests.Session() as session:
+            answer = invoke(session, status.url, {"dataframe_records": rows.to_dict("records")}).json()
+            labels = [int(v) for v in registry.strong.predict(rows)]
+            session.post(f"{status.url}/feedback", json={"ids": answer["ids"], "labels": labels})
+    finally:
+        api.stop("wine")
+    assert answer["predictions"] == registry.weak.predict(rows).tolist()
+    log = api.predictions("wine").set_index("prediction_id")
+    shadow = log.loc[[f"{i}.s" for i in answer["ids"]]]
+    assert shadow["shadow"].all() and (shadow["version"] == 2).all() and (shadow["variant"] == "staging").all()
+    assert shadow["output"].tolist() == registry.strong.predict(rows).tolist()
+    assert shadow["label"].tolist() == labels  # feedback reaches the shadow rows too
+    assert not log.loc[answer["ids"], "shadow"].any()
+
+
+def test_an_alias_move_swaps_the_version_without_dropping_a_request(registry):
+    status = api.serve("wine@production")
+    since = time.time()
+    record = {"dataframe_records": registry.X.head(2).to_dict("records")}
+    outcomes: list[tuple[int, str]] = []
+    errors: list[Exception] = []
+    done = threading.Event()
+
+    def stream():
+        with requests.Session() as session:
+            while not done.is_set():
+                try:
+                    answer = invoke(session, status.url, record)
+                    outcomes.append((answer.status_code, answer.headers.get("x-model-version")))
+                except requests.RequestException as exc:
+                    errors.append(exc)
+
+    clients = [threading.Thread(target=stream) for _ in range(2)]
+    try:
+        for client in clients:
+            client.start()
+        time.sleep(0.5)
+        api.promote(registry.strong_run.run_id, name="wine", alias="production")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and (not outcomes or outcomes[-1][1] != "2"):
+            time.sleep(0.05)
+        time.sleep(0.3)
+    finally:
+        done.set()
+        for client in clients:
+            client.join()
+        api.stop("wine")
+    assert errors == [] and {code for code, _ in outcomes} == {200}
+    versions = [v for _, v in outcomes]
+    assert versions[0] == "1" and versions[-1] == "2"
+    logged = api.predictions("wine", since=since, include_shadow=False)
+    assert len(logged) == 2 * len(outcomes)  # every answered row is in the log, none twice
+    assert logged["version"].value_counts().to_dict() == {1: 2 * versions.count("1"), 2: 2 * versions.count("2")}
