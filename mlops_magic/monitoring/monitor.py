@@ -65,10 +65,12 @@ def _window_table(agg, spec, until: float | None):
         starts = ends - spec.seconds
     else:
         ends = windows["last"]
-        starts = windows["last"].shift(1).fillna(windows["first"] - 1e-6)
+        starts = windows["last"].shift(1).fillna(windows["first"] - 1e-3)
     table = pd.DataFrame(
         {
             "win": windows["win"],
+            "start_s": starts.astype(float),
+            "end_s": ends.astype(float),
             "window": range(len(windows)),
             "start": pd.to_datetime(starts.astype(float), unit="s", utc=True),
             "end": pd.to_datetime(ends.astype(float), unit="s", utc=True),
@@ -220,7 +222,7 @@ def monitor_model(
         if reference is not None:
             drift = drift_frames(reference, _inputs(newest, features), **drift_options)
             prediction_drift = _prediction_drift(store, run, found.variable, reference, newest["output"], task)
-        bounds = [(w, s.timestamp(), e.timestamp()) for w, s, e in zip(table["window"], table["start"], table["end"])]
+        bounds = list(zip(table["window"], table["start_s"], table["end_s"]))
         requests, step = store.request_rows(name, since=bounds[0][1], until=bounds[-1][2])
         health = health_windows(requests, bounds, step)
     else:
@@ -233,7 +235,7 @@ def monitor_model(
         metric=shown.metric if shown else (metric or PRIMARY.get(task)),
         threshold_min=shown.min_value if shown else None,
         threshold_max=shown.max_value if shown else None,
-        windows=table.drop(columns="win"),
+        windows=table.drop(columns=["win", "start_s", "end_s"]),
         by_variant=by_variant,
         health=health,
         drift=drift,

@@ -1,0 +1,210 @@
+"""Live monitoring on a real store: windowed metrics equal scikit-learn's on the same rows, CBPE
+estimates track realised accuracy, policies fire exactly at their thresholds, health figures equal
+numpy's, and the CLI check exits non-zero on an alert."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import metrics as skm
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from mlops_magic import api, cli
+from mlops_magic.errors import InvalidInputError, NotFoundError
+from mlops_magic.monitoring.monitor import monitor_model
+from tests.monitoring_fixtures import diabetes_frame, log_stream, register_model, wine_frame
+
+
+@pytest.fixture
+def wine(store):
+    """A logistic regression on half the wine data, registered as ``wine``; the other half to stream."""
+    frame = wine_frame().sample(frac=1, random_state=0).reset_index(drop=True)
+    train, live = frame.iloc[:100], frame.iloc[100:].reset_index(drop=True)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    version = register_model("wine", model, train, "target", eval_frame=live)
+    return model, version, live
+
+
+def flipped(labels, n_wrong: int) -> np.ndarray:
+    """``labels`` with the first ``n_wrong`` changed to another class (wine has classes 0, 1, 2)."""
+    out = np.asarray(labels).copy()
+    out[:n_wrong] = (out[:n_wrong] + 1) % 3
+    return out
+
+
+def logged_rows(name: str) -> pd.DataFrame:
+    """The prediction log joined with feedback, read with plain SQL (independent of the code under test)."""
+    with api.get_store().db.reading() as conn:
+        frame = pd.read_sql(
+            "SELECT p.time, p.version, p.variant, p.inputs, p.output, f.label FROM predictions p "
+            "LEFT JOIN feedback f ON f.prediction_id = p.prediction_id WHERE p.model = ? AND NOT p.shadow",
+            conn.connection.driver_connection,
+            params=(name,),
+        )
+    frame["output"] = [json.loads(v) for v in frame["output"]]
+    frame["label"] = pd.Series([json.loads(v) if isinstance(v, str) else None for v in frame["label"]], dtype=object)
+    inputs = pd.DataFrame([json.loads(v) for v in frame.pop("inputs")])
+    return pd.concat([frame, inputs], axis=1)
+
+
+def window_of_rows(name: str, count: int) -> pd.DataFrame:
+    """The log with each row's count window (0 = oldest shown; windows counted back from the newest)."""
+    frame = logged_rows(name).sort_values("time", ascending=False).reset_index(drop=True)
+    frame["win"] = np.arange(len(frame)) // count
+    frame["window"] = frame["win"].max() - frame["win"]
+    return frame
+
+
+def test_windowed_classification_metrics_equal_sklearn(store, wine):
+    model, version, live = wine
+    X, y = live.drop(columns="target"), live["target"].to_numpy()
+    now = time.time()
+    log_stream(store, "wine", version, model, X, flipped(y, 9), start=now - 500, label_share=0.7, seed=1)
+    report = api.monitor("wine", window=25)
+    rows = window_of_rows("wine", 25)
+    assert len(report.windows) == rows["window"].nunique() == 4
+    for _, window in report.windows.iterrows():
+        inside = rows[(rows["window"] == window["window"]) & rows["label"].notna()]
+        truth, predicted = list(inside["label"]), list(inside["output"])
+        assert window["n_predictions"] == (rows["window"] == window["window"]).sum()
+        assert window["n_labelled"] == len(inside)
+        assert window["accuracy"] == pytest.approx(skm.accuracy_score(truth, predicted), abs=1e-12)
+        for name, score in (("precision_macro", skm.precision_score), ("recall_macro", skm.recall_score), ("f1_macro", skm.f1_score)):
+            assert window[name] == pytest.approx(score(truth, predicted, average="macro", zero_division=0), abs=1e-12), name
+        proba = model.predict_proba(inside[list(X.columns)])
+        if len(set(truth)) == 3:
+            assert window["roc_auc"] == pytest.approx(skm.roc_auc_score(truth, proba, multi_class="ovr", labels=[0, 1, 2]), abs=1e-12)
+
+
+def test_windowed_regression_metrics_equal_sklearn_over_time_windows(store):
+    frame = diabetes_frame().sample(frac=1, random_state=0).reset_index(drop=True)
+    train, live = frame.iloc[:250], frame.iloc[250:].reset_index(drop=True)
+    model = Ridge(alpha=0.5)
+    version = register_model("diabetes", model, train, "target")
+    end = time.time()
+    log_stream(store, "diabetes", version, model, live.drop(columns="target"), live["target"], start=end - 191.5, label_share=0.8)
+    report = monitor_model(api.get_store(), "diabetes", window="1min", until=end, record=False)
+    assert report.task == "regression" and len(report.windows) == 4
+    log = logged_rows("diabetes")
+    for _, window in report.windows.iterrows():
+        inside = log[(log["time"] > window["start"].timestamp()) & (log["time"] <= window["end"].timestamp()) & log["label"].notna()]
+        truth, predicted = inside["label"].astype(float), inside["output"].astype(float)
+        assert window["rmse"] == pytest.approx(np.sqrt(skm.mean_squared_error(truth, predicted)), rel=1e-9)
+        assert window["mae"] == pytest.approx(skm.mean_absolute_error(truth, predicted), rel=1e-9)
+        assert window["r2"] == pytest.approx(skm.r2_score(truth, predicted), rel=1e-9, abs=1e-9)
+    assert list(report.windows["window"]) == [0, 1, 2, 3]
+    assert report.metric == "rmse" and report.latest("rmse") == report.windows["rmse"].iloc[-1]
+
+
+def test_cbpe_estimate_tracks_realised_accuracy_of_a_calibrated_model(store):
+    X, y = make_classification(n_samples=6000, n_features=8, n_informative=5, class_sep=0.8, random_state=3)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(8)]).assign(target=y)
+    train, calibration, live = frame.iloc[:2000], frame.iloc[2000:3000], frame.iloc[3000:5000].reset_index(drop=True)
+    model = LogisticRegression(max_iter=1000)
+    version = register_model("synthetic", model, train, "target", eval_frame=calibration)
+    ids = log_stream(store, "synthetic", version, model, live.drop(columns="target"), live["target"], start=time.time() - 100, step=0.01, label_share=0.0)
+    unlabelled = api.monitor("synthetic", window=1000)
+    assert unlabelled.windows["n_labelled"].sum() == 0 and "accuracy" not in unlabelled.windows or unlabelled.windows["accuracy"].isna().all()
+    predicted = model.predict(live.drop(columns="target"))
+    for w, (_, window) in enumerate(unlabelled.windows.iterrows()):
+        realised = skm.accuracy_score(live["target"].iloc[w * 1000 : (w + 1) * 1000], predicted[w * 1000 : (w + 1) * 1000])
+        assert window["estimated_accuracy"] == pytest.approx(realised, abs=0.03)
+        assert window["estimated_f1_macro"] == pytest.approx(skm.f1_score(live["target"].iloc[w * 1000 : (w + 1) * 1000], predicted[w * 1000 : (w + 1) * 1000], average="macro"), abs=0.04)
+    assert unlabelled.latest("accuracy") == unlabelled.windows["estimated_accuracy"].iloc[-1]
+    api.get_store().log_feedback(ids, live["target"].tolist())
+    labelled = api.monitor("synthetic", window=1000)
+    assert labelled.windows["accuracy"].notna().all() and labelled.windows["estimated_accuracy"].notna().all()
+    assert labelled.latest("accuracy") == labelled.windows["accuracy"].iloc[-1]
+
+
+def test_policy_fires_exactly_when_the_threshold_is_crossed(store, wine):
+    model, version, live = wine
+    X, y = live.drop(columns="target").iloc[:60], live["target"].to_numpy()[:60]
+    predicted = model.predict(X)
+    start = time.time() - 300
+    # three windows of 20, oldest first: 0, 2 and 3 wrong answers -> accuracy 1.0, 0.9, 0.85
+    for i, wrong in enumerate((0, 2, 3)):
+        log_stream(store, "wine", version, model, X.iloc[i * 20 : (i + 1) * 20], flipped(predicted[i * 20 : (i + 1) * 20], wrong), start=start + i * 50)
+    at_bound = api.monitor("wine", window=20, metric="accuracy", min_value=0.85)
+    assert list(at_bound.windows["accuracy"]) == pytest.approx([1.0, 0.9, 0.85])
+    assert [a for a in at_bound.fired if a["kind"] == "threshold"] == [] and at_bound.verdict != "degraded"
+    above = api.monitor("wine", window=20, metric="accuracy", min_value=0.86)
+    threshold = [a for a in above.fired if a["kind"] == "threshold"]
+    assert len(threshold) == 1 and threshold[0]["value"] == pytest.approx(0.85) and threshold[0]["threshold"] == 0.86
+    assert above.verdict == "degraded" and len(api.get_store().policies("wine")) == 1
+    recorded = api.alerts("wine")
+    assert (recorded["kind"] == "threshold").sum() == 1 and "below the minimum 0.86" in recorded.loc[recorded["kind"] == "threshold", "message"].iloc[0]
+    again = api.monitor("wine", window=20)
+    assert any(a["kind"] == "threshold" for a in again.fired) and not any(a["kind"] == "threshold" for a in again.new_alerts)
+    assert (api.alerts("wine")["kind"] == "threshold").sum() == 1
+    replay = api.backtest("wine", "accuracy", min_value=0.95, window=20)
+    assert replay.windows_checked == 3 and list(replay.crossings["value"]) == pytest.approx([0.9, 0.85])
+    assert "would have fired 2 alert(s) in 3 past windows" in replay.summary()
+    assert [p.min_value for p in api.get_store().policies("wine")] == [0.86]  # the backtest stored nothing
+    upper = api.set_policy("wine", "error_rate", max_value=0.01, window=20)
+    assert upper.max_value == 0.01
+    assert any(a["metric"] == "error_rate" for a in api.monitor("wine", window=20).fired)  # every 20th request is a 500
+
+
+def test_health_per_window_equals_numpy(store, wine):
+    model, version, live = wine
+    log_stream(store, "wine", version, model, live.drop(columns="target"), live["target"], start=time.time() - 200)
+    report = api.monitor("wine", window=30, record=False)
+    with api.get_store().db.reading() as conn:
+        requests = pd.read_sql("SELECT time, status_code, latency_ms FROM requests_log WHERE model = 'wine'", conn.connection.driver_connection)
+    # log_stream logs one request per prediction at the same time: a request's window is its prediction's
+    requests = requests.merge(window_of_rows("wine", 30)[["time", "window"]], on="time")
+    assert len(report.health) == len(report.windows) == 3
+    for _, window in report.health.iterrows():
+        inside = requests[requests["window"] == window["window"]]
+        assert window["requests"] == len(inside) and window["errors"] == (inside["status_code"] >= 400).sum()
+        assert window["latency_p50"] == pytest.approx(np.percentile(inside["latency_ms"], 50))
+        assert window["latency_p95"] == pytest.approx(np.percentile(inside["latency_ms"], 95))
+        assert window["latency_p99"] == pytest.approx(np.percentile(inside["latency_ms"], 99))
+        assert window["error_rate"] == pytest.approx((inside["status_code"] >= 400).mean())
+    assert report.health["requests"].sum() == len(requests) == 78
+
+
+def test_metrics_per_version_and_variant(store, wine):
+    model, version, live = wine
+    second = api.promote(api.get_run(api.models("wine").versions["run_id"].iloc[0]).run_id, name="wine").version
+    X, y = live.drop(columns="target"), live["target"].to_numpy()
+    start = time.time() - 100
+    log_stream(store, "wine", version, model, X.iloc[:40], flipped(y[:40], 4), start=start, variant="production")
+    log_stream(store, "wine", second, model, X.iloc[40:60], flipped(y[40:60], 10), start=start + 0.5, variant="staging")
+    report = api.monitor("wine", window=100, record=False)
+    variants = report.by_variant.set_index("variant")
+    assert variants.loc["production", "accuracy"] == pytest.approx(skm.accuracy_score(flipped(y[:40], 4), model.predict(X.iloc[:40])))
+    assert variants.loc["staging", "accuracy"] == pytest.approx(0.5)
+    assert set(report.by_variant["version"]) == {version, second}
+
+
+def test_unknown_model_and_bad_options_are_named(store, wine):
+    with pytest.raises(NotFoundError, match="no registered model 'nope'"):
+        api.monitor("nope")
+    with pytest.raises(InvalidInputError, match="window 'soon' is not understood"):
+        api.monitor("wine", window="soon")
+    with pytest.raises(InvalidInputError, match="metric 'speed' cannot be monitored"):
+        api.monitor("wine", metric="speed", min_value=1)
+    with pytest.raises(InvalidInputError, match="needs a threshold"):
+        api.set_policy("wine", "accuracy")
+
+
+def test_cli_check_exits_non_zero_on_an_alert(store, wine, capsys):
+    model, version, live = wine
+    X, y = live.drop(columns="target").iloc[:40], live["target"].iloc[:40]
+    log_stream(store, "wine", version, model, X, model.predict(X), start=time.time() - 100)
+    assert cli.main(["monitor", "policy", "wine", "--metric", "accuracy", "--min", "0.9", "--window", "20"]) == 0
+    assert cli.main(["monitor", "check", "wine"]) == 0
+    log_stream(store, "wine", version, model, X.iloc[:20], flipped(model.predict(X.iloc[:20]), 5), start=time.time() - 10)
+    assert cli.main(["monitor", "check", "wine"]) == 1
+    out = capsys.readouterr().out
+    assert "ALERT [threshold] accuracy 0.75" in out
+    assert cli.main(["monitor", "check", "nope"]) == 2
