@@ -74,8 +74,8 @@ def roc_auc(labels: list[Any], proba: np.ndarray, classes: list[Any]) -> float:
     """ROC AUC as the tracker computes it (one-vs-rest macro for multi-class); NaN if undefined."""
     from sklearn.metrics import roc_auc_score
 
-    if len(set(labels)) < 2:
-        return math.nan
+    if len(set(labels)) < 2 or (len(classes) > 2 and not set(classes) <= set(labels)):
+        return math.nan  # one-vs-rest needs every class among the labels
     try:
         score = proba[:, 1] if len(classes) == 2 else proba
         return float(roc_auc_score(labels, score, multi_class="ovr", labels=classes if len(classes) > 2 else None))

@@ -1,0 +1,139 @@
+"""The monitor dashboard and the data report as real widgets (tree inspected), their static HTML,
+and the magics %mlops_monitor / %mlops_data through a real shell, error paths included."""
+
+from __future__ import annotations
+
+import time
+
+import ipywidgets as widgets
+import pytest
+from IPython.core.error import UsageError
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from mlops_magic import api
+from mlops_magic.widgets.data_report import DataReportView
+from mlops_magic.widgets.monitor import MonitorDashboard
+from tests.monitoring_fixtures import log_stream, register_model, wine_frame
+
+PNG = b"\x89PNG"
+
+
+@pytest.fixture
+def wine(store):
+    frame = wine_frame().sample(frac=1, random_state=0).reset_index(drop=True)
+    train, live = frame.iloc[:100], frame.iloc[100:].reset_index(drop=True)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    version = register_model("wine", model, train, "target", eval_frame=live)
+    return model, version, live
+
+
+def test_dashboard_of_a_healthy_deployment(store, wine):
+    model, version, live = wine
+    X = live.drop(columns="target")
+    log_stream(store, "wine", version, model, X, live["target"], start=time.time() - 100)
+    calls = []
+
+    def refresh():
+        calls.append(1)
+        return api.monitor("wine", window=25, metric="accuracy")
+
+    dashboard = MonitorDashboard(api.monitor("wine", window=25, metric="accuracy", min_value=0.8), refresh=refresh)
+    assert dashboard.report.verdict == "healthy"
+    assert "healthy" in dashboard.header.value and "wine v1" in dashboard.header.value
+    assert bytes(dashboard.performance.value).startswith(PNG) and dashboard.performance.layout.display is None
+    assert "min 0.8" in dashboard.header.value
+    assert list(dashboard.column.options) == list(dashboard.report.drift.table["column"])
+    assert bytes(dashboard.histogram.value).startswith(PNG)
+    assert "no alerts" in dashboard.alerts.value and "latency_p95" in dashboard.health.value
+    assert dashboard.auto.value is False
+    dashboard.column.value = dashboard.column.options[-1]
+    assert bytes(dashboard.histogram.value).startswith(PNG)
+    dashboard.refresh_button.click()
+    assert calls == [1]
+    html = dashboard._repr_html_()
+    assert "healthy" in html and html.count("<img") >= 2 and "data drift" in html
+    assert repr(dashboard).startswith("<MonitorDashboard wine v1: healthy")
+    boxes = [child for child in dashboard.children if isinstance(child, widgets.HBox)]
+    assert dashboard.refresh_button in boxes[0].children
+
+
+def test_dashboard_of_a_drifting_and_degraded_deployment(store, wine):
+    model, version, live = wine
+    X = live.drop(columns="target").copy()
+    X["proline"] = X["proline"] * 1.8
+    log_stream(store, "wine", version, model, X, live["target"], start=time.time() - 100)
+    report = api.monitor("wine", window=40)
+    assert report.verdict == "drifting" and report.drift.drifted
+    assert report.drift.table["column"].iloc[0] == "proline"
+    dashboard = MonitorDashboard(report)
+    assert "drifting" in dashboard.header.value and dashboard.column.value == "proline"
+    assert "drifted" in dashboard.drift_table.value and "proline" in dashboard.alerts.value
+    assert dashboard.refresh_button.disabled and dashboard.auto.disabled
+    degraded = MonitorDashboard(api.monitor("wine", window=40, metric="accuracy", min_value=0.99))
+    assert degraded.report.verdict == "degraded" and "degraded" in degraded.header.value
+    assert "below the minimum 0.99" in degraded.alerts.value
+
+
+def test_dashboard_of_an_empty_deployment(store, wine):
+    dashboard = MonitorDashboard(api.monitor("wine"))
+    assert dashboard.report.verdict == "empty" and dashboard.report.n_predictions == 0
+    assert "empty" in dashboard.header.value
+    assert dashboard.performance.layout.display == "none" and dashboard.column.options == ()
+    assert "no predictions logged yet" in dashboard._repr_html_()
+    assert "no requests logged" in dashboard.health.value
+
+
+def test_auto_refresh_runs_until_switched_off(store, wine):
+    calls = []
+    report = api.monitor("wine")
+
+    def refresh():
+        calls.append(1)
+        return report
+
+    dashboard = MonitorDashboard(report, refresh=refresh, interval_s=0.05)
+    dashboard.auto.value = True
+    deadline = time.time() + 5
+    while len(calls) < 2 and time.time() < deadline:
+        time.sleep(0.02)
+    dashboard.auto.value = False
+    seen = len(calls)
+    time.sleep(0.2)
+    assert seen >= 2 and len(calls) <= seen + 1
+
+
+def test_data_report_view():
+    frame = wine_frame()
+    frame["constant"] = 1.0
+    view = DataReportView(api.check_data(frame, target="target"))
+    tabs = view.children[1]
+    assert isinstance(tabs, widgets.Tab) and [tabs.get_title(i) for i in range(3)] == ["findings", "does ML help?", "columns"]
+    assert "constant" in view.findings.value and "warning" in view.findings.value
+    assert "does ML help? yes" in view.baseline.value and "DummyClassifier" not in view.baseline.value
+    assert "proline" in view.profile.value and "target (target)" in view.profile.value
+    assert "class balance" in view._repr_html_() and repr(view).startswith("<DataReport data: 178 rows")
+
+
+def test_monitor_and_data_magics(ip, wine):
+    model, version, live = wine
+    log_stream(api.get_store(), "wine", version, model, live.drop(columns="target"), live["target"], start=time.time() - 50)
+    ip.user_ns["wine_df"] = wine_frame()
+    assert ip.run_line_magic("mlops_monitor", "wine --window 20 --metric accuracy --min 0.5") is None
+    assert [p.metric for p in api.get_store().policies("wine")] == ["accuracy"]
+    assert ip.run_line_magic("mlops_monitor", "wine --window 20 --metric accuracy --min 0.99 --backtest") is None
+    assert [p.min_value for p in api.get_store().policies("wine")] == [0.5]
+    assert ip.run_line_magic("mlops_data", "wine_df --target target") is None
+    with pytest.raises(UsageError, match="no registered model 'nope'"):
+        ip.run_line_magic("mlops_monitor", "nope")
+    with pytest.raises(UsageError, match="--min/--max need --metric"):
+        ip.run_line_magic("mlops_monitor", "wine --min 0.5")
+    with pytest.raises(UsageError, match="--backtest replays a policy"):
+        ip.run_line_magic("mlops_monitor", "wine --backtest")
+    with pytest.raises(UsageError, match="window 'soon' is not understood"):
+        ip.run_line_magic("mlops_monitor", "wine --window soon")
+    with pytest.raises(UsageError, match="no variable 'missing_df'"):
+        ip.run_line_magic("mlops_data", "missing_df")
+    with pytest.raises(UsageError, match="target 'quality' is not a column"):
+        ip.run_line_magic("mlops_data", "wine_df --target quality")
