@@ -63,7 +63,9 @@ def log(fast):
         predicted = model.predict(X_test)
         mlflow.log_metrics({"accuracy": accuracy_score(y_test, predicted), "f1": f1_score(y_test, predicted)})
         extra = {"pip_requirements": ["scikit-learn"]} if fast else {}
-        mlflow.sklearn.log_model(model, name="model", signature=infer_signature(X_train, predicted[:0] if False else model.predict(X_train)), input_example=X_train.iloc[:5], **extra)
+        # MLflow 3 saves sklearn models with skops too, and needs the same tree type trusted.
+        mlflow.sklearn.log_model(model, name="model", signature=infer_signature(X_train, model.predict(X_train)), input_example=X_train.iloc[:5],
+                                 skops_trusted_types=["sklearn.tree._tree.Tree"], **extra)
     return time.perf_counter() - t
 log(True)
 default = [log(False) for _ in range(int(sys.argv[1]))]

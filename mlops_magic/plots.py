@@ -32,14 +32,14 @@ def metrics_bar_chart(metrics) -> bytes:
     """Grouped bars: one group per metric, one bar per run (``metrics``: rows metrics, columns runs)."""
     import numpy as np
 
-    figure = new_figure(max(4.0, 1.2 * len(metrics.index) + 2), 3.2)
+    figure = new_figure(min(9.0, max(4.0, 0.8 * len(metrics.index) + 1.5)), 2.6)
     axes = figure.subplots()
     positions = np.arange(len(metrics.index))
     width = 0.8 / max(1, len(metrics.columns))
     for i, run in enumerate(metrics.columns):
         axes.bar(positions + i * width, metrics[run].to_numpy(dtype=float), width, label=str(run))
     axes.set_xticks(positions + width * (len(metrics.columns) - 1) / 2, [str(m) for m in metrics.index], rotation=20, ha="right")
-    axes.legend(fontsize="small", frameon=False)
+    axes.legend(fontsize="small", frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=min(3, len(metrics.columns)))
     axes.spines[["top", "right"]].set_visible(False)
     return figure_png(figure)
 
@@ -65,7 +65,7 @@ def performance_chart(windows, metric: str, threshold_min=None, threshold_max=No
     axes.set_ylabel(metric)
     axes.set_xlabel("window end (UTC)")
     axes.tick_params(axis="x", labelsize=7, rotation=20)
-    axes.legend(fontsize="small", frameon=False)
+    axes.legend(fontsize="small", frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=min(3, len(metrics.columns)))
     axes.spines[["top", "right"]].set_visible(False)
     return figure_png(figure)
 
@@ -91,7 +91,7 @@ def drift_histogram(histogram: dict, column: str) -> bytes:
         axes.set_xticks(positions, histogram.get("categories", []), rotation=30, ha="right", fontsize=7)
     axes.set_title(column, fontsize=9)
     axes.set_ylabel("share")
-    axes.legend(fontsize="small", frameon=False)
+    axes.legend(fontsize="small", frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=min(3, len(metrics.columns)))
     axes.spines[["top", "right"]].set_visible(False)
     return figure_png(figure)
 

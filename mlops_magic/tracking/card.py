@@ -36,6 +36,7 @@ class RunCardData:
     primary_metric: str | None
     metrics: list[MetricChange] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    key_params: dict[str, str] = field(default_factory=dict)  # what was set away from the defaults
 
 
 def primary_metric(run: Run) -> str | None:
@@ -46,7 +47,7 @@ def primary_metric(run: Run) -> str | None:
     return next(iter(run.metrics), None)
 
 
-def card_data(store: Store, run: Run, messages: list[str] | None = None) -> RunCardData:
+def card_data(store: Store, run: Run, messages: list[str] | None = None, key_params: dict[str, str] | None = None) -> RunCardData:
     """Compare ``run`` with the best earlier run of its experiment (by its primary metric)."""
     primary = primary_metric(run)
     best = None
@@ -58,4 +59,4 @@ def card_data(store: Store, run: Run, messages: list[str] | None = None) -> RunC
         for name, value in run.metrics.items()
     ]
     changes.sort(key=lambda c: (c.name != primary, c.name.startswith("baseline_"), c.name))
-    return RunCardData(run, best.run_id if best else None, primary, changes, [*run.warnings, *(messages or [])])
+    return RunCardData(run, best.run_id if best else None, primary, changes, [*run.warnings, *(messages or [])], key_params or {})

@@ -13,7 +13,7 @@ from ..errors import InvalidInputError
 from ..store import Store
 from . import writer
 from .card import RunCardData, card_data
-from .estimators import estimators_in
+from .estimators import changed_params, estimators_in
 from .execution import fit_arguments, fit_receivers, names_assigned, run_body
 from .metrics import metrics_in
 from .provenance import cell_provenance
@@ -99,7 +99,7 @@ def track_cell(
     provenance = cell_provenance(shell, cell, source)
     with recorder.active():
         try:
-            value = run_body(shell, cell)
+            value = run_body(shell, cell, provenance["execution_count"] or shell.execution_count)
         except BaseException as error:
             recorder.finish(error=error, provenance=provenance)
             raise
@@ -116,5 +116,8 @@ def track_cell(
     train = resolve_data("--data", data, target, namespace) if data else data_passed_to_fit(source, namespace)
     evaluation = resolve_data("--eval", eval, target, namespace)
     run = recorder.finish(train=train, evaluation=evaluation, provenance=provenance)
-    return value, card_data(store, run, messages) if card else None
+    if not card:
+        return value, None
+    key_params = {**changed_params(fitted[-1][1]), **{k: v for k, v in run.params.items() if k.startswith("best.")}} if fitted else {}
+    return value, card_data(store, run, messages, key_params)
 

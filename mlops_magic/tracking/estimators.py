@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 from typing import Any
 
@@ -59,11 +60,36 @@ def _describe(value: Any) -> str:
 
 
 def params_of(estimator: Any) -> dict[str, str]:
-    """``get_params(deep=True)`` as strings; nested estimators appear as their class name."""
-    params = {}
-    for key, value in estimator.get_params(deep=True).items():
-        if key in ("steps", "transformers", "estimators") and isinstance(value, list):
-            params[key] = ", ".join(f"{step[0]}={_describe(step[1])}" for step in value if isinstance(step, tuple) and len(step) >= 2)
-        else:
-            params[key] = _describe(value)
-    return params
+    """``get_params(deep=True)`` as strings, without the nested estimators themselves (their params are there)."""
+    return {
+        key: _describe(value)
+        for key, value in estimator.get_params(deep=True).items()
+        if not is_estimator(value) and not (key.rsplit("__", 1)[-1] in ("steps", "transformers", "estimators") and isinstance(value, list))
+    }
+
+
+def changed_params(estimator: Any, prefix: str = "") -> dict[str, str]:
+    """The params set away from their defaults, nested estimators included: what a person chose."""
+    signature = inspect.signature(type(estimator).__init__)
+    defaults = {name: p.default for name, p in signature.parameters.items() if p.default is not inspect.Parameter.empty}
+    changed = {}
+    for key, value in estimator.get_params(deep=False).items():
+        if is_estimator(value):
+            changed.update(changed_params(value, f"{prefix}{key}__"))
+        elif key in ("steps", "transformers", "estimators") and isinstance(value, list):
+            for step in value:
+                if isinstance(step, tuple) and len(step) >= 2 and is_estimator(step[1]):
+                    changed.update(changed_params(step[1], f"{prefix}{step[0]}__"))
+        elif key not in defaults or _describe(defaults[key]) != _describe(value):
+            changed[f"{prefix}{key}"] = _describe(value)
+    return changed
+
+
+def search_results(estimator: Any) -> tuple[dict[str, str], dict[str, float]]:
+    """For a fitted hyper-parameter search: its best params (``best.<name>``) and ``best_cv_score``."""
+    best = getattr(estimator, "best_params_", None)
+    if not isinstance(best, dict):
+        return {}, {}
+    score = getattr(estimator, "best_score_", None)
+    metrics = {"best_cv_score": float(score)} if isinstance(score, (int, float)) else {}
+    return {f"best.{key}": _describe(value) for key, value in best.items()}, metrics

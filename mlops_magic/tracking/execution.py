@@ -11,11 +11,14 @@ import ast
 from typing import Any
 
 
-def run_body(shell, cell: str) -> Any:
-    """Execute ``cell`` in the user namespace; return the value of a final expression, if any."""
+def run_body(shell, cell: str, number: int) -> Any:
+    """Execute ``cell`` in the user namespace; return the value of a final expression, if any.
+
+    ``number`` is the cell's execution count, so tracebacks read ``Cell In[number]``.
+    """
     __tracebackhide__ = True  # IPython hides this frame from the user's traceback
     source = shell.transform_cell(cell)
-    filename = shell.compile.cache(source)
+    filename = shell.compile.cache(source, number)
     tree = ast.parse(source, filename=filename)
     last = tree.body[-1] if tree.body and isinstance(tree.body[-1], ast.Expr) else None
     if last is not None:

@@ -18,7 +18,7 @@ from ..errors import MLOpsError
 from ..store import DatasetRecord, Run, Store
 from . import writer
 from .environment import EnvironmentCapture
-from .estimators import params_of, task_of
+from .estimators import params_of, search_results, task_of
 from .metrics import as_metric_value, baseline_metrics, evaluate
 
 _active: list["RunRecorder"] = []
@@ -128,6 +128,9 @@ class RunRecorder:
         if self.models:
             main = self.models[-1][1]
             run.params.update(params_of(main))
+            best_params, best_metrics = search_results(main)
+            run.params.update(best_params)
+            run.metrics.update(best_metrics)
             run.tags.setdefault("model_class", type(main).__name__)
             run.tags.setdefault("mlops.task", task_of(main))
 

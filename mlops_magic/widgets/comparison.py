@@ -9,13 +9,18 @@ from ..tracking.comparison import Comparison
 from . import html as h
 from .view import View
 
+MAX_PARAMS = 25
+
 
 def comparison_html(comparison: Comparison, chart: bytes | None) -> str:
     parts = ["<h4 style='margin:4px 0'>metrics</h4>", h.table(["metric", *comparison.metrics.columns], comparison.metrics.itertuples())]
     if chart:
         parts.append(png_img_tag(chart, "metrics of the compared runs"))
     if len(comparison.params):
-        parts += ["<h4 style='margin:4px 0'>params that differ</h4>", h.table(["param", *comparison.params.columns], comparison.params.itertuples())]
+        shown = comparison.params.head(MAX_PARAMS)
+        parts += ["<h4 style='margin:4px 0'>params that differ</h4>", h.table(["param", *shown.columns], shown.itertuples())]
+        if len(comparison.params) > MAX_PARAMS:
+            parts.append(f'<div style="color:{h.MUTED}">and {len(comparison.params) - MAX_PARAMS} more (see Comparison.params)</div>')
     else:
         parts.append(f'<div style="color:{h.MUTED}">same params</div>')
     if len(comparison.data):

@@ -6,8 +6,8 @@ import html
 from typing import Any, Iterable
 
 GOOD, BAD, MUTED, WARN = "#1a7f37", "#cf222e", "#6e7781", "#9a6700"
-TABLE = "border-collapse:collapse;font-size:12px;margin:4px 0"
-CELL = "padding:2px 10px;border-bottom:1px solid #d0d7de;text-align:left"
+TABLE = "border-collapse:collapse;font-size:12px;line-height:1.3;margin:4px 0"
+CELL = "padding:1px 10px;border-bottom:1px solid #d0d7de;text-align:left;vertical-align:top;white-space:nowrap"
 
 
 def escape(value: Any) -> str:
@@ -29,7 +29,7 @@ def table(headers: Iterable[str], rows: Iterable[Iterable[Any]], raw: bool = Fal
     body = "".join(
         "<tr>" + "".join(f'<td style="{CELL}">{cell if raw else escape(fmt(cell))}</td>' for cell in row) + "</tr>" for row in rows
     )
-    return f'<table style="{TABLE}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    return f'<div style="overflow-x:auto"><table style="{TABLE}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def badge(text: str, colour: str) -> str:

@@ -32,8 +32,8 @@ def card_html(card: RunCardData) -> str:
         ],
         raw=True,
     ) if card.metrics else f'<div style="color:{h.MUTED}">no metrics: bind a metric-like name (acc, f1, rmse, ...) or pass --eval.</div>'
-    params = list(run.params.items())[:KEY_PARAMS]
-    params_html = h.table(["param", "value"], params) if params else ""
+    params = list(card.key_params.items())[:KEY_PARAMS]
+    params_html = h.table(["param set", "value"], params) if params else ""
     data = [[d.role, d.variable or "–", d.n_rows, len(d.columns), d.digest[:12]] for d in run.datasets.values()]
     data_html = h.table(["data", "variable", "rows", "columns", "fingerprint"], data) if data else ""
     error = h.code(run.error.strip().splitlines()[-1]) if run.error else ""
