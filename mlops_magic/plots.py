@@ -65,7 +65,7 @@ def performance_chart(windows, metric: str, threshold_min=None, threshold_max=No
     axes.set_ylabel(metric)
     axes.set_xlabel("window end (UTC)")
     axes.tick_params(axis="x", labelsize=7, rotation=20)
-    axes.legend(fontsize="small", frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=min(3, len(metrics.columns)))
+    axes.legend(fontsize="small", frameon=False)
     axes.spines[["top", "right"]].set_visible(False)
     return figure_png(figure)
 
@@ -91,7 +91,7 @@ def drift_histogram(histogram: dict, column: str) -> bytes:
         axes.set_xticks(positions, histogram.get("categories", []), rotation=30, ha="right", fontsize=7)
     axes.set_title(column, fontsize=9)
     axes.set_ylabel("share")
-    axes.legend(fontsize="small", frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=min(3, len(metrics.columns)))
+    axes.legend(fontsize="small", frameon=False)
     axes.spines[["top", "right"]].set_visible(False)
     return figure_png(figure)
 
