@@ -50,9 +50,10 @@ def decile_edges(reference: np.ndarray) -> np.ndarray:
     return np.append(edges[:-1], np.nextafter(edges[-1], np.inf))
 
 
-def numeric_bin_counts(values: np.ndarray, edges: np.ndarray, n_missing: int) -> np.ndarray:
-    """Counts per bin of ``decile_edges`` plus a last entry for missing values."""
-    counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
+def numeric_bin_counts(sorted_values: np.ndarray, edges: np.ndarray, n_missing: int) -> np.ndarray:
+    """Counts per bin of ``decile_edges`` (bin j: edges[j-1] <= x < edges[j]) of sorted values, plus missing."""
+    positions = np.searchsorted(sorted_values, edges, side="left")
+    counts = np.diff(np.concatenate([[0], positions, [len(sorted_values)]]))
     return np.append(counts, n_missing).astype(float)
 
 
@@ -70,13 +71,17 @@ def js_distance(reference_counts: np.ndarray, current_counts: np.ndarray) -> flo
 
 
 def wasserstein(reference: np.ndarray, current: np.ndarray) -> float:
-    """``scipy.stats.wasserstein_distance`` of two 1-D samples: the area between their CDFs.
+    """``scipy.stats.wasserstein_distance`` of two 1-D samples: the area between their CDFs."""
+    return wasserstein_sorted(np.sort(reference), np.sort(current))
 
-    Computed by merging the two sorted samples (a stable sort of two sorted runs is linear) and
-    counting, at each merged value, how many of each sample lie at or below it: no binary search,
-    so 4x faster than scipy on 100,000 values, and equal to it (tests check 1e-9).
+
+def wasserstein_sorted(u: np.ndarray, v: np.ndarray) -> float:
+    """The Wasserstein distance of two sorted samples, computed as scipy does but faster.
+
+    The samples are merged (a stable sort of two sorted runs is linear) and, at each merged value,
+    the count of each sample at or below it is a running sum: no binary search, so 4x faster than
+    scipy on 100,000 values, and equal to it (tests check 1e-9).
     """
-    u, v = np.sort(reference), np.sort(current)
     order = np.argsort(np.concatenate([u, v]), kind="stable")
     merged = np.concatenate([u, v])[order]
     from_u = order < len(u)
@@ -95,12 +100,13 @@ def _missing_p_value(missing_ref: int, n_ref: int, missing_cur: int, n_cur: int)
     return float(chi2_contingency(table, correction=False).pvalue)
 
 
-def _numeric_column(reference, current) -> dict[str, Any]:
+def _numeric_column(reference, current) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The drift row of a numeric column, and its histogram for the overlay chart."""
     from scipy.stats import ks_2samp
 
     ref_all = reference.to_numpy(dtype=float, na_value=np.nan)
     cur_all = current.to_numpy(dtype=float, na_value=np.nan)
-    ref, cur = ref_all[~np.isnan(ref_all)], cur_all[~np.isnan(cur_all)]
+    ref, cur = np.sort(ref_all[~np.isnan(ref_all)]), np.sort(cur_all[~np.isnan(cur_all)])
     row: dict[str, Any] = {"kind": "numeric", "n_reference": len(ref_all), "n_current": len(cur_all)}
     row["missing_reference"], row["missing_current"] = len(ref_all) - len(ref), len(cur_all) - len(cur)
     row["missing_p_value"] = _missing_p_value(row["missing_reference"], len(ref_all), row["missing_current"], len(cur_all))
@@ -111,7 +117,7 @@ def _numeric_column(reference, current) -> dict[str, Any]:
         result = ks_2samp(ref, cur)
         row.update(test="ks", statistic=float(result.statistic), p_value=float(result.pvalue), note="")
     else:
-        distance = wasserstein(ref, cur)
+        distance = wasserstein_sorted(ref, cur)
         scale = float(np.std(ref))
         statistic = distance / scale if scale > 0 else (0.0 if distance == 0 else math.inf)
         row.update(test="wasserstein", statistic=statistic, p_value=np.nan, threshold=WASSERSTEIN_THRESHOLD, note="")
@@ -122,13 +128,27 @@ def _numeric_column(reference, current) -> dict[str, Any]:
         row["psi"], row["js_distance"] = psi(ref_counts, cur_counts), js_distance(ref_counts, cur_counts)
     else:
         row["psi"] = row["js_distance"] = np.nan
-    return row
+    return row, _numeric_histogram(ref, cur)
+
+
+def _numeric_histogram(ref: np.ndarray, cur: np.ndarray) -> dict[str, Any]:
+    """Counts of both sorted samples over ``HISTOGRAM_BINS`` equal bins spanning them (last bin closed)."""
+    if len(ref) + len(cur) == 0:
+        return {"kind": "numeric", "edges": [], "reference": [], "current": []}
+    low = min(x[0] for x in (ref, cur) if len(x))
+    high = max(x[-1] for x in (ref, cur) if len(x))
+    edges = np.histogram_bin_edges(np.empty(0), bins=HISTOGRAM_BINS, range=(low, high))
+
+    def counts(values):
+        return np.diff(np.append(np.searchsorted(values, edges[:-1], side="left"), len(values))).tolist()
+
+    return {"kind": "numeric", "edges": edges.tolist(), "reference": counts(ref), "current": counts(cur)}
 
 
 def category_counts(reference, current) -> tuple[list[Any], np.ndarray, np.ndarray]:
     """Categories (reference's first, then unseen ones, missing as ``MISSING``) and their counts."""
-    ref_counts = reference.astype(object).where(reference.notna(), MISSING).value_counts(sort=False)
-    cur_counts = current.astype(object).where(current.notna(), MISSING).value_counts(sort=False)
+    ref_counts = _value_counts(reference)
+    cur_counts = _value_counts(current)
     categories = list(ref_counts.index) + [c for c in cur_counts.index if c not in ref_counts.index]
     return (
         categories,
@@ -137,10 +157,25 @@ def category_counts(reference, current) -> tuple[list[Any], np.ndarray, np.ndarr
     )
 
 
-def _categorical_column(reference, current) -> dict[str, Any]:
+def _value_counts(series):
+    counts = series.value_counts(dropna=True, sort=False)
+    counts.index = counts.index.astype(object)
+    missing = int(series.isna().sum())
+    return counts if not missing else counts.reindex([*counts.index, MISSING], fill_value=missing)
+
+
+def _categorical_column(reference, current) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The drift row of a categorical column, and its category counts for the overlay chart."""
     from scipy.stats import chi2_contingency
 
     categories, ref_counts, cur_counts = category_counts(reference, current)
+    order = np.argsort(-(ref_counts + cur_counts), kind="stable")[:TOP_CATEGORIES]
+    histogram = {
+        "kind": "categorical",
+        "categories": [str(categories[i]) for i in order],
+        "reference": ref_counts[order].tolist(),
+        "current": cur_counts[order].tolist(),
+    }
     row: dict[str, Any] = {
         "kind": "categorical",
         "test": "chi2",
@@ -154,40 +189,14 @@ def _categorical_column(reference, current) -> dict[str, Any]:
     if len(reference) == 0 or len(current) == 0:
         side = "reference" if len(reference) == 0 else "current"
         row.update(statistic=np.nan, p_value=np.nan, psi=np.nan, js_distance=np.nan, note=f"no values in the {side} sample")
-        return row
+        return row, histogram
     unseen = [str(c) for c, r in zip(categories, ref_counts) if r == 0]
     if unseen:
         row["note"] = f"unseen categories: {', '.join(unseen[:5])}"
     result = chi2_contingency(np.vstack([ref_counts, cur_counts]), correction=False)
     row.update(statistic=float(result.statistic), p_value=float(result.pvalue))
     row["psi"], row["js_distance"] = psi(ref_counts, cur_counts), js_distance(ref_counts, cur_counts)
-    return row
-
-
-def _histogram(reference, current, kind: str) -> dict[str, Any]:
-    """Reference and current counts over shared bins, for the overlay chart."""
-    if kind == "numeric":
-        ref = reference.to_numpy(dtype=float, na_value=np.nan)
-        cur = current.to_numpy(dtype=float, na_value=np.nan)
-        ref, cur = ref[~np.isnan(ref)], cur[~np.isnan(cur)]
-        both = np.concatenate([ref, cur])
-        if len(both) == 0:
-            return {"kind": kind, "edges": [], "reference": [], "current": []}
-        bounds = (float(both.min()), float(both.max()))
-        return {
-            "kind": kind,
-            "edges": np.histogram_bin_edges(both, bins=HISTOGRAM_BINS, range=bounds).tolist(),
-            "reference": np.histogram(ref, bins=HISTOGRAM_BINS, range=bounds)[0].tolist(),
-            "current": np.histogram(cur, bins=HISTOGRAM_BINS, range=bounds)[0].tolist(),
-        }
-    categories, ref_counts, cur_counts = category_counts(reference, current)
-    order = np.argsort(-(ref_counts + cur_counts), kind="stable")[:TOP_CATEGORIES]
-    return {
-        "kind": kind,
-        "categories": [str(categories[i]) for i in order],
-        "reference": ref_counts[order].tolist(),
-        "current": cur_counts[order].tolist(),
-    }
+    return row, histogram
 
 
 def _apply_correction(table, alpha: float, correction: str) -> None:
@@ -250,11 +259,10 @@ def drift_frames(
         ref = reference[column]
         cur = current[column] if column in current.columns else pd.Series([np.nan] * len(current), dtype=float)
         numeric = is_numeric(ref) and column not in forced and (len(cur) == 0 or is_numeric(cur) or cur.isna().all())
-        row = (_numeric_column if numeric else _categorical_column)(ref, cur)
+        row, histograms[column] = (_numeric_column if numeric else _categorical_column)(ref, cur)
         if column not in current.columns:
             row["note"] = "column missing from the current data"
         rows.append({"column": column, **row})
-        histograms[column] = _histogram(ref, cur, row["kind"])
     table = pd.DataFrame(
         rows,
         columns=[
