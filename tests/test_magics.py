@@ -102,6 +102,7 @@ def test_config_store_switches_the_store(wine, tmp_path):
         assert (tmp_path / "elsewhere" / "store.db").exists()
         assert len(mm.runs()) == 1
     finally:
+        wine.config.MLOpsMagic.pop("store", None)  # the shell keeps %config settings across extension loads
         mm.set_store(str(tmp_path / "store"))
 
 
