@@ -54,11 +54,21 @@ def _inputs(sample, features: list[str] | None):
     return frame if features is None else frame.reindex(columns=features)
 
 
-def _window_table(agg, spec, until: float | None):
-    """Windows oldest first with window number, start and end (UTC), and their sizes."""
+def _window_table(groups, spec, until: float | None):
+    """Windows oldest first: number, start and end (UTC, and as epoch seconds), and their sizes."""
     import pandas as pd
 
-    windows = agg["windows"].sort_values("win", ascending=False).reset_index(drop=True)
+    columns = ["win", "start_s", "end_s", "window", "start", "end", "n_predictions", "n_labelled"]
+    if groups is None or not len(groups):
+        return pd.DataFrame(columns=columns)
+    served = groups[~groups["shadow"].astype(bool)]
+    windows = (
+        served.assign(n_labelled=served["n"].where(served["labelled"], 0))
+        .groupby("win")
+        .agg(n_predictions=("n", "sum"), n_labelled=("n_labelled", "sum"), first=("first", "min"), last=("last", "max"))
+        .sort_index(ascending=False)
+        .reset_index()
+    )
     if spec.seconds is not None:
         end = until if until is not None else time.time()
         ends = end - windows["win"] * spec.seconds
@@ -74,27 +84,30 @@ def _window_table(agg, spec, until: float | None):
             "window": range(len(windows)),
             "start": pd.to_datetime(starts.astype(float), unit="s", utc=True),
             "end": pd.to_datetime(ends.astype(float), unit="s", utc=True),
-            "n_predictions": windows["n_predictions"],
-            "n_labelled": windows["n_labelled"],
+            "n_predictions": windows["n_predictions"].astype(int),
+            "n_labelled": windows["n_labelled"].astype(int),
         }
     )
-    return table
+    return table[columns]
 
 
-def _realised(agg, task: str, keys: list[str]):
-    """Realised metrics grouped by ``keys`` (``win`` and optionally version/variant/shadow)."""
+def _realised(groups, task: str, keys: list[str]):
+    """Realised metrics of the labelled rows grouped by ``keys`` (``win``, and version/variant/shadow)."""
     import pandas as pd
 
+    labelled = groups[groups["labelled"]]
+    if keys == ["win"]:
+        labelled = labelled[~labelled["shadow"]]
     rows = []
-    if task == "regression":
-        sums = agg["sums"]
-        for key, group in sums.groupby(keys, dropna=False, sort=False):
+    for key, group in labelled.groupby(keys, dropna=False, sort=False):
+        if task == "regression":
             totals = group[["n", "sum_error2", "sum_abs_error", "sum_label", "sum_label2"]].sum()
-            rows.append({**dict(zip(keys, key)), **performance.regression_metrics(*totals)})
-    else:
-        for key, group in agg["pairs"].groupby(keys, dropna=False, sort=False):
-            rows.append({**dict(zip(keys, key)), **performance.classification_metrics(group)})
-    return pd.DataFrame(rows, columns=[*keys, *(performance.REGRESSION_METRICS if task == "regression" else performance.CLASSIFICATION_METRICS[:4])])
+            figures = performance.regression_metrics(*totals)
+        else:
+            figures = performance.classification_metrics(group)
+        rows.append({**dict(zip(keys, key)), **figures})
+    names = performance.REGRESSION_METRICS if task == "regression" else performance.CLASSIFICATION_METRICS[:4]
+    return pd.DataFrame(rows, columns=[*keys, *names])
 
 
 def _model_figures(store, name, sample, features, task) -> dict[int, dict[str, float]]:
@@ -197,26 +210,27 @@ def monitor_model(
     policies = store.policies(name)
     if shown is None:
         shown = next((p for p in policies if p.metric == metric), None) if metric else (policies[0] if policies else None)
-    agg = store.prediction_windows(name, spec.count, spec.seconds, max_windows, until)
-    sample = store.prediction_sample(name, spec.count, spec.seconds, max_windows, until) if len(agg["windows"]) else None
-    logged = sample is not None and len(sample) > 0
-    served = int(sample["version"].iloc[-1]) if logged else versions[-1].version
-    found = store.model_version(name, version=served)
+    newest = store.newest_version(name, until)
+    logged = newest is not None
+    found = store.model_version(name, version=newest if logged else versions[-1].version)
     run = store.get_run(found.run_id)
     model_record = next((m for m in run.models if m.variable == found.variable), None)
     task = _task(run, model_record) or "classification"
     reference, _ = reference_data(store, run)
     features = list(reference.columns) if reference is not None else None
+    groups = store.prediction_windows(name, spec.count, spec.seconds, max_windows, until, task=task)["groups"] if logged else None
+    logged = logged and len(groups) > 0
+    sample = store.prediction_sample(name, spec.count, spec.seconds, max_windows, until) if logged else None
 
-    table = _window_table(agg, spec, until)
+    table = _window_table(groups, spec, until)
     by_variant = pd.DataFrame()
     drift = prediction_drift = None
     if logged:
-        table = table.merge(_realised(agg, task, ["win"]), on="win", how="left")
+        table = table.merge(_realised(groups, task, ["win"]), on="win", how="left")
         figures = _model_figures(store, name, sample, features, task)
         if figures:
             table = table.drop(columns="roc_auc", errors="ignore").merge(pd.DataFrame([{"win": w, **f} for w, f in figures.items()]), on="win", how="left")
-        by_variant = _realised(agg, task, ["win", "version", "variant", "shadow"]).merge(table[["win", "window", "end"]], on="win")
+        by_variant = _realised(groups, task, ["win", "version", "variant", "shadow"]).merge(table[["win", "window", "end"]], on="win")
         by_variant = by_variant.drop(columns="win").sort_values(["window", "version"]).reset_index(drop=True)
         newest = sample[sample["win"] == sample["win"].min()]
         if reference is not None:
@@ -229,7 +243,7 @@ def monitor_model(
         health = pd.DataFrame(columns=[*HEALTH_COLUMNS, "sampled"])
     report = MonitorReport(
         model=name,
-        version=served if logged else None,
+        version=found.version if logged else None,
         task=task,
         window=spec.text,
         metric=shown.metric if shown else (metric or PRIMARY.get(task)),

@@ -71,16 +71,26 @@ def regression_metrics(n: float, sum_error2: float, sum_abs_error: float, sum_la
 
 
 def roc_auc(labels: list[Any], proba: np.ndarray, classes: list[Any]) -> float:
-    """ROC AUC as the tracker computes it (one-vs-rest macro for multi-class); NaN if undefined."""
-    from sklearn.metrics import roc_auc_score
+    """ROC AUC as the tracker computes it (one-vs-rest macro for multi-class); NaN if undefined.
 
-    if len(set(labels)) < 2 or (len(classes) > 2 and not set(classes) <= set(labels)):
-        return math.nan  # one-vs-rest needs every class among the labels
-    try:
-        score = proba[:, 1] if len(classes) == 2 else proba
-        return float(roc_auc_score(labels, score, multi_class="ovr", labels=classes if len(classes) > 2 else None))
-    except ValueError:  # one class only in the window, or labels the model never saw
-        return math.nan
+    Computed from ranks (Mann-Whitney), which equals scikit-learn's ``roc_auc_score`` without its
+    per-call overhead: the dashboard computes one per window.
+    """
+    from scipy.stats import rankdata
+
+    labels = np.asarray(labels, dtype=object)
+    seen = set(labels.tolist())
+    if len(seen) < 2 or not seen <= set(classes) or (len(classes) > 2 and len(seen) < len(classes)):
+        return math.nan  # one-vs-rest needs every class among the labels, and no unknown ones
+
+    def binary(positive: np.ndarray, score: np.ndarray) -> float:
+        n_positive = int(positive.sum())
+        n_negative = len(positive) - n_positive
+        return float((rankdata(score)[positive].sum() - n_positive * (n_positive + 1) / 2) / (n_positive * n_negative))
+
+    if len(classes) == 2:
+        return binary(labels == classes[1], proba[:, 1])
+    return float(np.mean([binary(labels == c, proba[:, i]) for i, c in enumerate(classes)]))
 
 
 def calibrate_confidence(confidence: np.ndarray, correct: np.ndarray):

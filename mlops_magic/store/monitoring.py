@@ -120,6 +120,15 @@ class MonitoringStore:
         with self.db.reading() as conn:
             return conn.execute(select(func.count()).select_from(s.predictions).where(s.predictions.c.model == model)).scalar_one()
 
+    def newest_version(self, model: str, until: float | None = None) -> int | None:
+        """The version that answered ``model``'s newest (non-shadow) prediction: the one being served."""
+        p = s.predictions
+        query = select(p.c.version).where(p.c.model == model, p.c.shadow.is_(False)).order_by(p.c.time.desc()).limit(1)
+        if until is not None:
+            query = query.where(p.c.time <= until)
+        with self.db.reading() as conn:
+            return conn.execute(query).scalar()
+
     def _windowed(self, model: str, count: int | None, seconds: float | None, max_windows: int, until: float | None, columns):
         """A subquery of ``model``'s non-shadow predictions in the newest windows, with ``win`` (0 = newest)."""
         p = s.predictions
@@ -137,13 +146,14 @@ class MonitoringStore:
         win = _floor_int((literal(end, Float) - p.c.time) / seconds, dialect)
         return select(*base, win.label("win")).where(*where).subquery()
 
-    def prediction_windows(self, model: str, count: int | None = None, seconds: float | None = None, max_windows: int = 50, until: float | None = None) -> dict[str, Any]:
-        """Aggregates of the newest windows of ``model``'s predictions, as DataFrames.
+    def prediction_windows(
+        self, model: str, count: int | None = None, seconds: float | None = None, max_windows: int = 50, until: float | None = None, task: str = "classification"
+    ) -> dict[str, Any]:
+        """Aggregates of the newest windows of ``model``'s predictions, from one grouped query.
 
-        ``windows``: win, n_predictions, n_labelled, first, last (times); ``pairs``: win, version,
-        variant, shadow, output, label, n (labelled rows, JSON values decoded) for classifiers;
-        ``sums``: win, version, variant, shadow, n, sum_error2, sum_abs_error, sum_label,
-        sum_label2 for regressors (labels numeric). Shadow rows only appear in ``pairs``/``sums``.
+        ``groups``: win, version, variant, shadow, labelled, n, first, last (times), and for
+        classifiers output and label (JSON decoded; label None where no feedback came), for
+        regressors sum_error2, sum_abs_error, sum_label, sum_label2 over the labelled rows.
         """
         import pandas as pd
 
@@ -151,63 +161,58 @@ class MonitoringStore:
             raise InvalidInputError("a window is either a number of predictions or a duration, e.g. 200 or '1h'.")
         f = s.feedback
         sub = self._windowed(model, count, seconds, max_windows, until, [s.predictions.c.output])
-        joined = sub.outerjoin(f, f.c.prediction_id == sub.c.prediction_id)
-        keys = (sub.c.win, sub.c.version, sub.c.variant, sub.c.shadow)
-        with self.db.reading() as conn:
-            windows = conn.execute(
-                select(sub.c.win, func.count(), func.count(f.c.label), func.min(sub.c.time), func.max(sub.c.time))
-                .select_from(joined)
-                .where(sub.c.shadow.is_(False))
-                .group_by(sub.c.win)
-                .order_by(sub.c.win)
-            ).all()
-            pairs = conn.execute(
-                select(*keys, sub.c.output, f.c.label, func.count()).select_from(joined).where(f.c.label.isnot(None)).group_by(*keys, sub.c.output, f.c.label)
-            ).all()
+        labelled = f.c.label.isnot(None)
+        keys = [sub.c.win, sub.c.version, sub.c.variant, sub.c.shadow, labelled.label("labelled")]
+        common = [func.count(), func.min(sub.c.time), func.max(sub.c.time)]
+        if task == "regression":
             error = cast(sub.c.output, Float) - cast(f.c.label, Float)
             label = cast(f.c.label, Float)
-            sums = conn.execute(
-                select(*keys, func.count(), func.sum(error * error), func.sum(func.abs(error)), func.sum(label), func.sum(label * label))
-                .select_from(joined)
-                .where(f.c.label.isnot(None))
-                .group_by(*keys)
-            ).all()
-        decode = {}
-        for row in pairs:
-            for text in row[4:6]:
-                if text not in decode:
-                    decode[text] = json.loads(text)
-        return {
-            "windows": pd.DataFrame(windows, columns=["win", "n_predictions", "n_labelled", "first", "last"]),
-            "pairs": pd.DataFrame(
-                [(*r[:4], decode[r[4]], decode[r[5]], r[6]) for r in pairs],
-                columns=["win", "version", "variant", "shadow", "output", "label", "n"],
-            ),
-            "sums": pd.DataFrame(
-                sums, columns=["win", "version", "variant", "shadow", "n", "sum_error2", "sum_abs_error", "sum_label", "sum_label2"]
-            ),
-        }
+            extra = [func.sum(error * error), func.sum(func.abs(error)), func.sum(label), func.sum(label * label)]
+            names = ["sum_error2", "sum_abs_error", "sum_label", "sum_label2"]
+            groups = keys
+        else:
+            extra, names = [sub.c.output, f.c.label], ["output", "label"]
+            groups = [*keys, sub.c.output, f.c.label]
+        query = select(*keys, *common, *extra).select_from(sub.outerjoin(f, f.c.prediction_id == sub.c.prediction_id)).group_by(*groups)
+        with self.db.reading() as conn:
+            rows = conn.execute(query).all()
+        frame = pd.DataFrame(rows, columns=["win", "version", "variant", "shadow", "labelled", "n", "first", "last", *names])
+        frame["labelled"] = frame["labelled"].astype(bool)
+        if task != "regression":
+            decode = {text: json.loads(text) for text in set(frame["output"]) | set(frame["label"].dropna())}
+            frame["output"] = pd.Series([decode[t] for t in frame["output"]], dtype=object)
+            frame["label"] = pd.Series([decode[t] if isinstance(t, str) else None for t in frame["label"]], dtype=object)
+        return {"groups": frame}
 
     def prediction_sample(
-        self, model: str, count: int | None = None, seconds: float | None = None, max_windows: int = 50, until: float | None = None, per_window: int = 1000
+        self,
+        model: str,
+        count: int | None = None,
+        seconds: float | None = None,
+        max_windows: int = 50,
+        until: float | None = None,
+        per_window: int = 200,
+        newest: int = 2000,
     ):
-        """The newest ``per_window`` non-shadow predictions of each window, with inputs and label, as a DataFrame.
+        """The newest ``per_window`` non-shadow predictions of each window (``newest`` of the newest
+        window, for drift), with inputs and label, as a DataFrame, oldest first.
 
         Columns: win, time, version, variant, output, label, and ``inputs.<column>`` per input.
         """
         import pandas as pd
 
-        f = s.feedback
-        sub = self._windowed(model, count, seconds, max_windows, until, [s.predictions.c.output, s.predictions.c.inputs])
+        p, f = s.predictions, s.feedback
+        sub = self._windowed(model, count, seconds, max_windows, until, [])
         rank = func.row_number().over(partition_by=sub.c.win, order_by=(sub.c.time.desc(), sub.c.prediction_id.desc()))
-        ranked = (
-            select(sub.c.win, sub.c.time, sub.c.version, sub.c.variant, sub.c.output, sub.c.inputs, f.c.label, rank.label("rank"))
-            .select_from(sub.outerjoin(f, f.c.prediction_id == sub.c.prediction_id))
-            .where(sub.c.shadow.is_(False))
-            .subquery()
+        ranked = select(sub.c.prediction_id, sub.c.win, rank.label("rank")).where(sub.c.shadow.is_(False)).subquery()
+        chosen = (
+            select(ranked.c.win, p.c.time, p.c.version, p.c.variant, p.c.output, p.c.inputs, f.c.label)
+            .select_from(ranked.join(p, p.c.prediction_id == ranked.c.prediction_id).outerjoin(f, f.c.prediction_id == ranked.c.prediction_id))
+            .where((ranked.c.rank <= per_window) | ((ranked.c.win == 0) & (ranked.c.rank <= newest)))
+            .order_by(p.c.time)
         )
         with self.db.reading() as conn:
-            rows = conn.execute(select(ranked).where(ranked.c.rank <= per_window).order_by(ranked.c.time)).all()
+            rows = conn.execute(chosen).all()
         frame = pd.DataFrame(
             {
                 "win": [r.win for r in rows],

@@ -137,6 +137,8 @@ class MonitorDashboard(View):
     def _show(self, report: MonitorReport) -> None:
         self.report = report
         self.images = charts(report)
+        top = report.drift.table["column"].iloc[0] if report.drift is not None and len(report.drift.table) else None
+        self._histograms = {top: self.images["histogram"]} if top is not None else {}
         self.header.value = header_html(report)
         self.performance.value = self.images.get("performance", b"")
         self.performance.layout.display = None if "performance" in self.images else "none"
@@ -158,7 +160,9 @@ class MonitorDashboard(View):
         if column is None or drift is None:
             self.histogram.value, self.histogram.layout.display = b"", "none"
             return
-        self.histogram.value = drift_histogram(drift.histograms[column], column)
+        if column not in self._histograms:
+            self._histograms[column] = drift_histogram(drift.histograms[column], column)
+        self.histogram.value = self._histograms[column]
         self.histogram.layout.display = None
 
     def refresh(self) -> None:

@@ -1,0 +1,109 @@
+"""``%mlops_monitor`` on a store holding 1,000,000 logged predictions with feedback: time to render.
+
+Builds the store once (a wine classifier; predictions logged through ``store.log_predictions`` in
+batches as the serving process does, feedback for every one, a request record per 10), then times
+``mm.monitor`` plus building the dashboard widget and its static HTML: a cold call (fresh process:
+imports, the skops model load) and warm calls. The baseline is reading the whole log as
+``mm.predictions`` does, in the same run.
+
+    python benchmarks/bench_monitor.py [--rows 1000000] [--store /tmp/bench-monitor]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+BATCH = 50_000
+
+
+def build(store_dir: Path, rows: int) -> None:
+    import numpy as np
+    from sklearn.datasets import load_wine
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    import mlops_magic as mm
+    from mlops_magic import api
+
+    mm.set_store(str(store_dir))
+    frame = load_wine(as_frame=True).frame
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    with api.run("bench", name="wine", data=frame, target="target") as active:
+        model.fit(frame.drop(columns="target"), frame["target"])
+        active.track_model(model)
+    version = api.promote(active.run_id, name="wine").version
+    store = api.get_store()
+    X = frame.drop(columns="target")
+    records = X.to_dict(orient="records")
+    outputs = model.predict(X).tolist()
+    labels = frame["target"].tolist()
+    rng = np.random.default_rng(0)
+    start = time.time() - rows * 0.01
+    for offset in range(0, rows, BATCH):
+        picks = rng.integers(0, len(X), size=min(BATCH, rows - offset))
+        ids = [uuid.uuid4().hex for _ in picks]
+        times = [start + (offset + i) * 0.01 for i in range(len(picks))]
+        store.log_predictions(
+            [
+                {"prediction_id": pid, "time": t, "model": "wine", "version": version, "variant": None, "shadow": False,
+                 "inputs": records[k], "output": outputs[k], "latency_ms": 1.0 + k % 7}
+                for pid, t, k in zip(ids, times, picks)
+            ]
+        )
+        store.log_requests(
+            [{"time": times[i], "model": "wine", "version": version, "status_code": 200, "latency_ms": 1.0 + i % 7, "n_rows": 10}
+             for i in range(0, len(picks), 10)]
+        )
+        store.log_feedback(ids, [labels[k] for k in picks])
+        print(f"  logged {offset + len(picks):,} predictions", flush=True)
+
+
+def render_once() -> tuple[float, str]:
+    from mlops_magic import api
+    from mlops_magic.widgets.monitor import MonitorDashboard
+
+    started = time.perf_counter()
+    dashboard = MonitorDashboard(api.monitor("wine", window=1000, metric="accuracy", min_value=0.9))
+    dashboard._repr_html_()
+    return time.perf_counter() - started, dashboard.report.summary()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--store", default=None, help="reuse (or create) the store here instead of a temp folder")
+    args = parser.parse_args()
+    folder = Path(args.store) if args.store else Path(tempfile.mkdtemp(prefix="bench-monitor-"))
+    import mlops_magic as mm
+
+    if not (folder / "store.db").exists():
+        started = time.perf_counter()
+        build(folder, args.rows)
+        print(f"built the store in {time.perf_counter() - started:.0f} s")
+    mm.set_store(str(folder))
+    size = (folder / "store.db").stat().st_size / 2**20
+    print(f"store: {mm.get_store().count_predictions('wine'):,} predictions, {size:.0f} MiB at {folder}")
+    cold, summary = render_once()
+    warm = statistics.median(render_once()[0] for _ in range(3))
+    print(f"%mlops_monitor render: cold {cold:.2f} s (first call: imports, model load), warm {warm:.2f} s (median of 3)")
+    print(f"  {summary}")
+    print(f"  under 2 s: cold {'yes' if cold < 2 else 'NO'}, warm {'yes' if warm < 2 else 'NO'}")
+    started = time.perf_counter()
+    mm.get_store().predictions_frame("wine", include_shadow=False)
+    baseline = time.perf_counter() - started
+    print(f"baseline: reading the whole log (store.predictions_frame) {baseline:.1f} s; the dashboard is {baseline / warm:.0f}x faster")
+    if not args.store:
+        shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
