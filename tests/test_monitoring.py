@@ -208,3 +208,22 @@ def test_cli_check_exits_non_zero_on_an_alert(store, wine, capsys):
     out = capsys.readouterr().out
     assert "ALERT [threshold] accuracy 0.75" in out
     assert cli.main(["monitor", "check", "nope"]) == 2
+
+
+def test_policy_checks_the_newest_realised_window_and_a_newer_estimate(store, wine):
+    model, version, live = wine
+    X = live.drop(columns="target").iloc[:60]
+    predicted = model.predict(X)
+    start = time.time() - 300
+    log_stream(store, "wine", version, model, X.iloc[:20], predicted[:20], start=start)
+    log_stream(store, "wine", version, model, X.iloc[20:40], flipped(predicted[20:40], 5), start=start + 50)
+    log_stream(store, "wine", version, model, X.iloc[40:60], predicted[40:60], start=start + 100, label_share=0.0)
+    report = api.monitor("wine", window=20, metric="accuracy", min_value=0.8)
+    assert list(report.windows["accuracy"].round(2)[:2]) == [1.0, 0.75] and report.windows["accuracy"].isna().iloc[-1]
+    assert report.windows["estimated_accuracy"].iloc[-1] > 0.8
+    fired = [a for a in report.fired if a["kind"] == "threshold"]
+    assert len(fired) == 1 and fired[0]["value"] == pytest.approx(0.75) and "(realised)" in fired[0]["message"]
+    assert report.verdict == "degraded"
+    strict = api.monitor("wine", window=20, metric="accuracy", min_value=1.0)
+    sources = sorted(a["message"].split("(")[1].split(")")[0] for a in strict.fired if a["kind"] == "threshold")
+    assert sources == ["estimated", "realised"]

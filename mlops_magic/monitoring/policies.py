@@ -34,6 +34,17 @@ def metric_series(report, metric: str):
     return pd.DataFrame(rows, columns=["window", "start", "end", "value", "source"])
 
 
+def newest_values(report, metric: str):
+    """The values a policy checks: the newest realised window, and the newest window if it is newer
+    and only estimated (labels not in yet). Both count: an estimate can miss what labels show."""
+    series = metric_series(report, metric)
+    if not len(series):
+        return series
+    realised = series[series["source"] != "estimated"]
+    chosen = {series.index[-1], *([realised.index[-1]] if len(realised) else [])}
+    return series.loc[sorted(chosen)]
+
+
 def _window_info(row, report) -> dict[str, Any]:
     return {"window": report.window, "start": row["start"].timestamp(), "end": row["end"].timestamp()}
 
@@ -46,16 +57,14 @@ def backtest(report, policy) -> Backtest:
 
 
 def evaluate(report, policies) -> list[dict[str, Any]]:
-    """Alerts for the newest window: each policy whose metric crosses its threshold, and drift."""
+    """Alerts of this evaluation: each policy whose newest value(s) cross its threshold, and drift."""
     alerts = []
     for policy in policies:
-        series = metric_series(report, policy.metric)
-        if not len(series):
-            continue
-        newest = series.iloc[-1]
-        if policy.crossed(newest["value"]):
-            bound = policy.min_value if policy.min_value is not None and newest["value"] < policy.min_value else policy.max_value
-            side = "below the minimum" if bound == policy.min_value else "above the maximum"
+        for _, newest in newest_values(report, policy.metric).iterrows():
+            if not policy.crossed(newest["value"]):
+                continue
+            below = policy.min_value is not None and newest["value"] < policy.min_value
+            bound = policy.min_value if below else policy.max_value
             alerts.append(
                 {
                     "model": report.model,
@@ -64,7 +73,8 @@ def evaluate(report, policies) -> list[dict[str, Any]]:
                     "value": float(newest["value"]),
                     "threshold": bound,
                     "window": _window_info(newest, report),
-                    "message": f"{policy.metric} {newest['value']:.4g} ({newest['source']}) is {side} {bound:g} "
+                    "message": f"{policy.metric} {newest['value']:.4g} ({newest['source']}) is "
+                    f"{'below the minimum' if below else 'above the maximum'} {bound:g} "
                     f"in the window ending {newest['end']:%Y-%m-%d %H:%M:%S}",
                 }
             )

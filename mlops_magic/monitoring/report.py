@@ -96,13 +96,15 @@ class MonitorReport:
         return None
 
     def crossed(self) -> bool:
-        if self.metric is None:
+        """Whether the shown threshold is crossed by the values a policy checks (see ``newest_values``)."""
+        from .policies import newest_values
+
+        if self.metric is None or (self.threshold_min is None and self.threshold_max is None):
             return False
-        value = self.latest(self.metric)
-        if value is None:
-            return False
-        return (self.threshold_min is not None and value < self.threshold_min) or (
-            self.threshold_max is not None and value > self.threshold_max
+        values = newest_values(self, self.metric)["value"]
+        return any(
+            (self.threshold_min is not None and v < self.threshold_min) or (self.threshold_max is not None and v > self.threshold_max)
+            for v in values
         )
 
     def summary(self) -> str:
