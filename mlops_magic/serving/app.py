@@ -9,13 +9,13 @@ durable when answered).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -56,7 +56,7 @@ class Endpoint:
         self.max_body_bytes = max_body_bytes
         self.slots = Slots(store, target)
         self.router = Router(target.variants)
-        self.log = PredictionLog(store)
+        self.log = PredictionLog(store.url, str(store.artifacts.root))
         self.ids = PredictionIds()
         self.metrics = Metrics()
         self.shadow = ShadowScorer(self.slots, target.shadow.label, self.log) if target.shadow else None
@@ -103,7 +103,7 @@ class Endpoint:
             raise
         latency_ms = self.record(served.version, 200, started, len(frame))
         ids = self.ids.take(len(frame))
-        self.log.predictions(PredictionBatch(ids, frame, outputs, served.name, served.version, variant.label, False, latency_ms, time.time()))
+        self.log.predictions(PredictionBatch.of(frame, ids, outputs, served.name, served.version, variant.label, False, latency_ms))
         self.metrics.rows.labels(served.name, served.version, variant.label, "false").inc(len(frame))
         if self.shadow:
             self.shadow.submit(frame, ids)
@@ -153,7 +153,7 @@ def error_response(exc: PayloadError) -> JSONResponse:
 
 
 def json_response(content: Any, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(content), media_type="application/json", headers=headers)
+    return Response(orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json", headers=headers)
 
 
 _INVOCATIONS_DOC = {

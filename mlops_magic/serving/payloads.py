@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 
 MLFLOW_FORMS = ("dataframe_split", "dataframe_records", "instances", "inputs")
@@ -32,6 +33,23 @@ def is_numeric(dtype: str) -> bool:
     return dtype.lower().startswith(("int", "uint", "float", "bool"))
 
 
+class Rows:
+    """Rows of values under ``columns`` (``dataframe_split``, positional rows, a V2 matrix), not yet checked."""
+
+    def __init__(self, columns: list[str], data: list, where: str):
+        self.columns, self.data, self.where = list(columns), data, where
+
+    def to_columns(self, schema: InputSchema) -> dict[str, list]:
+        if len(set(self.columns)) != len(self.columns):
+            raise PayloadError(422, f"{self.where} has a repeated column name: name each column once.")
+        width = len(self.columns)
+        for i, row in enumerate(self.data):
+            if not isinstance(row, (list, tuple)) or len(row) != width:
+                got = len(row) if isinstance(row, (list, tuple)) else type(row).__name__
+                raise PayloadError(422, f"{self.where} row {i} has {got} values; the model takes {width} ({', '.join(self.columns)}).")
+        return dict(zip(self.columns, map(list, zip(*self.data)))) if self.data else {c: [] for c in self.columns}
+
+
 class InputSchema:
     """The columns a version takes, in the model's order, and whether it accepts NaN."""
 
@@ -47,8 +65,14 @@ class InputSchema:
 
     # --- any form of columns -> a checked DataFrame ------------------------------------------
 
-    def frame(self, columns: dict[str, Any]) -> pd.DataFrame:
-        """Check ``columns`` against the schema and build the DataFrame the model predicts on."""
+    def frame(self, payload: dict[str, Any] | Rows) -> pd.DataFrame:
+        """Check ``payload`` (columns, or rows) against the schema; build the DataFrame the model predicts on."""
+        if isinstance(payload, Rows):
+            fast = self._numeric_rows(payload) if not self.text else None
+            if fast is not None:
+                return fast
+            payload = payload.to_columns(self)
+        columns = payload
         missing = [c for c in self.order if c not in columns]
         if missing:
             raise PayloadError(422, f"missing column {missing[0]!r} ({len(missing)} missing): send every input column ({', '.join(self.order)}).")
@@ -77,12 +101,34 @@ class InputSchema:
             matrix = np.array([self._numeric_column(c, columns[c]) for c in self.numeric], dtype=np.float64)
         else:
             matrix = matrix.astype(np.float64, copy=False)
-        if not self.allow_nan:
-            bad = np.isnan(matrix).any(axis=1)
-            if bad.any():
-                column = self.numeric[int(np.argmax(bad))]
-                raise PayloadError(422, f"column {column!r} has a missing value (null/NaN) and this model cannot take one: fill it in.")
+        self._refuse_nan(matrix.T)
         return matrix
+
+    def _numeric_rows(self, rows: Rows) -> pd.DataFrame | None:
+        """All-numeric rows straight to one float matrix (C speed); None when a check must explain a problem."""
+        if len(rows.columns) != len(self.order) or set(rows.columns) != set(self.order) or not rows.data:
+            return None
+        try:
+            matrix = np.asarray(rows.data)
+        except ValueError:
+            return None
+        if matrix.dtype.kind not in "fiub" or matrix.ndim != 2 or matrix.shape[1] != len(self.order):
+            return None
+        matrix = matrix.astype(np.float64, copy=False)
+        if rows.columns != self.order:
+            position = {c: i for i, c in enumerate(rows.columns)}
+            matrix = matrix[:, [position[c] for c in self.order]]
+        self._refuse_nan(matrix)
+        return pd.DataFrame(matrix, columns=self.order, copy=False)
+
+    def _refuse_nan(self, matrix: np.ndarray) -> None:
+        """``matrix`` is rows x numeric columns; a NaN is refused when the model cannot take one."""
+        if self.allow_nan:
+            return
+        bad = np.isnan(matrix).any(axis=0)
+        if bad.any():
+            column = self.numeric[int(np.argmax(bad))]
+            raise PayloadError(422, f"column {column!r} has a missing value (null/NaN) and this model cannot take one: fill it in.")
 
     def _numeric_column(self, column: str, values) -> list[float]:
         out = []
@@ -115,16 +161,8 @@ class InputSchema:
 
     # --- body -> columns ---------------------------------------------------------------------
 
-    def from_rows(self, rows: list, where: str) -> dict[str, list]:
-        """Positional rows (lists in schema order) to columns."""
-        width = len(self.order)
-        for i, row in enumerate(rows):
-            if not isinstance(row, (list, tuple)) or len(row) != width:
-                got = len(row) if isinstance(row, (list, tuple)) else type(row).__name__
-                raise PayloadError(422, f"{where} row {i} has {got} values; the model takes {width} ({', '.join(self.order)}).")
-        return dict(zip(self.order, map(list, zip(*rows)))) if rows else {c: [] for c in self.order}
-
     def from_records(self, records: list, where: str) -> dict[str, list]:
+        """Records (``[{column: value}, ...]``) to columns; every record must have the same columns."""
         if not records:
             return {c: [] for c in self.order}
         if not all(isinstance(r, dict) for r in records):
@@ -137,7 +175,7 @@ class InputSchema:
                 raise PayloadError(422, f"{where} record {i} has different columns from record 0 (differs in {diff[0]!r}): send the same columns in every record.")
         return {k: [r[k] for r in records] for k in keys}
 
-    def from_tensor_like(self, value: Any, where: str) -> dict[str, list]:
+    def from_tensor_like(self, value: Any, where: str) -> dict[str, list] | Rows:
         """MLflow ``instances`` / ``inputs``: records, positional rows, columns, or one column's values."""
         if isinstance(value, dict):
             return {k: (v if isinstance(v, list) else [v]) for k, v in value.items()}
@@ -147,19 +185,23 @@ class InputSchema:
             return self.from_records(value, where)
         if value and not isinstance(value[0], (list, tuple)) and len(self.order) == 1:
             return {self.order[0]: value}
-        return self.from_rows(value, where)
+        return Rows(self.order, value, where)
 
 
 def parse_json(body: bytes) -> Any:
-    if not body.strip():
+    if not body or body.isspace():
         raise PayloadError(400, "empty body: send a JSON payload, e.g. {\"dataframe_records\": [{...}]}.")
     try:
-        return json.loads(body)
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(body)  # NaN and Infinity, which Python's json writes and orjson refuses
     except (ValueError, UnicodeDecodeError) as exc:
         raise PayloadError(400, f"malformed JSON: {exc}. Check the body is valid JSON.") from None
 
 
-def invocation_columns(body: bytes, content_type: str, schema: InputSchema) -> dict[str, Any]:
+def invocation_columns(body: bytes, content_type: str, schema: InputSchema) -> dict[str, Any] | Rows:
     """The columns of an ``/invocations`` body (JSON in one of MLflow's forms, or CSV with a header)."""
     media = content_type.split(";", 1)[0].strip().lower()
     if media == "text/csv":
@@ -175,15 +217,10 @@ def invocation_columns(body: bytes, content_type: str, schema: InputSchema) -> d
     if form == "dataframe_split":
         if not isinstance(value, dict) or not isinstance(value.get("data"), list):
             raise PayloadError(422, "dataframe_split must be {\"columns\": [...], \"data\": [[...], ...]}.")
-        columns = value.get("columns")
-        if columns is None:
-            return schema.from_rows(value["data"], form)
-        if len(set(columns)) != len(columns):
-            raise PayloadError(422, "dataframe_split has a repeated column name: name each column once.")
-        for i, row in enumerate(value["data"]):
-            if not isinstance(row, list) or len(row) != len(columns):
-                raise PayloadError(422, f"dataframe_split row {i} does not have {len(columns)} values, one per column.")
-        return dict(zip(columns, map(list, zip(*value["data"])))) if value["data"] else {c: [] for c in columns}
+        columns = value.get("columns", schema.order)
+        if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+            raise PayloadError(422, "dataframe_split \"columns\" must be a list of column names.")
+        return Rows(columns, value["data"], form)
     if form == "dataframe_records":
         if not isinstance(value, list):
             raise PayloadError(422, "dataframe_records must be a list of objects {column: value}.")
@@ -201,7 +238,7 @@ def csv_columns(body: bytes) -> dict[str, Any]:
     return {str(c): frame[c].to_numpy() for c in frame.columns}
 
 
-def v2_columns(payload: Any, schema: InputSchema) -> dict[str, Any]:
+def v2_columns(payload: Any, schema: InputSchema) -> dict[str, Any] | Rows:
     """Open Inference Protocol request tensors (parsed JSON): one per column, or one ``[rows, columns]`` tensor."""
     tensors = payload.get("inputs") if isinstance(payload, dict) else None
     if not isinstance(tensors, list) or not tensors or not all(isinstance(t, dict) for t in tensors):
@@ -220,7 +257,7 @@ def v2_columns(payload: Any, schema: InputSchema) -> dict[str, Any]:
         (array,) = arrays.values()
         if array.ndim != 2:
             raise PayloadError(422, f"a single V2 input must have shape [rows, {len(schema.order)}] (columns in order {', '.join(schema.order)}).")
-        return schema.from_rows(array.tolist(), "V2 input")
+        return Rows(schema.order, array.tolist(), "V2 input")
     columns = {}
     for name, array in arrays.items():
         if array.ndim == 2 and array.shape[1] == 1:

@@ -1,27 +1,37 @@
-"""The batched background writer: predictions and request records reach the store off the request path.
+"""The batched prediction log: predictions and request records reach the store off the request path.
 
-Handlers only append to a queue (microseconds); one thread takes whatever has queued, expands it
-to rows and writes it in one transaction per table. ``flush()`` waits until everything queued
-before it is in the store (``/feedback`` and shutdown use it); a failed write is retried, never dropped.
+Handlers only put what happened on a queue (microseconds). A separate writer *process* takes
+whatever has queued, expands it to rows, encodes them and writes them in one transaction per
+table, so neither the writing nor the encoding holds the serving process's GIL. ``flush()`` waits
+until everything queued before it is in the store (``/feedback`` and shutdown use it); a failed
+write is retried, never dropped.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import queue
 import random
+import signal
 import sys
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
+_FLUSH, _STOP = "flush", "stop"
+
 
 @dataclass
 class PredictionBatch:
-    """One request's predictions, kept as its frame until the writer expands it to rows."""
+    """One request's predictions: its input rows as one array, expanded to store rows by the writer."""
 
     ids: list[str]
-    frame: Any  # DataFrame of inputs
+    columns: list[str]
+    values: Any  # 2-d numpy array, a row per prediction
     outputs: list
     model: str
     version: int
@@ -30,9 +40,13 @@ class PredictionBatch:
     latency_ms: float
     time: float
 
+    @classmethod
+    def of(cls, frame, ids: list[str], outputs: list, model: str, version: int, variant: str | None, shadow: bool, latency_ms: float):
+        values = frame.to_numpy(dtype=object if len(set(frame.dtypes)) > 1 else None)
+        return cls(ids, [str(c) for c in frame.columns], values, outputs, model, version, variant, shadow, latency_ms, time.time())
+
     def rows(self) -> list[dict[str, Any]]:
-        columns = [str(c) for c in self.frame.columns]
-        values = self.frame.to_numpy(dtype=object if len(set(self.frame.dtypes)) > 1 else None).tolist()
+        columns, encode, option = self.columns, orjson.dumps, orjson.OPT_SERIALIZE_NUMPY
         return [
             {
                 "prediction_id": pid,
@@ -41,11 +55,11 @@ class PredictionBatch:
                 "version": self.version,
                 "variant": self.variant,
                 "shadow": self.shadow,
-                "inputs": dict(zip(columns, row)),
+                "inputs": encode(dict(zip(columns, row)), option=option, default=str).decode(),  # NaN -> null
                 "output": output,
                 "latency_ms": self.latency_ms,
             }
-            for pid, row, output in zip(self.ids, values, self.outputs)
+            for pid, row, output in zip(self.ids, self.values.tolist(), self.outputs)
         ]
 
 
@@ -63,83 +77,98 @@ class PredictionIds:
         return [f"{self.prefix}-{i:x}" for i in range(start, start + count)]
 
 
-class PredictionLog(threading.Thread):
-    """Writes queued predictions and request records to ``store`` in batches, every ``interval`` at most."""
+class PredictionLog:
+    """The serving side of the writer process: queue, flush, close. Safe to call from any thread."""
 
-    def __init__(self, store, interval: float = 0.1, max_rows: int = 5000):
-        super().__init__(name="mlops-prediction-log", daemon=True)
-        self.store = store
-        self.interval = interval
-        self.max_rows = max_rows
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._closing = False
-        self.written = 0
+    def __init__(self, store_url: str, artifact_root: str, interval: float = 0.1):
+        context = multiprocessing.get_context("spawn")  # the server already runs threads: never fork it
+        self._queue = context.Queue()
+        self._written = context.Value("q", 0, lock=False)  # items the writer has stored; only it writes this
+        self._sent = 0
+        self._lock = threading.Lock()
+        self._process = context.Process(
+            target=write_forever, args=(store_url, artifact_root, self._queue, self._written, interval, os.getpid()), name="mlops-prediction-log", daemon=True
+        )
 
-    # --- called by request handlers: never blocks on the store ----------------------------------
+    def start(self) -> None:
+        self._process.start()
+
+    def _put(self, item) -> None:
+        with self._lock:
+            self._sent += 1
+            self._queue.put(item)
 
     def predictions(self, batch: PredictionBatch) -> None:
-        self._queue.put(batch)
+        self._put(batch)
 
     def request(self, model: str, version: int | None, status_code: int, latency_ms: float, n_rows: int) -> None:
-        self._queue.put({"time": time.time(), "model": model, "version": version, "status_code": status_code, "latency_ms": latency_ms, "n_rows": n_rows})
+        self._put({"time": time.time(), "model": model, "version": version, "status_code": status_code, "latency_ms": latency_ms, "n_rows": n_rows})
 
     def flush(self, timeout: float | None = 30) -> bool:
-        """Wait until everything queued so far is written; False if that took longer than ``timeout``."""
-        done = threading.Event()
-        self._queue.put(done)
-        return done.wait(timeout)
+        """Wait until everything queued so far is in the store; False on timeout or if the writer died."""
+        self._put(_FLUSH)
+        target = self._sent
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._written.value < target:
+            if not self._process.is_alive() or (deadline is not None and time.monotonic() > deadline):
+                return False
+            time.sleep(0.002)
+        return True
 
     def close(self) -> None:
-        """Write everything still queued, then stop the thread."""
-        self._closing = True
-        self.flush(timeout=None)
-        self._queue.put(None)
-        self.join(timeout=30)
+        """Write everything still queued, then stop the writer process."""
+        if self._process.is_alive():
+            self.flush(timeout=None)
+            self._queue.put(_STOP)
+            self._process.join(timeout=30)
+        self._queue.close()
 
-    # --- the writer thread --------------------------------------------------------------------------
 
-    def run(self) -> None:
-        while True:
-            started = time.monotonic()
-            item = self._queue.get()
-            if item is None:
-                return
-            items = [item]
-            rows = 0
-            while rows < self.max_rows:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._queue.put(None)
-                    break
-                items.append(item)
-                rows += len(item.ids) if isinstance(item, PredictionBatch) else 0
-            self._write(items)
-            pause = self.interval - (time.monotonic() - started)
-            if pause > 0 and not self._closing and not any(isinstance(i, threading.Event) for i in items):
-                time.sleep(pause)
+def write_forever(store_url: str, artifact_root: str, items: multiprocessing.Queue, written, interval: float, parent: int) -> None:
+    """The writer process: batch what arrives, write it, count it; stop on ``_STOP`` or when the server is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when the log stops, after a flush
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    from ..store import Store
 
-    def _write(self, items: list) -> None:
-        predictions = [row for i in items if isinstance(i, PredictionBatch) for row in i.rows()]
-        requests = [i for i in items if isinstance(i, dict)]
-        attempt = 0
-        while True:
+    store = Store(store_url, artifact_root)
+    while True:
+        started = time.monotonic()
+        try:
+            batch = [items.get(timeout=1.0)]
+        except queue.Empty:
+            if os.getppid() != parent:
+                return  # the server died without closing the log: nothing more can come
+            continue
+        while batch[-1] != _STOP and len(batch) < 2000:
             try:
-                self.store.log_predictions(predictions)
-                self.written += len(predictions)
-                predictions = []
-                self.store.log_requests(requests)
+                batch.append(items.get_nowait())
+            except queue.Empty:
                 break
-            except Exception as exc:  # the store is busy or away: keep the rows and try again
-                if attempt % 10 == 0:
-                    print(f"mlops-serving: writing to the store failed, retrying: {exc}", file=sys.stderr)
-                attempt += 1
-                time.sleep(min(0.1 * 2**attempt, 2.0))
-        for item in items:
-            if isinstance(item, threading.Event):
-                item.set()
+        markers = [i for i in batch if isinstance(i, str)]
+        _write(store, [i for i in batch if not isinstance(i, str)])
+        written.value += len(batch) - markers.count(_STOP)
+        if _STOP in markers:
+            return
+        pause = interval - (time.monotonic() - started)
+        if pause > 0 and _FLUSH not in markers:
+            time.sleep(pause)
+
+
+def _write(store, items: list) -> None:
+    predictions = [row for i in items if isinstance(i, PredictionBatch) for row in i.rows()]
+    requests = [i for i in items if isinstance(i, dict)]
+    attempt = 0
+    while True:
+        try:
+            store.log_predictions(predictions)
+            predictions = []
+            store.log_requests(requests)
+            return
+        except Exception as exc:  # the store is busy or away: keep the rows and try again
+            if attempt % 10 == 0:
+                print(f"mlops-serving: writing to the store failed, retrying: {exc}", file=sys.stderr, flush=True)
+            attempt += 1
+            time.sleep(min(0.1 * 2**attempt, 2.0))
 
 
 def with_shadow_labels(frame):

@@ -41,5 +41,5 @@ class ShadowScorer(threading.Thread):
                 continue
             latency_ms = (time.perf_counter() - started) * 1000
             self.log.predictions(
-                PredictionBatch([f"{i}.s" for i in ids], frame, outputs, served.name, served.version, self.label, True, latency_ms, time.time())
+                PredictionBatch.of(frame, [f"{i}.s" for i in ids], outputs, served.name, served.version, self.label, True, latency_ms)
             )

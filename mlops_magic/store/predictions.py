@@ -25,13 +25,20 @@ class PredictionsStore:
     """Mixin of ``Store``: what a serving process logs, and the labels that come back later."""
 
     def log_predictions(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert a batch of prediction rows (``inputs``/``output`` as plain values) in one transaction."""
+        """Insert a batch of prediction rows in one transaction.
+
+        ``output`` is a plain value; ``inputs`` a dict, or that dict already JSON-encoded (a ``str``,
+        as the serving process's writer sends it).
+        """
         if not rows:
             return
         with self.db.writing() as conn:
             conn.execute(
                 s.predictions.insert(),
-                [{**row, "inputs": json.dumps(row["inputs"]), "output": json.dumps(row["output"])} for row in rows],
+                [
+                    {**row, "inputs": row["inputs"] if isinstance(row["inputs"], str) else json.dumps(row["inputs"]), "output": json.dumps(row["output"])}
+                    for row in rows
+                ],
             )
 
     def log_requests(self, rows: Sequence[dict[str, Any]]) -> None:
