@@ -48,8 +48,43 @@ def train_step(state: dict[str, Any]) -> None:
     state["best_run_id"] = table["run_id"].iloc[0]
 
 
+def monitor_step(state: dict[str, Any]) -> None:
+    """3. Monitor: the data check, then a stream that drifts half-way, late labels, a policy and its alert.
+
+    Uses ``state["deployment"]`` when an earlier step serves a model; otherwise serves the best run itself.
+    """
+    import requests
+
+    say(f"  data check: {api.check_data(state['train_df'], target='target').baseline.summary()}")
+    deployment = state.get("deployment")
+    started_here = deployment is None
+    if started_here:
+        api.promote(state["best_run_id"], name="wine-tour", alias="production")
+        deployment = api.serve("wine-tour@production")
+    stream = state["test_df"].sample(n=400, replace=True, random_state=1).reset_index(drop=True)
+    stream.loc[200:, "alcohol"] += 2.0  # a new supplier's wines from the 201st request on
+    stream.loc[200:, "proline"] *= 1.8
+    session, ids = requests.Session(), []
+    for start in range(0, len(stream), 20):
+        records = stream.iloc[start : start + 20].drop(columns="target").to_dict(orient="records")
+        ids += session.post(f"{deployment.url}/invocations", json={"dataframe_records": records}, timeout=30).json()["ids"]
+    session.post(f"{deployment.url}/feedback", json={"ids": ids[:300], "labels": stream["target"][:300].tolist()}, timeout=30)
+    deadline = time.time() + 30
+    while api.get_store().count_predictions(deployment.name) < len(ids) and time.time() < deadline:
+        time.sleep(0.2)
+    report = api.monitor(deployment.name, window=100, metric="accuracy", min_value=0.9)
+    columns = ["window", "n_predictions", "n_labelled", "accuracy", "estimated_accuracy"]
+    say("  " + report.windows[columns].round(3).to_string(index=False).replace("\n", "\n  "))
+    say(f"  verdict: {report.summary()}")
+    for alert in report.new_alerts:
+        say(f"  ALERT [{alert['kind']}] {alert['message']}")
+    if started_here:
+        api.stop(deployment.name)
+
+
 STEPS: list[tuple[str, Step]] = [
     ("Train: track experiments", train_step),
+    ("Monitor: drift, live performance and alerts", monitor_step),
 ]
 
 
