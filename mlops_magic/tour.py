@@ -48,6 +48,32 @@ def train_step(state: dict[str, Any]) -> None:
     state["best_run_id"] = table["run_id"].iloc[0]
 
 
+def deploy_step(state: dict[str, Any]) -> None:
+    """2. Deploy: promote the best run behind gates, serve it, call it; ``state["deployment"]`` for later steps."""
+    import requests
+
+    from .errors import GateError
+
+    say("  " + api.promote(state["best_run_id"], name="wine-tour", alias="production", require="accuracy >= 0.9").summary())
+    weakest = api.runs(state["experiment"], sort="accuracy").iloc[-1]
+    try:
+        api.promote(weakest["run_id"], name="wine-tour", alias="production")
+        say(f"  run {weakest['run_id'][:8]} is as good as the champion: it now serves production")
+    except GateError as refused:
+        say(f"  champion/challenger gate, as it should: {refused}")
+    deployment = api.serve("wine-tour@production")
+    say(f"  serving {deployment.description} at {deployment.url} (pid {deployment.pid}; API docs at {deployment.url}/docs)")
+    records = state["test_df"].drop(columns="target").head(3).to_dict(orient="records")
+    answer = requests.post(f"{deployment.url}/invocations", json={"dataframe_records": records}, timeout=30).json()
+    say(f"  POST /invocations (3 rows) -> predictions {answer['predictions']}, ids {answer['ids'][0]}, ...")
+    state["deployment"] = deployment
+
+
+def stop_step(state: dict[str, Any]) -> None:
+    """4. Stop the endpoint: a graceful stop writes every logged prediction first."""
+    say(f"  {api.stop(state['deployment'].name)!r}; {len(api.predictions(state['deployment'].name))} predictions logged")
+
+
 def monitor_step(state: dict[str, Any]) -> None:
     """3. Monitor: the data check, then a stream that drifts half-way, late labels, a policy and its alert.
 
@@ -84,7 +110,9 @@ def monitor_step(state: dict[str, Any]) -> None:
 
 STEPS: list[tuple[str, Step]] = [
     ("Train: track experiments", train_step),
+    ("Deploy: gated promotion and a local endpoint", deploy_step),
     ("Monitor: drift, live performance and alerts", monitor_step),
+    ("Stop the endpoint", stop_step),
 ]
 
 
