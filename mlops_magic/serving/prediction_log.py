@@ -122,6 +122,8 @@ class PredictionLog:
             self._queue.put(_STOP)
             self._process.join(timeout=30)
         self._queue.close()
+        self._queue.join_thread()
+        self._queue = None  # its semaphores are released now, not reported as leaked at exit
 
 
 def write_forever(store_url: str, artifact_root: str, items: multiprocessing.Queue, written, interval: float, parent: int) -> None:
