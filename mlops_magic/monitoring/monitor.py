@@ -220,9 +220,8 @@ def monitor_model(
     features = list(reference.columns) if reference is not None else None
     groups = store.prediction_windows(name, spec.count, spec.seconds, max_windows, until, task=task)["groups"] if logged else None
     logged = logged and len(groups) > 0
-    sample = store.prediction_sample(name, spec.count, spec.seconds, max_windows, until) if logged else None
-
     table = _window_table(groups, spec, until)
+    sample = store.prediction_sample(name, list(zip(table["win"], table["start_s"], table["end_s"]))) if logged else None
     by_variant = pd.DataFrame()
     drift = prediction_drift = None
     if logged:

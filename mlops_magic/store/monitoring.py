@@ -184,35 +184,29 @@ class MonitoringStore:
             frame["label"] = pd.Series([decode[t] if isinstance(t, str) else None for t in frame["label"]], dtype=object)
         return {"groups": frame}
 
-    def prediction_sample(
-        self,
-        model: str,
-        count: int | None = None,
-        seconds: float | None = None,
-        max_windows: int = 50,
-        until: float | None = None,
-        per_window: int = 200,
-        newest: int = 2000,
-    ):
+    def prediction_sample(self, model: str, bounds: list[tuple[int, float, float]], per_window: int = 200, newest: int = 2000):
         """The newest ``per_window`` non-shadow predictions of each window (``newest`` of the newest
         window, for drift), with inputs and label, as a DataFrame, oldest first.
 
-        Columns: win, time, version, variant, output, label, and ``inputs.<column>`` per input.
+        ``bounds`` lists (win, start, end) with the start exclusive, as epoch seconds; each window is
+        one indexed query with a LIMIT, so the cost does not grow with the log. Columns: win, time,
+        version, variant, output, label, and ``inputs.<column>`` per input.
         """
         import pandas as pd
 
         p, f = s.predictions, s.feedback
-        sub = self._windowed(model, count, seconds, max_windows, until, [])
-        rank = func.row_number().over(partition_by=sub.c.win, order_by=(sub.c.time.desc(), sub.c.prediction_id.desc()))
-        ranked = select(sub.c.prediction_id, sub.c.win, rank.label("rank")).where(sub.c.shadow.is_(False)).subquery()
-        chosen = (
-            select(ranked.c.win, p.c.time, p.c.version, p.c.variant, p.c.output, p.c.inputs, f.c.label)
-            .select_from(ranked.join(p, p.c.prediction_id == ranked.c.prediction_id).outerjoin(f, f.c.prediction_id == ranked.c.prediction_id))
-            .where((ranked.c.rank <= per_window) | ((ranked.c.win == 0) & (ranked.c.rank <= newest)))
-            .order_by(p.c.time)
-        )
+        rows = []
         with self.db.reading() as conn:
-            rows = conn.execute(chosen).all()
+            for win, start, end in bounds:
+                query = (
+                    select(literal(int(win)).label("win"), p.c.time, p.c.version, p.c.variant, p.c.output, p.c.inputs, f.c.label)
+                    .select_from(p.outerjoin(f, f.c.prediction_id == p.c.prediction_id))
+                    .where(p.c.model == model, p.c.shadow.is_(False), p.c.time > start, p.c.time <= end)
+                    .order_by(p.c.time.desc())
+                    .limit(newest if win == 0 else per_window)
+                )
+                rows += reversed(conn.execute(query).all())
+        rows.sort(key=lambda r: r.time)
         frame = pd.DataFrame(
             {
                 "win": [r.win for r in rows],
