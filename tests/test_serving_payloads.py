@@ -1,0 +1,102 @@
+"""Payload parsing against an input schema (in process), and a served model with a text column (real process)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import requests
+
+from mlops_magic import api
+from mlops_magic.serving.payloads import InputSchema, PayloadError, invocation_columns, v2_columns
+
+SCHEMA = InputSchema({"size": "float64", "count": "int64", "colour": "str"}, allow_nan=False)
+
+
+def frame_of(payload, schema=SCHEMA, content_type="application/json") -> pd.DataFrame:
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    return schema.frame(invocation_columns(body, content_type, schema))
+
+
+def test_every_form_builds_the_same_frame_in_the_schema_order():
+    expected = pd.DataFrame({"size": [1.5, 2.0], "count": [3.0, 4.0], "colour": ["red", "blue"]})
+    forms = [
+        {"dataframe_split": {"columns": ["colour", "size", "count"], "data": [["red", 1.5, 3], ["blue", 2.0, 4]]}},
+        {"dataframe_records": [{"colour": "red", "count": 3, "size": 1.5}, {"size": 2.0, "count": 4, "colour": "blue"}]},
+        {"instances": [[1.5, 3, "red"], [2.0, 4, "blue"]]},
+        {"inputs": {"size": [1.5, 2.0], "count": [3, 4], "colour": ["red", "blue"]}},
+        b"colour,size,count\nred,1.5,3\nblue,2.0,4\n",
+    ]
+    for form in forms:
+        content_type = "text/csv" if isinstance(form, bytes) else "application/json"
+        frame = frame_of(form, content_type=content_type)
+        assert list(frame.columns) == ["size", "count", "colour"]
+        pd.testing.assert_frame_equal(frame.astype({"colour": object}), expected.astype({"colour": object}), check_dtype=False)
+
+
+def test_all_numeric_rows_take_the_matrix_path_and_reorder_columns():
+    schema = InputSchema({"a": "float64", "b": "float64"}, allow_nan=True)
+    frame = frame_of({"dataframe_split": {"columns": ["b", "a"], "data": [[2, 1], [4, None]]}}, schema)
+    np.testing.assert_array_equal(frame.to_numpy(), [[1.0, 2.0], [np.nan, 4.0]])
+    assert frame.dtypes.tolist() == [np.float64, np.float64]
+
+
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        ({"instances": [[1.5, 3, 7]]}, "column 'colour' has 7 (int); the model expects text"),
+        ({"instances": [[None, 3, "red"]]}, "column 'size' has a missing value"),
+        ({"instances": [["big", 3, "red"]]}, "column 'size' row 0 is 'big'"),
+        ({"instances": [[1.5, [3], "red"]]}, "column 'count' row 0 is [3]"),
+        ({"dataframe_split": {"columns": ["size", "size", "colour"], "data": [[1, 2, "red"]]}}, "repeated column name"),
+        ({"dataframe_records": [{"size": 1, "count": 2, "colour": "r"}, {"size": 1, "colour": "r"}]}, "record 1 has different columns"),
+        ({"inputs": {"size": [1.0, 2.0], "count": [1], "colour": ["r", "b"]}}, "different lengths"),
+        ({"dataframe_records": [], "instances": []}, "exactly one of"),
+        ([1, 2], "exactly one of"),
+    ],
+)
+def test_bad_payloads_name_the_problem(payload, message):
+    with pytest.raises(PayloadError) as refused:
+        frame_of(payload)
+    assert message in refused.value.message and 400 <= refused.value.status < 500
+
+
+def test_v2_tensors_per_column_and_as_one_matrix():
+    schema = InputSchema({"a": "float64", "b": "float64"}, allow_nan=False)
+    per_column = {"inputs": [{"name": "a", "shape": [2, 1], "datatype": "FP64", "data": [1, 2]}, {"name": "b", "shape": [2], "datatype": "FP64", "data": [3, 4]}]}
+    matrix = {"inputs": [{"name": "input-0", "shape": [2, 2], "datatype": "FP64", "data": [1, 3, 2, 4]}]}
+    for payload in (per_column, matrix):
+        np.testing.assert_array_equal(schema.frame(v2_columns(payload, schema)).to_numpy(), [[1, 3], [2, 4]])
+    with pytest.raises(PayloadError, match="does not fit shape"):
+        v2_columns({"inputs": [{"name": "input-0", "shape": [3, 2], "datatype": "FP64", "data": [1, 2]}]}, schema)
+
+
+def test_a_pipeline_with_a_text_column_is_served_and_checked(store):
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from .serving_support import wine_frames
+
+    train_df, test_df = (f.assign(region=np.where(f["alcohol"] > 13, "north", "south")) for f in wine_frames())
+    model = make_pipeline(
+        make_column_transformer((OneHotEncoder(handle_unknown="ignore"), ["region"]), remainder=StandardScaler()), LogisticRegression(max_iter=500)
+    )
+    with api.run("regions", data=train_df, target="target", eval=test_df) as active:
+        model.fit(train_df.drop(columns="target"), train_df["target"])
+        active.track_model(model)
+    api.promote(active.run_id, name="regions", alias="production")
+    status = api.serve("regions@production")
+    try:
+        rows = test_df.drop(columns="target").head(6)
+        with requests.Session() as session:
+            answer = session.post(f"{status.url}/invocations", json={"dataframe_records": rows.to_dict("records")})
+            assert answer.json()["predictions"] == model.predict(rows).tolist()
+            assert requests.get(f"{status.url}/model").json()["input_schema"][-1] == {"name": "region", "dtype": "str"}
+            wrong = session.post(f"{status.url}/invocations", json={"dataframe_records": [dict(rows.iloc[0], region=3)]})
+            assert wrong.status_code == 422 and "column 'region' has 3 (int); the model expects text" in wrong.json()["error"]
+    finally:
+        api.stop("regions")
