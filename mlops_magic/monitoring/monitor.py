@@ -34,14 +34,13 @@ def load_version_model(store, run, variable: str):
     return record, _models[record.sha256]
 
 
-def reference_data(store, run):
-    """(features frame, target name) of the run's training sample, or (None, None) when it kept none."""
+def reference_features(store, run):
+    """The input columns of the run's training sample (the drift reference), or None when it kept none."""
     dataset = run.datasets.get("train")
     if dataset is None or not dataset.sample_sha256:
-        return None, None
+        return None
     frame = store.artifacts.load_frame(dataset.sample_sha256)
-    target = dataset.target if dataset.target in frame.columns else None
-    return (frame.drop(columns=target) if target else frame), target
+    return frame.drop(columns=dataset.target) if dataset.target in frame.columns else frame
 
 
 def _task(run, record) -> str | None:
@@ -54,7 +53,7 @@ def _inputs(sample, features: list[str] | None):
     return frame if features is None else frame.reindex(columns=features)
 
 
-def _window_table(groups, spec, until: float | None):
+def _window_table(groups, spec, until: float):
     """Windows oldest first: number, start and end (UTC, and as epoch seconds), and their sizes."""
     import pandas as pd
 
@@ -70,8 +69,7 @@ def _window_table(groups, spec, until: float | None):
         .reset_index()
     )
     if spec.seconds is not None:
-        end = until if until is not None else time.time()
-        ends = end - windows["win"] * spec.seconds
+        ends = until - windows["win"] * spec.seconds
         starts = ends - spec.seconds
     else:
         ends = windows["last"]
@@ -178,6 +176,28 @@ def _prediction_drift(store, run, variable, reference, outputs, task):
     )
 
 
+def _observed(store, name, run, variable, task, groups, table, reference, drift_options):
+    """What the logged predictions show: metrics per window and per variant, drift, service health."""
+    import pandas as pd
+
+    features = list(reference.columns) if reference is not None else None
+    sample = store.prediction_sample(name, list(zip(table["win"], table["start_s"], table["end_s"])))
+    table = table.merge(_realised(groups, task, ["win"]), on="win", how="left")
+    figures = _model_figures(store, name, sample, features, task)
+    if figures:
+        table = table.drop(columns="roc_auc", errors="ignore").merge(pd.DataFrame([{"win": w, **f} for w, f in figures.items()]), on="win", how="left")
+    by_variant = _realised(groups, task, ["win", "version", "variant", "shadow"]).merge(table[["win", "window", "end"]], on="win")
+    by_variant = by_variant.drop(columns="win").sort_values(["window", "version"]).reset_index(drop=True)
+    drift = prediction_drift = None
+    if reference is not None:
+        current = sample[sample["win"] == sample["win"].min()]
+        drift = drift_frames(reference, _inputs(current, features), **drift_options)
+        prediction_drift = _prediction_drift(store, run, variable, reference, current["output"], task)
+    bounds = list(zip(table["window"], table["start_s"], table["end_s"]))
+    requests, step = store.request_rows(name, since=bounds[0][1], until=bounds[-1][2])
+    return table, by_variant, drift, prediction_drift, health_windows(requests, bounds, step)
+
+
 def monitor_model(
     store,
     name: str,
@@ -191,58 +211,42 @@ def monitor_model(
     save_policy: bool = True,
     **drift_options,
 ) -> MonitorReport:
-    """How ``name`` is doing over its newest windows.
+    """How ``name`` is doing over its newest windows (ending at ``until``, default now).
 
     With ``metric`` and a bound, the policy is stored (unless not ``save_policy``) and drawn; with
-    ``record``, the alerts that the stored policies (and drift) raise in the newest window are recorded.
+    ``record``, the alerts that the stored policies (and drift) raise are recorded.
     """
     import pandas as pd
 
     spec = parse_window(window)
+    until = time.time() if until is None else until
     versions = store.model_versions(name)  # NotFoundError names the fix
     shown = None
-    if metric is not None:
+    if metric is not None and (min_value is not None or max_value is not None):
         check_metric(metric)
-        if min_value is not None or max_value is not None:
-            shown = store.set_policy(name, metric, min_value, max_value, spec.text) if save_policy else Policy(
-                None, name, metric, min_value, max_value, spec.text, time.time()
-            )
+        shown = Policy(None, name, metric, min_value, max_value, spec.text, time.time())
+        if save_policy:
+            shown = store.set_policy(name, metric, min_value, max_value, spec.text)
+    elif metric is not None:
+        check_metric(metric)
     policies = store.policies(name)
     if shown is None:
         shown = next((p for p in policies if p.metric == metric), None) if metric else (policies[0] if policies else None)
-    newest = store.newest_version(name, until)
-    logged = newest is not None
-    found = store.model_version(name, version=newest if logged else versions[-1].version)
+    served = store.newest_version(name, until)
+    found = store.model_version(name, version=served if served is not None else versions[-1].version)
     run = store.get_run(found.run_id)
     model_record = next((m for m in run.models if m.variable == found.variable), None)
     task = _task(run, model_record) or "classification"
-    reference, _ = reference_data(store, run)
-    features = list(reference.columns) if reference is not None else None
-    groups = store.prediction_windows(name, spec.count, spec.seconds, max_windows, until, task=task)["groups"] if logged else None
-    logged = logged and len(groups) > 0
+    groups = store.prediction_windows(name, spec.count, spec.seconds, max_windows, until, task=task)["groups"] if served is not None else None
     table = _window_table(groups, spec, until)
-    sample = store.prediction_sample(name, list(zip(table["win"], table["start_s"], table["end_s"]))) if logged else None
-    by_variant = pd.DataFrame()
-    drift = prediction_drift = None
-    if logged:
-        table = table.merge(_realised(groups, task, ["win"]), on="win", how="left")
-        figures = _model_figures(store, name, sample, features, task)
-        if figures:
-            table = table.drop(columns="roc_auc", errors="ignore").merge(pd.DataFrame([{"win": w, **f} for w, f in figures.items()]), on="win", how="left")
-        by_variant = _realised(groups, task, ["win", "version", "variant", "shadow"]).merge(table[["win", "window", "end"]], on="win")
-        by_variant = by_variant.drop(columns="win").sort_values(["window", "version"]).reset_index(drop=True)
-        newest = sample[sample["win"] == sample["win"].min()]
-        if reference is not None:
-            drift = drift_frames(reference, _inputs(newest, features), **drift_options)
-            prediction_drift = _prediction_drift(store, run, found.variable, reference, newest["output"], task)
-        bounds = list(zip(table["window"], table["start_s"], table["end_s"]))
-        requests, step = store.request_rows(name, since=bounds[0][1], until=bounds[-1][2])
-        health = health_windows(requests, bounds, step)
-    else:
-        health = pd.DataFrame(columns=[*HEALTH_COLUMNS, "sampled"])
+    by_variant, drift, prediction_drift = pd.DataFrame(), None, None
+    health = pd.DataFrame(columns=[*HEALTH_COLUMNS, "sampled"])
+    if len(table):
+        reference = reference_features(store, run)
+        table, by_variant, drift, prediction_drift, health = _observed(store, name, run, found.variable, task, groups, table, reference, drift_options)
     report = MonitorReport(
         model=name,
-        version=found.version if logged else None,
+        version=found.version if len(table) else None,
         task=task,
         window=spec.text,
         metric=shown.metric if shown else (metric or PRIMARY.get(task)),
