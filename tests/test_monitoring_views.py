@@ -47,6 +47,7 @@ def test_dashboard_of_a_healthy_deployment(store, wine):
     assert list(dashboard.column.options) == list(dashboard.report.drift.table["column"])
     assert bytes(dashboard.histogram.value).startswith(PNG)
     assert "no alerts" in dashboard.alerts.value and "latency_p95" in dashboard.health.value
+    assert "newest window per version and variant" in dashboard.variants.value and "f1_macro" in dashboard.variants.value
     assert dashboard.auto.value is False
     dashboard.column.value = dashboard.column.options[-1]
     assert bytes(dashboard.histogram.value).startswith(PNG)

@@ -54,6 +54,16 @@ def alerts_html(alerts) -> str:
     return "<h4 style='margin:4px 0'>alerts</h4>" + h.table(ALERT_COLUMNS, rows.itertuples(index=False))
 
 
+def variants_html(report: MonitorReport) -> str:
+    """Metrics of the newest window per model version and A/B variant (shadow rows marked)."""
+    if not len(report.by_variant):
+        return ""
+    newest = report.by_variant[report.by_variant["window"] == report.by_variant["window"].max()]
+    metrics = [c for c in newest.columns if c not in ("window", "end", "version", "variant", "shadow")]
+    rows = [(r.version, r.variant if isinstance(r.variant, str) else "–", "yes" if r.shadow else "", *(getattr(r, m) for m in metrics)) for r in newest.itertuples()]
+    return "<h4 style='margin:4px 0'>newest window per version and variant</h4>" + h.table(["version", "variant", "shadow", *metrics], rows)
+
+
 def health_html(health) -> str:
     if not len(health):
         return f"<h4 style='margin:4px 0'>service health</h4><div style='color:{h.MUTED}'>no requests logged</div>"
@@ -87,6 +97,7 @@ def monitor_html(report: MonitorReport, images: dict[str, bytes] | None = None) 
         parts.append(png_img_tag(images["performance"], f"{report.metric} per window"))
     elif report.n_predictions == 0:
         parts.append(f"<div style='color:{h.MUTED}'>no predictions logged yet: serve the model and send requests</div>")
+    parts.append(variants_html(report))
     parts.append(drift_html(report.drift, "data drift (newest window vs training data)"))
     if "histogram" in images:
         parts.append(png_img_tag(images["histogram"], "reference vs current"))
@@ -107,6 +118,7 @@ class MonitorDashboard(View):
         self._stop = threading.Event()
         self.header = widgets.HTML()
         self.performance = widgets.Image(format="png")
+        self.variants = widgets.HTML()
         self.drift_table = widgets.HTML()
         self.column = widgets.Dropdown(description="column", options=[])
         self.histogram = widgets.Image(format="png")
@@ -124,6 +136,7 @@ class MonitorDashboard(View):
             children=[
                 widgets.HBox([self.header, self.refresh_button, self.auto]),
                 self.performance,
+                self.variants,
                 self.drift_table,
                 widgets.HBox([self.column]),
                 self.histogram,
@@ -142,6 +155,7 @@ class MonitorDashboard(View):
         self.header.value = header_html(report)
         self.performance.value = self.images.get("performance", b"")
         self.performance.layout.display = None if "performance" in self.images else "none"
+        self.variants.value = variants_html(report)
         self.drift_table.value = drift_html(report.drift, "data drift (newest window vs training data)")
         columns = list(report.drift.table["column"]) if report.drift is not None else []
         self.column.options = columns
