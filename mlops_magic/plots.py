@@ -48,7 +48,7 @@ def performance_chart(windows, metric: str, threshold_min=None, threshold_max=No
     """``metric`` per window (realised, and estimated dashed) with threshold lines and alert markers.
 
     ``windows`` has ``end`` and the metric columns of a ``MonitorReport``; ``alert_ends`` are the
-    window ends at which alerts fired.
+    ``end`` values of the windows where alerts fired (marked on the realised, else estimated, value).
     """
     figure = new_figure(6.4, 2.6)
     axes = figure.subplots()
@@ -58,10 +58,11 @@ def performance_chart(windows, metric: str, threshold_min=None, threshold_max=No
     for bound, name in ((threshold_min, "min"), (threshold_max, "max")):
         if bound is not None:
             axes.axhline(bound, color="#cf222e", linestyle=":", linewidth=1, label=f"{name} {bound:g}")
-    values = windows.set_index("end")[metric] if metric in windows else None
-    marked = [end for end in alert_ends if values is not None and end in values.index]
+    values = windows.set_index("end").reindex(columns=[metric, f"estimated_{metric}"]).astype(float)
+    values = values[metric].fillna(values[f"estimated_{metric}"])
+    marked = [end for end in alert_ends if end in values.index and values.notna()[end]]
     if marked:
-        axes.plot(marked, values.loc[marked].astype(float), "x", color="#cf222e", markersize=9, label="alert")
+        axes.plot(marked, values.loc[marked], "x", color="#cf222e", markersize=9, label="alert")
     axes.set_ylabel(metric)
     axes.set_xlabel("window end (UTC)")
     axes.tick_params(axis="x", labelsize=7, rotation=20)

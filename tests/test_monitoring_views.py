@@ -138,3 +138,15 @@ def test_monitor_and_data_magics(ip, wine):
         ip.run_line_magic("mlops_data", "missing_df")
     with pytest.raises(UsageError, match="target 'quality' is not a column"):
         ip.run_line_magic("mlops_data", "wine_df --target quality")
+
+
+def test_alert_markers_point_at_the_alerted_windows(store, wine):
+    from mlops_magic.widgets.monitor import alert_windows
+
+    model, version, live = wine
+    X = live.drop(columns="target").iloc[:40]
+    predicted = model.predict(X)
+    log_stream(store, "wine", version, model, X.iloc[:20], predicted[:20], start=time.time() - 100)
+    log_stream(store, "wine", version, model, X.iloc[20:], (predicted[20:] + 1) % 3, start=time.time() - 50)
+    report = api.monitor("wine", window=20, metric="accuracy", min_value=0.5)
+    assert alert_windows(report) == [report.windows["end"].iloc[-1]]

@@ -72,16 +72,20 @@ def health_html(health) -> str:
     return f"<h4 style='margin:4px 0'>service health{note}</h4>" + h.table(HEALTH_COLUMNS, rows.itertuples(index=False))
 
 
+def alert_windows(report: MonitorReport) -> list:
+    """The ``end`` of each shown window that a recorded threshold alert on the shown metric refers to."""
+    if report.alerts is None or not len(report.alerts) or not len(report.windows):
+        return []
+    alerted = report.alerts[(report.alerts["kind"] == "threshold") & (report.alerts["metric"] == report.metric)]
+    fired = [w["end"] for w in alerted["window"] if isinstance(w, dict) and "end" in w]
+    return [end for end in report.windows["end"] if any(abs(end.timestamp() - t) < 1e-3 for t in fired)]
+
+
 def charts(report: MonitorReport) -> dict[str, bytes]:
     """The dashboard's PNG charts (performance, health, and the most drifted column's histogram)."""
     found: dict[str, bytes] = {}
     if len(report.windows) and report.metric:
-        ends = []
-        if report.alerts is not None and len(report.alerts):
-            import pandas as pd
-
-            ends = [pd.Timestamp(w["end"], unit="s", tz="UTC") for w in report.alerts["window"] if isinstance(w, dict) and "end" in w]
-        found["performance"] = performance_chart(report.windows, report.metric, report.threshold_min, report.threshold_max, ends)
+        found["performance"] = performance_chart(report.windows, report.metric, report.threshold_min, report.threshold_max, alert_windows(report))
     if len(report.health) and report.health["requests"].sum():
         found["health"] = health_chart(report.health)
     if report.drift is not None and len(report.drift.table):
