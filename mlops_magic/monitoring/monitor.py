@@ -121,7 +121,10 @@ def _model_figures(store, name, sample, features, task) -> dict[int, dict[str, f
         if not hasattr(model, "predict_proba"):
             return figures
         classes = list(model.classes_)
-        proba = model.predict_proba(_inputs(rows, features))
+        try:
+            proba = model.predict_proba(_inputs(rows, features))
+        except ValueError:  # logged inputs the model cannot score (e.g. missing values): no estimates
+            return figures
         position = {c: i for i, c in enumerate(classes)}
         predicted = np.array([position.get(o, -1) for o in rows["output"]])
         predicted = np.where(predicted >= 0, predicted, proba.argmax(axis=1))
