@@ -83,6 +83,7 @@ def test_dashboard_of_an_empty_deployment(store, wine):
     assert "empty" in dashboard.header.value
     assert dashboard.performance.layout.display == "none" and dashboard.column.options == ()
     assert "no predictions logged yet" in dashboard._repr_html_()
+    assert "no predictions logged yet" in dashboard.report._repr_html_()
     assert "no requests logged" in dashboard.health.value
 
 

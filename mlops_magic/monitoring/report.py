@@ -46,7 +46,10 @@ class DriftReport:
         return f"DriftReport: {self.summary()}\n{shown.to_string(index=False)}"
 
     def _repr_html_(self) -> str:
-        return f"<p><b>DriftReport</b>: {self.summary()}</p>{_html_table(self.table)}"
+        """The drift part of the monitor dashboard: the table by severity, the top column's histogram."""
+        from ..widgets.monitor import drift_report_html
+
+        return drift_report_html(self)
 
 
 @dataclass
@@ -126,12 +129,10 @@ class MonitorReport:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        parts = [f"<p><b>MonitorReport</b> {self.summary()} (window {self.window})</p>"]
-        if len(self.windows):
-            parts.append(_html_table(self.windows.tail(10)))
-        if self.drift is not None:
-            parts.append(self.drift._repr_html_())
-        return "".join(parts)
+        """The monitor dashboard as static HTML."""
+        from ..widgets.monitor import monitor_html
+
+        return monitor_html(self)
 
 
 @dataclass

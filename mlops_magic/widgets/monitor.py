@@ -47,6 +47,15 @@ def drift_html(drift: DriftReport | None, title: str) -> str:
     return f"<h4 style='margin:4px 0'>{h.escape(title)}</h4><div style='font-size:12px'>{h.escape(drift.summary())}</div>" + h.table(DRIFT_COLUMNS, cells, raw=True)
 
 
+def drift_report_html(drift: DriftReport) -> str:
+    """A ``DriftReport`` on its own: the drift table and the most drifted column's histogram."""
+    parts = [drift_html(drift, "data drift")]
+    if len(drift.table):
+        column = drift.table["column"].iloc[0]
+        parts.append(png_img_tag(drift_histogram(drift.histograms[column], column), f"{column}: reference vs current"))
+    return '<div style="font-family:sans-serif;font-size:13px">' + "".join(parts) + "</div>"
+
+
 def alerts_html(alerts) -> str:
     if alerts is None or not len(alerts):
         return f"<h4 style='margin:4px 0'>alerts</h4><div style='color:{h.MUTED}'>no alerts</div>"
