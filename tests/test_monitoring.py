@@ -228,3 +228,19 @@ def test_policy_checks_the_newest_realised_window_and_a_newer_estimate(store, wi
     upper = api.monitor("wine", window=20, metric="accuracy", max_value=0.9)
     fired = [a for a in upper.fired if a["kind"] == "threshold"]
     assert len(fired) == 1 and "(estimated) is above the maximum 0.9" in fired[0]["message"]
+
+
+def test_request_log_is_sampled_above_the_cap_and_counts_scaled(store):
+    from mlops_magic.monitoring.health import health_windows
+
+    now = time.time()
+    failed = np.random.default_rng(0).random(1000) < 0.25
+    store.log_requests([{"time": now - 100 + i * 0.1, "model": "m", "version": 1, "status_code": 503 if failed[i] else 200, "latency_ms": float(i % 50), "n_rows": 1} for i in range(1000)])
+    everything, step = store.request_rows("m", since=now - 200)
+    assert step == 1 and len(everything) == 1000
+    sampled, step = store.request_rows("m", since=now - 200, cap=100)
+    assert step == 10 and len(sampled) == 100
+    health = health_windows(sampled, [(0, now - 200, now)], step)
+    every_tenth = failed[9::10]  # request ids start at 1: the sample holds ids 10, 20, ...
+    assert health["requests"].iloc[0] == 1000 and health["errors"].iloc[0] == 10 * every_tenth.sum() and health["sampled"].all()
+    assert health["error_rate"].iloc[0] == pytest.approx(every_tenth.mean()) and abs(every_tenth.mean() - failed.mean()) < 0.1
