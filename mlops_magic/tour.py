@@ -75,18 +75,12 @@ def stop_step(state: dict[str, Any]) -> None:
 
 
 def monitor_step(state: dict[str, Any]) -> None:
-    """3. Monitor: the data check, then a stream that drifts half-way, late labels, a policy and its alert.
-
-    Uses ``state["deployment"]`` when an earlier step serves a model; otherwise serves the best run itself.
-    """
+    """3. Monitor: the data check, then a stream that drifts half-way, late labels, a policy and its alert."""
     import requests
 
     say(f"  data check: {api.check_data(state['train_df'], target='target').baseline.summary()}")
-    deployment = state.get("deployment")
-    started_here = deployment is None
-    if started_here:
-        api.promote(state["best_run_id"], name="wine-tour", alias="production")
-        deployment = api.serve("wine-tour@production")
+    deployment = state["deployment"]
+    logged_before = api.get_store().count_predictions(deployment.name)
     stream = state["test_df"].sample(n=400, replace=True, random_state=1).reset_index(drop=True)
     stream.loc[200:, "alcohol"] += 2.0  # a new supplier's wines from the 201st request on
     stream.loc[200:, "proline"] *= 1.8
@@ -96,7 +90,7 @@ def monitor_step(state: dict[str, Any]) -> None:
         ids += session.post(f"{deployment.url}/invocations", json={"dataframe_records": records}, timeout=30).json()["ids"]
     session.post(f"{deployment.url}/feedback", json={"ids": ids[:300], "labels": stream["target"][:300].tolist()}, timeout=30)
     deadline = time.time() + 30
-    while api.get_store().count_predictions(deployment.name) < len(ids) and time.time() < deadline:
+    while api.get_store().count_predictions(deployment.name) < logged_before + len(ids) and time.time() < deadline:
         time.sleep(0.2)
     report = api.monitor(deployment.name, window=100, metric="accuracy", min_value=0.9)
     columns = ["window", "n_predictions", "n_labelled", "accuracy", "estimated_accuracy"]
@@ -104,8 +98,6 @@ def monitor_step(state: dict[str, Any]) -> None:
     say(f"  verdict: {report.summary()}")
     for alert in report.new_alerts:
         say(f"  ALERT [{alert['kind']}] {alert['message']}")
-    if started_here:
-        api.stop(deployment.name)
 
 
 STEPS: list[tuple[str, Step]] = [
