@@ -38,7 +38,7 @@ def start_lab(root: Path, port: int) -> subprocess.Popen:
         (settings / name).parent.mkdir(parents=True, exist_ok=True)
         (settings / name).write_text(json.dumps(values))
     command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-               "--ServerApp.token=", "--ServerApp.password=", f"--ServerApp.root_dir={root}",
+               "--ServerApp.token=", "--ServerApp.password=", f"--ServerApp.root_dir={root}", f"--LabApp.workspaces_dir={settings}",
                "--LabApp.news_url=None", "--allow-root"]
     env = {**__import__("os").environ, "JUPYTERLAB_SETTINGS_DIR": str(settings)}
     lab = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
@@ -87,7 +87,7 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1300, "height": args.height})
             for notebook in args.notebooks:
                 out = args.out / f"{notebook.stem}.png"
-                screenshot(page, f"http://127.0.0.1:{port}/lab/tree/{notebook.name}", out, args.wait)
+                screenshot(page, f"http://127.0.0.1:{port}/lab/tree/{notebook.name}?reset", out, args.wait)
                 print(out)
             browser.close()
     finally:
