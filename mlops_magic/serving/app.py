@@ -103,7 +103,8 @@ class Endpoint:
             raise
         latency_ms = self.record(served.version, 200, started, len(frame))
         ids = self.ids.take(len(frame))
-        self.log.predictions(PredictionBatch.of(frame, ids, outputs, served.name, served.version, variant.label, False, latency_ms))
+        schema = served.schema
+        self.log.predictions(PredictionBatch(ids, schema.order, schema.values(frame), outputs, served.name, served.version, variant.label, False, latency_ms, time.time()))
         self.metrics.rows.labels(served.name, served.version, variant.label, "false").inc(len(frame))
         if self.shadow:
             self.shadow.submit(frame, ids)

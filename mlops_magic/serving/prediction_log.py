@@ -40,10 +40,6 @@ class PredictionBatch:
     latency_ms: float
     time: float
 
-    @classmethod
-    def of(cls, frame, ids: list[str], outputs: list, model: str, version: int, variant: str | None, shadow: bool, latency_ms: float):
-        values = frame.to_numpy(dtype=object if len(set(frame.dtypes)) > 1 else None)
-        return cls(ids, [str(c) for c in frame.columns], values, outputs, model, version, variant, shadow, latency_ms, time.time())
 
     def rows(self) -> list[dict[str, Any]]:
         columns, encode, option = self.columns, orjson.dumps, orjson.OPT_SERIALIZE_NUMPY

@@ -41,5 +41,7 @@ class ShadowScorer(threading.Thread):
                 continue
             latency_ms = (time.perf_counter() - started) * 1000
             self.log.predictions(
-                PredictionBatch.of(frame, [f"{i}.s" for i in ids], outputs, served.name, served.version, self.label, True, latency_ms)
+                PredictionBatch(
+                    [f"{i}.s" for i in ids], served.schema.order, served.schema.values(frame), outputs, served.name, served.version, self.label, True, latency_ms, time.time()
+                )
             )
