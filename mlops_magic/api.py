@@ -192,12 +192,12 @@ def models(name: str | None = None):
     return registry_tables(get_store(), name)
 
 
-def serve(ref: str, port: int | None = None, host: str = "127.0.0.1", split: str | None = None, shadow: str | None = None):
+def serve(ref: str, port: int | None = None, host: str = "127.0.0.1", split: str | None = None, shadow: str | None = None, workers: int = 1):
     """Start a serving process for ``ref`` and return once it answers; it keeps running after the kernel.
 
     ``ref`` is ``name@alias`` (followed when the alias moves), ``name/N``, or ``name`` (its latest
     version, or the variants of ``split="production=90,staging=10"``); ``shadow`` names a variant
-    that scores the same requests without answering.
+    that scores the same requests without answering; ``workers`` processes share the port.
     """
     from .serving import manager
     from .serving.router import parse_target
@@ -209,7 +209,9 @@ def serve(ref: str, port: int | None = None, host: str = "127.0.0.1", split: str
     target = parse_target(ref, split, shadow)
     for variant in [*target.variants, *([target.shadow] if target.shadow else [])]:
         store.model_version(target.name, version=variant.version, alias=variant.alias)
-    return manager.start(store, target, host=host, port=port)
+    if workers < 1:
+        raise InvalidInputError(f"workers={workers}: serve with at least 1 worker process.")
+    return manager.start(store, target, host=host, port=port, workers=workers)
 
 
 def stop(name: str):

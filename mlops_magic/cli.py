@@ -95,7 +95,7 @@ def _serve(args) -> int:
 
     if (args.ref is None) == (args.stop is None):
         raise InvalidInputError("give a model to serve (e.g. wine-quality@production) or --stop NAME, not both.")
-    status = api.stop(args.stop) if args.stop else api.serve(args.ref, args.port, args.host, args.split, args.shadow)
+    status = api.stop(args.stop) if args.stop else api.serve(args.ref, args.port, args.host, args.split, args.shadow, args.workers)
     print(repr(status))
     if status.status == "running":
         print(status.curl_example())
@@ -161,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--split", default=None, help="A/B test, e.g. production=90,staging=10")
     serve.add_argument("--shadow", default=None, help="a variant scored on the same requests without answering")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes sharing the port")
     serve.add_argument("--stop", default=None, metavar="NAME", help="stop the serving process of model NAME")
     serve.set_defaults(handler=_serve)
 

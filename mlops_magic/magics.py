@@ -226,6 +226,7 @@ class MLOpsMagic(Magics):
     @argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     @argument("--split", default=None, help="A/B test: variants and weights, e.g. production=90,staging=10")
     @argument("--shadow", default=None, help="a variant that scores the same requests without answering, e.g. staging")
+    @argument("--workers", type=int, default=1, help="worker processes sharing the port (default 1)")
     @argument("--stop", default=None, metavar="NAME", help="stop the serving process of model NAME")
     @line_magic
     def mlops_serve(self, line):
@@ -240,7 +241,7 @@ class MLOpsMagic(Magics):
         if (args.ref is None) == (args.stop is None):
             raise UsageError("give a model to serve (e.g. %mlops_serve wine-quality@production) or --stop NAME, not both.")
         with user_errors():
-            status = api.stop(args.stop) if args.stop else api.serve(args.ref, args.port, args.host, args.split, args.shadow)
+            status = api.stop(args.stop) if args.stop else api.serve(args.ref, args.port, args.host, args.split, args.shadow, args.workers)
         display(DeploymentCard(status, refresh=lambda: (api.deployments(status.name) or [status])[0]))
 
     @line_magic

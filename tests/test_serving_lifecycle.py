@@ -144,3 +144,25 @@ def test_cli_serve_and_stop(promoted, capsys):
     assert "wine running" in capsys.readouterr().out
     assert cli.main(["--store", promoted.url, "serve", "--stop", "wine"]) == 0
     assert "wine stopped" in capsys.readouterr().out
+
+
+def test_two_workers_share_the_port_log_everything_and_stop_together(promoted):
+    from .serving_support import wine_frames
+
+    record = {"dataframe_records": wine_frames()[1].drop(columns="target").head(3).to_dict("records")}
+    status = api.serve("wine@production", workers=2)
+    answered, workers = [], set()
+    for _ in range(40):  # fresh connections, so both workers get some
+        with requests.Session() as session:
+            answered += invoke(session, status.url, record).json()["ids"]
+            health = session.get(f"{status.url}/health").json()
+            assert health["pid"] == status.pid
+            workers.add(health["worker"])
+    assert len(workers) == 2 and len({i.split("-")[0] for i in answered}) == 2  # one id prefix per worker
+    assert api.deployments("wine")[0].status == "running"
+    assert api.stop("wine").status == "stopped"
+    for worker in workers:
+        with pytest.raises(ProcessLookupError):
+            os.kill(worker, 0)
+    logged = api.predictions("wine")["prediction_id"]
+    assert sorted(logged) == sorted(answered)

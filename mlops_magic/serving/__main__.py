@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--max-body-mb", type=float, default=20.0)
     parser.add_argument("--poll-interval", type=float, default=0.5, help="seconds between alias checks")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes sharing the port (forked after the model loads)")
     args = parser.parse_args(argv)
 
     from ..errors import MLOpsError
@@ -44,13 +45,48 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mlops-serving: cannot serve: the model failed to load: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 3
 
+    sys.setswitchinterval(0.0005)  # the event loop waits at most 0.5 ms (not 5) for the GIL another thread holds
+    print(f"mlops-serving: {target.describe()} on http://{args.host}:{args.port} ({args.workers} worker(s))", flush=True)
+    serve(endpoint, create_app(endpoint), args.host, args.port, max(1, args.workers))
+    return 0
+
+
+def serve(endpoint, app, host: str, port: int, workers: int) -> None:
+    """Run ``app`` until SIGTERM; with several workers, fork them on one listening socket.
+
+    The model is loaded once before the fork (copy-on-write); each worker then starts its own log
+    writer, watcher and database connections. SIGTERM to this process reaches every worker, each
+    stops gracefully (its queued predictions written), and this process's own shutdown waits for them.
+    """
+    import os
+
     import uvicorn
 
-    sys.setswitchinterval(0.0005)  # the event loop waits at most 0.5 ms (not 5) for the GIL the log writer holds
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=30)
+    if workers == 1:
+        uvicorn.Server(config).run()
+        return
+    sock = config.bind_socket()
+    children = []
+    for _ in range(workers - 1):
+        pid = os.fork()
+        if pid == 0:
+            endpoint.store.db.engine.dispose(close=False)  # never share the parent's database connections
+            uvicorn.Server(config).run(sockets=[sock])
+            os._exit(0)
+        children.append(pid)
+    endpoint.workers = children
 
-    print(f"mlops-serving: {target.describe()} on http://{args.host}:{args.port}", flush=True)
-    uvicorn.run(create_app(endpoint), host=args.host, port=args.port, log_level="warning", access_log=False, timeout_graceful_shutdown=30)
-    return 0
+    class Forwarding(uvicorn.Server):
+        def handle_exit(self, sig, frame):
+            for child in children:
+                try:
+                    os.kill(child, sig)
+                except ProcessLookupError:
+                    pass
+            super().handle_exit(sig, frame)
+
+    Forwarding(config).run(sockets=[sock])
 
 
 if __name__ == "__main__":

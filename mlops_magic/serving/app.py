@@ -54,21 +54,25 @@ class Endpoint:
         self.store = store
         self.target = target
         self.max_body_bytes = max_body_bytes
+        self.poll_interval = poll_interval
         self.slots = Slots(store, target)
-        self.router = Router(target.variants)
-        self.log = PredictionLog(store.url, str(store.artifacts.root))
-        self.ids = PredictionIds()
         self.metrics = Metrics()
-        self.shadow = ShadowScorer(self.slots, target.shadow.label, self.log) if target.shadow else None
-        self.watcher = AliasWatcher(self.slots, poll_interval, on_swap=self._swapped)
+        self.pid = os.getpid()  # the serving process: forked workers answer /health with it too
+        self.workers: list[int] = []  # pids of the workers it forked (set in it alone), waited for on stop
         self.started_at = time.time()
         self.requests = 0
         self.ready = False
 
     def start(self) -> None:
+        """Start this worker's own router, prediction ids, log writer, shadow scorer and alias watcher."""
+        self.router = Router(self.target.variants)
+        self.ids = PredictionIds()
+        self.log = PredictionLog(self.store.url, str(self.store.artifacts.root))
         self.log.start()
+        self.shadow = ShadowScorer(self.slots, self.target.shadow.label, self.log) if self.target.shadow else None
         if self.shadow:
             self.shadow.start()
+        self.watcher = AliasWatcher(self.slots, self.poll_interval, on_swap=self._swapped)
         self.watcher.start()
         self.ready = True
 
@@ -79,6 +83,8 @@ class Endpoint:
         if self.shadow:
             self.shadow.close()
         self.log.close()
+        for pid in self.workers:  # they got the same signal; the process ends only once they have written everything
+            os.waitpid(pid, 0)
 
     def _swapped(self, label: str, old: ServedVersion, new: ServedVersion) -> None:
         self.metrics.swaps.labels(self.target.name, label).inc()
@@ -191,7 +197,7 @@ def create_app(endpoint: Endpoint) -> FastAPI:
 
     @app.get("/health", tags=["service"])
     def health():
-        return {"status": "alive", "pid": os.getpid(), "model": name, "requests": endpoint.requests, "uptime_s": time.time() - endpoint.started_at}
+        return {"status": "alive", "pid": endpoint.pid, "worker": os.getpid(), "model": name, "requests": endpoint.requests, "uptime_s": time.time() - endpoint.started_at}
 
     @app.get("/ready", tags=["service"])
     def ready():

@@ -61,8 +61,8 @@ def log_path_for(store, name: str) -> Path:
     return Path(store.artifacts.root).parent / "serving" / f"{name}.log"
 
 
-def start(store, target: Target, host: str = "127.0.0.1", port: int | None = None, timeout: float = 60.0) -> DeploymentStatus:
-    """Start a serving process for ``target``, wait until it answers ``/ready``, record the deployment."""
+def start(store, target: Target, host: str = "127.0.0.1", port: int | None = None, workers: int = 1, timeout: float = 60.0) -> DeploymentStatus:
+    """Start a serving process for ``target`` (``workers`` processes on its port), wait until it answers ``/ready``, record it."""
     existing = store.deployment(target.name)
     if existing is not None and existing.stopped_at is None and probe(existing).status == "running":
         raise ServingError(f"{target.name} is already served at {existing.url}: stop it first with %mlops_serve --stop {target.name}.")
@@ -73,7 +73,7 @@ def start(store, target: Target, host: str = "127.0.0.1", port: int | None = Non
     log_path.parent.mkdir(parents=True, exist_ok=True)
     command = [
         sys.executable, "-m", "mlops_magic.serving", "--store", store.url, "--artifacts", str(store.artifacts.root),
-        "--target", json.dumps(target.to_dict()), "--host", host, "--port", str(port),
+        "--target", json.dumps(target.to_dict()), "--host", host, "--port", str(port), "--workers", str(workers),
     ]  # fmt: skip
     with open(log_path, "ab") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
