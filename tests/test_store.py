@@ -107,3 +107,19 @@ def test_model_needing_types_not_recorded_is_refused(store):
 def test_missing_artifact_names_the_problem(store):
     with pytest.raises(NotFoundError, match="missing"):
         store.artifacts.get("ab" * 32)
+
+
+def test_models_of_one_structure_reuse_the_recorded_types_and_still_load(store):
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import RandomForestClassifier
+
+    from mlops_magic.tracking.writer import snapshot_model
+
+    X, y = load_breast_cancer(return_X_y=True)
+    for seed in (0, 1):
+        model = RandomForestClassifier(n_estimators=3, random_state=seed).fit(X, y)
+        types = snapshot_model("m", model, "classification").types
+        assert "sklearn.tree._tree.Tree" in types
+        sha, _, trusted = store.artifacts.save_model(model, types)
+        assert trusted == ["sklearn.tree._tree.Tree"]
+        np.testing.assert_array_equal(store.artifacts.load_model(sha, trusted).predict(X), model.predict(X))

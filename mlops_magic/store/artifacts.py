@@ -17,6 +17,9 @@ from typing import Any
 from ..errors import IntegrityError, NotFoundError
 
 
+_needed_types: dict[frozenset[str], list[str]] = {}  # model structure -> types skops must be told to trust
+
+
 class ArtifactStore:
     """Files under ``root``, at ``ab/cdef...`` by their sha256."""
 
@@ -57,12 +60,20 @@ class ArtifactStore:
             )
         return data
 
-    def save_model(self, model: Any) -> tuple[str, int, list[str]]:
-        """Serialise ``model`` with skops; return (sha256, size, the non-default types it needs)."""
+    def save_model(self, model: Any, types: frozenset[str] | None = None) -> tuple[str, int, list[str]]:
+        """Serialise ``model`` with skops; return (sha256, size, the non-default types it needs).
+
+        ``types``, the set of types the model is made of, lets a model of a structure saved
+        before reuse the types skops reported then (asking skops costs as much as a third of a save).
+        """
         import skops.io as sio
 
         data = sio.dumps(model, compression=zipfile.ZIP_DEFLATED, compresslevel=1)
-        trusted = sio.get_untrusted_types(data=data)
+        trusted = _needed_types.get(types) if types else None
+        if trusted is None:
+            trusted = sio.get_untrusted_types(data=data)
+            if types:
+                _needed_types[types] = trusted
         return self.put(data), len(data), trusted
 
     def load_model(self, sha256: str, trusted_types: list[str]) -> Any:

@@ -9,6 +9,7 @@ A write that fails (store locked, disk full) is kept and tried again with the ne
 from __future__ import annotations
 
 import atexit
+import io
 import pickle
 import queue
 import threading
@@ -26,6 +27,7 @@ class PendingModel:
     class_name: str
     task: str
     snapshot: bytes
+    types: frozenset[str]  # every type and function in the object graph
 
 
 @dataclass
@@ -36,18 +38,25 @@ class PendingRun:
     samples: dict[str, Any] = field(default_factory=dict)  # role -> DataFrame sample
 
 
+_saved_samples: dict[tuple[str, str], str] = {}  # (artifact root, data digest) -> sample sha256
+
+
 def save_models(pending: PendingRun) -> None:
     """Save the run's model snapshots with skops; a model that cannot be saved becomes a warning."""
     for model in pending.models:
         try:
-            sha256, size, trusted = pending.store.artifacts.save_model(pickle.loads(model.snapshot))
+            sha256, size, trusted = pending.store.artifacts.save_model(pickle.loads(model.snapshot), model.types)
             pending.run.models.append(ModelRecord(model.variable, model.class_name, sha256, size, trusted, model.task))
         except Exception as exc:
             pending.run.warnings.append(f"model {model.variable!r} was not saved: {type(exc).__name__}: {exc}")
     pending.models = []
     for role, sample in pending.samples.items():
+        dataset = pending.run.datasets[role]
+        key = (str(pending.store.artifacts.root), dataset.digest)
         try:
-            pending.run.datasets[role].sample_sha256 = pending.store.artifacts.save_frame(sample)
+            if key not in _saved_samples:  # the same data was sampled and saved before: reuse its file
+                _saved_samples[key] = pending.store.artifacts.save_frame(sample)
+            dataset.sample_sha256 = _saved_samples[key]
         except Exception as exc:
             pending.run.warnings.append(f"{role} data sample was not saved: {type(exc).__name__}: {exc}")
     pending.samples = {}
@@ -125,5 +134,22 @@ def flush() -> list[str]:
     return _writer.take_messages()
 
 
+class _TypeRecordingPickler(pickle.Pickler):
+    """A pickler that also notes the type of every object it meets (and classes/functions met as objects)."""
+
+    def __init__(self, file):
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.types: set[str] = set()
+
+    def reducer_override(self, obj):
+        kind = obj if isinstance(obj, type) or callable(obj) and hasattr(obj, "__qualname__") else type(obj)
+        self.types.add(f"{getattr(kind, '__module__', '')}.{getattr(kind, '__qualname__', repr(kind))}")
+        return NotImplemented
+
+
 def snapshot_model(variable: str, model: Any, task: str) -> PendingModel:
-    return PendingModel(variable, type(model).__name__, task, pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
+    """Freeze ``model`` now (pickle), noting the types it is made of."""
+    buffer = io.BytesIO()
+    pickler = _TypeRecordingPickler(buffer)
+    pickler.dump(model)
+    return PendingModel(variable, type(model).__name__, task, buffer.getvalue(), frozenset(pickler.types))
