@@ -52,6 +52,12 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def fetch_tuples(conn: Connection, query) -> list[tuple]:
+    """All rows of ``query`` as the driver's plain tuples: for bulk reads, where building a
+    SQLAlchemy ``Row`` per row would cost more than the query (columns must need no type conversion)."""
+    return conn.execute(query).cursor.fetchall()
+
+
 class Database:
     """One store database: schema kept at ``SCHEMA_VERSION``, reads and writes in transactions."""
 

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, func, select
 
 from ..errors import InvalidInputError, NotFoundError
 from . import schema as s
+from .database import fetch_tuples
 from .entities import DatasetRecord, ModelRecord, Run
 
 
@@ -204,14 +205,14 @@ class RunsStore:
         if experiment is not None:
             base = base.where(s.experiments.c.name == experiment)
         with self.db.reading() as conn:
-            rows = conn.execute(base.order_by(s.runs.c.start_time.desc())).all()
+            rows = fetch_tuples(conn, base.order_by(s.runs.c.start_time.desc()))
             ids = base.with_only_columns(s.runs.c.run_id).scalar_subquery() if experiment is not None else None
             long = {}
             for prefix, table in (("params", s.params), ("metrics", s.metrics), ("tags", s.tags)):
                 query = select(table.c.run_id, table.c.key, table.c.value)
                 if ids is not None:
                     query = query.where(table.c.run_id.in_(ids))
-                long[prefix] = conn.execute(query).all()
+                long[prefix] = fetch_tuples(conn, query)
         frame = pd.DataFrame(rows, columns=["run_id", "experiment", "name", "status", "start_time", "duration_s"])
         frame["start_time"] = pd.to_datetime(frame["start_time"], unit="s", utc=True)
         position = {run_id: i for i, run_id in enumerate(frame["run_id"])}
