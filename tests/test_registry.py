@@ -128,3 +128,20 @@ def test_magics_promote_and_models(ip, monkeypatch):
     view = shown[-1]
     assert isinstance(view, RegistryView)
     assert "production" in view.versions_html.value and "wq" in repr(view)
+
+
+def test_registry_view_filters_by_model_and_reads_without_a_kernel(store):
+    from mlops_magic.widgets.registry import RegistryView
+
+    run, _ = train(forest())
+    api.promote(run.run_id, name="wine-a", alias="production")
+    api.promote(run.run_id, name="wine-b", alias="staging")
+    view = RegistryView(api.models())
+    assert "wine-a" in view.versions_html.value and "wine-b" in view.versions_html.value
+    view.model.value = "wine-b"
+    assert "wine-a" not in view.versions_html.value and "staging" in view.history_html.value
+    assert "production" not in view.history_html.value
+    static = view._repr_html_()
+    assert "wine-a" in static and "Alias history" in static and "<RegistryView 2 models>" in repr(view)
+    single = RegistryView(api.models("wine-a"))
+    assert single.model not in single.children and "wine-b" not in single.static_html()  # one model: no filter to offer

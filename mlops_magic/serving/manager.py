@@ -39,15 +39,21 @@ class DeploymentStatus:
     started_at: float
     versions: dict[str, int] = field(default_factory=dict)
     requests: int | None = None
-    columns: list[str] = field(default_factory=list)
+    schema: list[dict[str, str]] = field(default_factory=list)  # input columns: [{"name", "dtype"}]
     log_path: str | None = None
 
     @property
     def description(self) -> str:
         return Target.from_dict(self.target).describe()
 
+    @property
+    def columns(self) -> list[str]:
+        return [c["name"] for c in self.schema]
+
     def curl_example(self) -> str:
-        record = {c: 0.0 for c in (self.columns or ["feature"])}
+        from .payloads import is_numeric
+
+        record = {c["name"]: 0.0 if is_numeric(c["dtype"]) else "" for c in self.schema} or {"feature": 0.0}
         body = json.dumps({"dataframe_records": [record]})
         return f"curl -s {self.url}/invocations -H 'Content-Type: application/json' -d '{body}'"
 
@@ -117,7 +123,7 @@ def probe(record: DeploymentRecord, log_path: Path | None = None) -> DeploymentS
             return status
         model = requests.get(f"{record.url}/model", timeout=2).json()
         status.versions = {v["label"]: v["version"] for v in [*model["variants"], *([model["shadow"]] if model["shadow"] else [])]}
-        status.columns = [c["name"] for c in model["input_schema"]]
+        status.schema = model["input_schema"]
     except (requests.RequestException, ValueError, KeyError, TypeError):
         return status
     status.status, status.requests = "running", health.get("requests")
