@@ -36,6 +36,11 @@ def test_every_form_builds_the_same_frame_in_the_schema_order():
         pd.testing.assert_frame_equal(frame.astype({"colour": object}), expected.astype({"colour": object}), check_dtype=False)
 
 
+def test_csv_keeps_text_columns_text():
+    frame = frame_of(b"size,count,colour\n1,2,007\n", content_type="text/csv")
+    assert frame["colour"].tolist() == ["007"]
+
+
 def test_all_numeric_rows_take_the_matrix_path_and_reorder_columns():
     schema = InputSchema({"a": "float64", "b": "float64"}, allow_nan=True)
     frame = frame_of({"dataframe_split": {"columns": ["b", "a"], "data": [[2, 1], [4, None]]}}, schema)
@@ -46,7 +51,7 @@ def test_all_numeric_rows_take_the_matrix_path_and_reorder_columns():
 @pytest.mark.parametrize(
     "payload, message",
     [
-        ({"instances": [[1.5, 3, 7]]}, "column 'colour' has 7 (int); the model expects text"),
+        ({"instances": [[1.5, 3, 7]]}, "column 'colour' row 0 is 7 (int); the model expects text"),
         ({"instances": [[None, 3, "red"]]}, "column 'size' has a missing value"),
         ({"instances": [["big", 3, "red"]]}, "column 'size' row 0 is 'big'"),
         ({"instances": [[1.5, [3], "red"]]}, "column 'count' row 0 is [3]"),
@@ -97,6 +102,6 @@ def test_a_pipeline_with_a_text_column_is_served_and_checked(store):
             assert answer.json()["predictions"] == model.predict(rows).tolist()
             assert requests.get(f"{status.url}/model").json()["input_schema"][-1] == {"name": "region", "dtype": "str"}
             wrong = session.post(f"{status.url}/invocations", json={"dataframe_records": [dict(rows.iloc[0], region=3)]})
-            assert wrong.status_code == 422 and "column 'region' has 3 (int); the model expects text" in wrong.json()["error"]
+            assert wrong.status_code == 422 and "column 'region' row 0 is 3 (int); the model expects text" in wrong.json()["error"]
     finally:
         api.stop("regions")

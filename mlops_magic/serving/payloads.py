@@ -140,7 +140,7 @@ class InputSchema:
         for row, value in enumerate(values):
             if value is None:
                 out.append(math.nan)
-            elif isinstance(value, (int, float, np.number)) and not isinstance(value, (list, dict)):
+            elif isinstance(value, (int, float, np.number)):
                 out.append(float(value))
             else:
                 raise PayloadError(
@@ -149,19 +149,17 @@ class InputSchema:
         return out
 
     def _text_column(self, column: str, values) -> np.ndarray:
+        text_only = self.columns[column].lower() in ("str", "string", "category")
         out = np.empty(len(values), dtype=object)
         for row, value in enumerate(values):
             if value is None or (isinstance(value, float) and math.isnan(value)):
                 out[row] = np.nan
-            elif isinstance(value, (str, int, float, bool, np.generic)):
+            elif isinstance(value, str) or (not text_only and isinstance(value, (int, float, np.generic))):
                 out[row] = value
+            elif isinstance(value, (int, float, np.generic)):
+                raise PayloadError(422, f"column {column!r} row {row} is {value!r} ({type(value).__name__}); the model expects text.")
             else:
                 raise PayloadError(422, f"column {column!r} row {row} is a {type(value).__name__}; send a single value per cell.")
-        if self.columns[column].lower() in ("str", "string", "category") and any(
-            not isinstance(v, str) for v in out if v is not np.nan
-        ):
-            bad = next(v for v in out if v is not np.nan and not isinstance(v, str))
-            raise PayloadError(422, f"column {column!r} has {bad!r} ({type(bad).__name__}); the model expects text.")
         return out
 
     # --- body -> columns ---------------------------------------------------------------------
@@ -210,7 +208,7 @@ def invocation_columns(body: bytes, content_type: str, schema: InputSchema) -> d
     """The columns of an ``/invocations`` body (JSON in one of MLflow's forms, or CSV with a header)."""
     media = content_type.split(";", 1)[0].strip().lower()
     if media == "text/csv":
-        return csv_columns(body)
+        return csv_columns(body, schema)
     if media != "application/json":
         raise PayloadError(415, f"content type {media or 'missing'!r} is not supported: send application/json or text/csv.")
     payload = parse_json(body)
@@ -233,11 +231,12 @@ def invocation_columns(body: bytes, content_type: str, schema: InputSchema) -> d
     return schema.from_tensor_like(value, form)
 
 
-def csv_columns(body: bytes) -> dict[str, Any]:
+def csv_columns(body: bytes, schema: InputSchema) -> dict[str, Any]:
+    """Columns of a CSV body with a header row; the schema's text columns stay text (``007`` is not 7)."""
     if not body.strip():
         raise PayloadError(422, "empty batch: the CSV body has no header and no rows.")
     try:
-        frame = pd.read_csv(io.BytesIO(body))
+        frame = pd.read_csv(io.BytesIO(body), dtype={c: str for c in schema.text})
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise PayloadError(400, f"malformed CSV: {str(exc).strip()}. Send a header row, then one line per row.") from None
     return {str(c): frame[c].to_numpy() for c in frame.columns}
