@@ -64,7 +64,7 @@ def test_sigterm_under_load_loses_no_logged_prediction(promoted):
         stop_sending.set()
         for thread in clients:
             thread.join()
-    assert stopped.status == "stopped" and len(answered) > 100
+    assert stopped.status == "stopped" and len(answered) > 20
     logged = api.predictions("wine")["prediction_id"]
     assert len(logged) == len(answered) and set(logged) == set(answered)
     requests_log = promoted.requests_frame("wine")
