@@ -159,6 +159,8 @@ def test_two_workers_share_the_port_log_everything_and_stop_together(promoted):
             assert health["pid"] == status.pid
             workers.add(health["worker"])
     assert len(workers) == 2 and len({i.split("-")[0] for i in answered}) == 2  # one id prefix per worker
+    with requests.Session() as session:  # whichever worker takes it, feedback finds ids the other one logged
+        assert session.post(f"{status.url}/feedback", json={"ids": answered, "labels": [1] * len(answered)}).json() == {"recorded": len(answered)}
     assert api.deployments("wine")[0].status == "running"
     assert api.stop("wine").status == "stopped"
     for worker in workers:

@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         target = Target.from_dict(json.loads(args.target))
         from .app import Endpoint, create_app
 
-        endpoint = Endpoint(Store(args.store, args.artifacts), target, int(args.max_body_mb * 1024 * 1024), args.poll_interval)
+        endpoint = Endpoint(Store(args.store, args.artifacts), target, int(args.max_body_mb * 1024 * 1024), args.poll_interval, max(1, args.workers))
     except MLOpsError as exc:
         print(f"mlops-serving: cannot serve: {exc}", file=sys.stderr)
         return 3

@@ -22,7 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
-from ..errors import MLOpsError
+from ..errors import MLOpsError, NotFoundError
 from .models import ServedVersion
 from .payloads import PayloadError, invocation_columns, parse_json, v2_columns, v2_output
 from .prediction_log import PredictionBatch, PredictionIds, PredictionLog
@@ -43,15 +43,16 @@ class Metrics:
         self.latency = Histogram(
             "mlops_request_latency_seconds", "Scoring latency (parse, validate, predict).", ["model", "version"], buckets=_LATENCY_BUCKETS, registry=self.registry
         )
-        self.rows = Counter("mlops_predictions", "Rows scored, by version and variant.", ["model", "version", "variant", "shadow"], registry=self.registry)
+        self.rows = Counter("mlops_predictions", "Rows answered, by version and variant.", ["model", "version", "variant"], registry=self.registry)
         self.swaps = Counter("mlops_model_swaps", "Versions swapped in after an alias moved.", ["model", "variant"], registry=self.registry)
 
 
 class Endpoint:
     """Everything a serving process holds for one model name and its routing target."""
 
-    def __init__(self, store, target: Target, max_body_bytes: int = MAX_BODY_BYTES, poll_interval: float = 0.5):
+    def __init__(self, store, target: Target, max_body_bytes: int = MAX_BODY_BYTES, poll_interval: float = 0.5, worker_count: int = 1):
         self.store = store
+        self.worker_count = worker_count
         self.target = target
         self.max_body_bytes = max_body_bytes
         self.poll_interval = poll_interval
@@ -111,7 +112,7 @@ class Endpoint:
         ids = self.ids.take(len(frame))
         schema = served.schema
         self.log.predictions(PredictionBatch(ids, schema.order, schema.values(frame), outputs, served.name, served.version, variant.label, False, latency_ms, time.time()))
-        self.metrics.rows.labels(served.name, served.version, variant.label, "false").inc(len(frame))
+        self.metrics.rows.labels(served.name, served.version, variant.label).inc(len(frame))
         if self.shadow:
             self.shadow.submit(frame, ids)
         return outputs, ids, served, variant
@@ -136,10 +137,17 @@ class Endpoint:
         if not all(isinstance(i, str) for i in ids):
             raise PayloadError(422, "feedback ids must be the strings /invocations returned in \"ids\".")
         self.log.flush()
-        try:
-            return self.store.log_feedback(ids, labels)
-        except MLOpsError as exc:
-            raise PayloadError(404, str(exc)) from None
+        # Another worker may still hold some of these ids in its queue: it writes within ~0.1 s.
+        deadline = time.monotonic() + (2.0 if self.worker_count > 1 else 0.0)
+        while True:
+            try:
+                return self.store.log_feedback(ids, labels)
+            except NotFoundError as exc:
+                if time.monotonic() > deadline:
+                    raise PayloadError(404, str(exc)) from None
+                time.sleep(0.05)
+            except MLOpsError as exc:
+                raise PayloadError(503, f"the store cannot take feedback now: {exc}") from None
 
 
 async def read_body(request: Request, limit: int) -> bytes:
