@@ -161,7 +161,10 @@ def test_two_workers_share_the_port_log_everything_and_stop_together(promoted):
     assert len(workers) == 2 and len({i.split("-")[0] for i in answered}) == 2  # one id prefix per worker
     with requests.Session() as session:  # whichever worker takes it, feedback finds ids the other one logged
         assert session.post(f"{status.url}/feedback", json={"ids": answered, "labels": [1] * len(answered)}).json() == {"recorded": len(answered)}
-    assert api.deployments("wine")[0].status == "running"
+    deadline = time.monotonic() + 5
+    while api.deployments("wine")[0].requests < 40 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert api.deployments("wine")[0].requests == 40  # scoring requests of both workers, counted from the store
     assert api.stop("wine").status == "stopped"
     for worker in workers:
         with pytest.raises(ProcessLookupError):

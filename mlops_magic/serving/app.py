@@ -205,7 +205,10 @@ def create_app(endpoint: Endpoint) -> FastAPI:
 
     @app.get("/health", tags=["service"])
     def health():
-        return {"status": "alive", "pid": endpoint.pid, "worker": os.getpid(), "model": name, "requests": endpoint.requests, "uptime_s": time.time() - endpoint.started_at}
+        # Each worker counts its own requests; across several, the store's request log has the total (0.1 s behind).
+        requests = endpoint.requests if endpoint.worker_count == 1 else endpoint.store.count_requests(name, endpoint.started_at)
+        return {"status": "alive", "pid": endpoint.pid, "worker": os.getpid(), "workers": endpoint.worker_count, "model": name, "requests": requests,
+                "uptime_s": time.time() - endpoint.started_at}  # fmt: skip
 
     @app.get("/ready", tags=["service"])
     def ready():
