@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from .ports import port_is_free
@@ -58,8 +59,6 @@ def serve(endpoint, app, host: str, port: int, workers: int) -> None:
     writer, watcher and database connections. SIGTERM to this process reaches every worker, each
     stops gracefully (its queued predictions written), and this process's own shutdown waits for them.
     """
-    import os
-
     import uvicorn
 
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=30)
