@@ -40,11 +40,10 @@ def flipped(labels, n_wrong: int) -> np.ndarray:
 
 
 def logged_rows(name: str) -> pd.DataFrame:
-    """The prediction log joined with feedback, read with plain SQL (independent of the code under test)."""
+    """The prediction log with its feedback labels, read with plain SQL (independent of the code under test)."""
     with api.get_store().db.reading() as conn:
         frame = pd.read_sql(
-            "SELECT p.time, p.version, p.variant, p.inputs, p.output, f.label FROM predictions p "
-            "LEFT JOIN feedback f ON f.prediction_id = p.prediction_id WHERE p.model = ? AND NOT p.shadow",
+            "SELECT time, version, variant, inputs, output, label FROM predictions WHERE model = ? AND NOT shadow",
             conn.connection.driver_connection,
             params=(name,),
         )

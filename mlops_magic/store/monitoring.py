@@ -159,21 +159,20 @@ class MonitoringStore:
 
         if (count is None) == (seconds is None):
             raise InvalidInputError("a window is either a number of predictions or a duration, e.g. 200 or '1h'.")
-        f = s.feedback
-        sub = self._windowed(model, count, seconds, max_windows, until, [s.predictions.c.output])
-        labelled = f.c.label.isnot(None)
+        sub = self._windowed(model, count, seconds, max_windows, until, [s.predictions.c.output, s.predictions.c.label])
+        labelled = sub.c.label.isnot(None)
         keys = [sub.c.win, sub.c.version, sub.c.variant, sub.c.shadow, labelled.label("labelled")]
         common = [func.count(), func.min(sub.c.time), func.max(sub.c.time)]
         if task == "regression":
-            error = cast(sub.c.output, Float) - cast(f.c.label, Float)
-            label = cast(f.c.label, Float)
+            error = cast(sub.c.output, Float) - cast(sub.c.label, Float)
+            label = cast(sub.c.label, Float)
             extra = [func.sum(error * error), func.sum(func.abs(error)), func.sum(label), func.sum(label * label)]
             names = ["sum_error2", "sum_abs_error", "sum_label", "sum_label2"]
             groups = keys
         else:
-            extra, names = [sub.c.output, f.c.label], ["output", "label"]
-            groups = [*keys, sub.c.output, f.c.label]
-        query = select(*keys, *common, *extra).select_from(sub.outerjoin(f, f.c.prediction_id == sub.c.prediction_id)).group_by(*groups)
+            extra, names = [sub.c.output, sub.c.label], ["output", "label"]
+            groups = [*keys, sub.c.output, sub.c.label]
+        query = select(*keys, *common, *extra).group_by(*groups)
         with self.db.reading() as conn:
             rows = conn.execute(query).all()
         frame = pd.DataFrame(rows, columns=["win", "version", "variant", "shadow", "labelled", "n", "first", "last", *names])
@@ -194,13 +193,12 @@ class MonitoringStore:
         """
         import pandas as pd
 
-        p, f = s.predictions, s.feedback
+        p = s.predictions
         rows = []
         with self.db.reading() as conn:
             for win, start, end in bounds:
                 query = (
-                    select(literal(int(win)).label("win"), p.c.time, p.c.version, p.c.variant, p.c.output, p.c.inputs, f.c.label)
-                    .select_from(p.outerjoin(f, f.c.prediction_id == p.c.prediction_id))
+                    select(literal(int(win)).label("win"), p.c.time, p.c.version, p.c.variant, p.c.output, p.c.inputs, p.c.label)
                     .where(p.c.model == model, p.c.shadow.is_(False), p.c.time > start, p.c.time <= end)
                     .order_by(p.c.time.desc())
                     .limit(newest if win == 0 else per_window)

@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..errors import NotFoundError
 from . import schema as s
@@ -48,7 +48,8 @@ class PredictionsStore:
                 conn.execute(s.requests_log.insert(), list(rows))
 
     def log_feedback(self, prediction_ids: Sequence[str], labels: Sequence[Any]) -> int:
-        """Record ground-truth labels for earlier predictions; unknown ids are refused, all or nothing."""
+        """Record ground-truth labels for earlier predictions (a later label replaces an earlier one);
+        unknown ids are refused, all or nothing."""
         ids = [str(i) for i in prediction_ids]
         now = time.time()
         with self.db.writing() as conn:
@@ -56,36 +57,28 @@ class PredictionsStore:
             missing = [i for i in ids if i not in known]
             if missing:
                 raise NotFoundError(f"no prediction with id {missing[0]!r} ({len(missing)} unknown ids): send ids returned by /invocations.")
-            existing = _present(conn, s.feedback.c.prediction_id, ids)
-            fresh = [{"prediction_id": i, "label": json.dumps(label), "time": now} for i, label in zip(ids, labels) if i not in existing]
-            updated = [(i, label) for i, label in zip(ids, labels) if i in existing]
-            if fresh:
-                conn.execute(s.feedback.insert(), fresh)
-            for i, label in updated:
-                conn.execute(s.feedback.update().where(s.feedback.c.prediction_id == i).values(label=json.dumps(label), time=now))
+            conn.execute(
+                s.predictions.update().where(s.predictions.c.prediction_id == bindparam("id")).values(label=bindparam("new_label"), label_time=now),
+                [{"id": i, "new_label": json.dumps(label)} for i, label in zip(ids, labels)],
+            )
         return len(ids)
 
     def predictions_frame(self, model: str, since: float | None = None, include_shadow: bool = True):
-        """Predictions of ``model`` (oldest first) with their feedback label joined, as a DataFrame.
+        """Predictions of ``model`` (oldest first) with their feedback labels, as a DataFrame.
 
         Columns: prediction_id, time, model, version, variant, shadow, latency_ms, output, label,
         label_time, and one ``inputs.<column>`` column per input column.
         """
         import pandas as pd
 
-        query = (
-            select(s.predictions, s.feedback.c.label, s.feedback.c.time.label("label_time"))
-            .outerjoin(s.feedback, s.feedback.c.prediction_id == s.predictions.c.prediction_id)
-            .where(s.predictions.c.model == model)
-            .order_by(s.predictions.c.time)
-        )
+        query = select(s.predictions).where(s.predictions.c.model == model).order_by(s.predictions.c.time)
         if since is not None:
             query = query.where(s.predictions.c.time >= since)
         if not include_shadow:
             query = query.where(s.predictions.c.shadow.is_(False))
         with self.db.reading() as conn:
             rows = conn.execute(query).all()
-        frame = pd.DataFrame(rows, columns=[*(c.name for c in s.predictions.columns), "label", "label_time"])
+        frame = pd.DataFrame(rows, columns=[c.name for c in s.predictions.columns])
         inputs = pd.DataFrame([json.loads(v) for v in frame.pop("inputs")], index=frame.index).add_prefix("inputs.")
         frame["output"] = [json.loads(v) for v in frame["output"]]
         frame["label"] = [json.loads(v) if isinstance(v, str) else None for v in frame["label"]]  # NaN where no feedback (pandas 3)

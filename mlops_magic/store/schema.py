@@ -174,16 +174,12 @@ predictions = Table(
     Column("inputs", Text, nullable=False),  # JSON row {column: value}
     Column("output", Text, nullable=False),  # JSON value
     Column("latency_ms", Float, nullable=False),
+    # Ground truth sent later to /feedback, kept on the row it labels: monitoring aggregates
+    # millions of rows, and a join per row would cost more than the aggregate itself.
+    Column("label", Text),  # JSON value, None until feedback comes
+    Column("label_time", Float),
 )
 Index("ix_predictions_model_time", predictions.c.model, predictions.c.time)
-
-feedback = Table(
-    "feedback",
-    metadata,
-    Column("prediction_id", String(36), primary_key=True),
-    Column("label", Text, nullable=False),  # JSON value
-    Column("time", Float, nullable=False),
-)
 
 requests_log = Table(
     "requests_log",
