@@ -7,6 +7,7 @@ import uuid
 
 import numpy as np
 import pandas as pd
+import pytest
 
 
 def wine_frame() -> pd.DataFrame:
@@ -29,6 +30,23 @@ def register_model(name: str, model, train: pd.DataFrame, target: str, eval_fram
         model.fit(train.drop(columns=target), train[target])
         active.track_model(model)
     return api.promote(active.run_id, name=name).version
+
+
+@pytest.fixture
+def wine(store):
+    """A logistic regression on 100 wines, tracked and registered as ``wine``; the other 78 to stream.
+
+    Returns (model, version, live frame).
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    frame = wine_frame().sample(frac=1, random_state=0).reset_index(drop=True)
+    train, live = frame.iloc[:100], frame.iloc[100:].reset_index(drop=True)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    version = register_model("wine", model, train, "target", eval_frame=live)
+    return model, version, live
 
 
 def log_stream(store, name: str, version: int, model, inputs: pd.DataFrame, labels, start: float, step: float = 1.0, label_share: float = 1.0, seed: int = 0, variant=None):

@@ -19,17 +19,7 @@ from sklearn.preprocessing import StandardScaler
 from mlops_magic import api, cli
 from mlops_magic.errors import InvalidInputError, NotFoundError
 from mlops_magic.monitoring.monitor import monitor_model
-from tests.monitoring_fixtures import diabetes_frame, log_stream, register_model, wine_frame
-
-
-@pytest.fixture
-def wine(store):
-    """A logistic regression on half the wine data, registered as ``wine``; the other half to stream."""
-    frame = wine_frame().sample(frac=1, random_state=0).reset_index(drop=True)
-    train, live = frame.iloc[:100], frame.iloc[100:].reset_index(drop=True)
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
-    version = register_model("wine", model, train, "target", eval_frame=live)
-    return model, version, live
+from tests.monitoring_fixtures import diabetes_frame, log_stream, register_model, wine, wine_frame  # noqa: F401 (wine is a fixture)
 
 
 def flipped(labels, n_wrong: int) -> np.ndarray:

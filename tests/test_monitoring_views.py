@@ -8,25 +8,13 @@ import time
 import ipywidgets as widgets
 import pytest
 from IPython.core.error import UsageError
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from mlops_magic import api
 from mlops_magic.widgets.data_report import DataReportView
 from mlops_magic.widgets.monitor import MonitorDashboard
-from tests.monitoring_fixtures import log_stream, register_model, wine_frame
+from tests.monitoring_fixtures import log_stream, wine, wine_frame  # noqa: F401 (wine is a fixture)
 
 PNG = b"\x89PNG"
-
-
-@pytest.fixture
-def wine(store):
-    frame = wine_frame().sample(frac=1, random_state=0).reset_index(drop=True)
-    train, live = frame.iloc[:100], frame.iloc[100:].reset_index(drop=True)
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
-    version = register_model("wine", model, train, "target", eval_frame=live)
-    return model, version, live
 
 
 def test_dashboard_of_a_healthy_deployment(store, wine):

@@ -129,11 +129,11 @@ def test_magics_serve_show_a_live_card_list_and_stop(ip, monkeypatch):
     assert card.status.requests == 1 and "<td" in card.body.value
     ip.run_line_magic("mlops_deployments", "")
     table = shown[-1]
-    assert isinstance(table, DeploymentsTable) and "running" in table.table.value
+    assert isinstance(table, DeploymentsTable) and "running" in table.body.value
     ip.run_line_magic("mlops_serve", "--stop wine")
     assert shown[-1].status.status == "stopped"
     table.refresh_button.click()
-    assert "stopped" in table.table.value and "running" not in table.table.value
+    assert "stopped" in table.body.value and "running" not in table.body.value
 
 
 def test_cli_serve_and_stop(promoted, capsys):

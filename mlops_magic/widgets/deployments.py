@@ -45,46 +45,50 @@ def table_html(statuses: list) -> str:
     return h.table(["model", "status", "URL", "serves", "versions", "requests", "pid", "started"], rows, raw=True)
 
 
-class DeploymentCard(View):
-    """One deployment: URL, versions, a curl example, the request count; ``Refresh`` asks ``refresh()`` again."""
+class _Refreshing(View):
+    """HTML rendered from ``data``, and a ``Refresh`` button that asks ``refresh()`` for new data."""
 
-    def __init__(self, status, refresh: Callable[[], object] | None = None):
-        self.status = status
+    def __init__(self, data, render: Callable[[object], str], refresh: Callable[[], object] | None):
+        self.data = data
+        self._render = render
         self._refresh = refresh
-        self.body = widgets.HTML(card_html(status))
+        self.body = widgets.HTML(render(data))
         self.refresh_button = widgets.Button(description="Refresh", icon="refresh", disabled=refresh is None)
         self.refresh_button.on_click(self.refresh)
         super().__init__(children=[self.body, self.refresh_button])
 
     def refresh(self, _button=None) -> None:
-        self.status = self._refresh()
-        self.body.value = card_html(self.status)
+        self.data = self._refresh()
+        self.body.value = self._render(self.data)
 
     def static_html(self) -> str:
-        return card_html(self.status)
+        return self._render(self.data)
+
+
+class DeploymentCard(_Refreshing):
+    """One deployment: URL, versions, a curl example, the request count; ``Refresh`` probes it again."""
+
+    def __init__(self, status, refresh: Callable[[], object] | None = None):
+        super().__init__(status, card_html, refresh)
+
+    @property
+    def status(self):
+        return self.data
 
     def summary(self) -> str:
         text = f"{self.status!r}"
         return text + (f"\n{self.status.curl_example()}" if self.status.status == "running" else "")
 
 
-class DeploymentsTable(View):
+class DeploymentsTable(_Refreshing):
     """Every deployment with its live status; ``Refresh`` probes them again."""
 
     def __init__(self, statuses: list, refresh: Callable[[], list] | None = None):
-        self.statuses = statuses
-        self._refresh = refresh
-        self.table = widgets.HTML(table_html(statuses))
-        self.refresh_button = widgets.Button(description="Refresh", icon="refresh", disabled=refresh is None)
-        self.refresh_button.on_click(self.refresh)
-        super().__init__(children=[self.table, self.refresh_button])
+        super().__init__(statuses, table_html, refresh)
 
-    def refresh(self, _button=None) -> None:
-        self.statuses = self._refresh()
-        self.table.value = table_html(self.statuses)
-
-    def static_html(self) -> str:
-        return table_html(self.statuses)
+    @property
+    def statuses(self) -> list:
+        return self.data
 
     def summary(self) -> str:
         return "\n".join(repr(s) for s in self.statuses) or "no deployments"
