@@ -185,7 +185,6 @@ class MLOpsMagic(Magics):
             report = api.check_data(self.shell.user_ns[args.data], target=args.target, task=args.task, baseline=not args.no_baseline)
         display(DataReportView(report))
 
-
     @magic_arguments()
     @argument("run", help="a run id (or unique prefix), or 'best' for the best run of -e EXPERIMENT")
     @argument("--name", required=True, help="registered model name, e.g. wine-quality (created on first use)")
@@ -253,6 +252,7 @@ class MLOpsMagic(Magics):
         with user_errors():
             statuses = api.deployments()
         display(DeploymentsTable(statuses, refresh=api.deployments))
+
 
 def register(ipython) -> None:
     ipython.register_magics(MLOpsMagic)

@@ -6,6 +6,8 @@ import pytest
 
 from mlops_magic import api
 
+pytest_plugins = ["tests.monitoring_fixtures"]  # its fixtures (``wine``) serve every test module
+
 
 @pytest.fixture
 def store(tmp_path, monkeypatch):

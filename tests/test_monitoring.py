@@ -13,13 +13,11 @@ import pytest
 from sklearn import metrics as skm
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from mlops_magic import api, cli
 from mlops_magic.errors import InvalidInputError, NotFoundError
 from mlops_magic.monitoring.monitor import monitor_model
-from tests.monitoring_fixtures import diabetes_frame, log_stream, register_model, wine, wine_frame  # noqa: F401 (wine is a fixture)
+from tests.monitoring_fixtures import diabetes_frame, log_stream, register_model
 
 
 def flipped(labels, n_wrong: int) -> np.ndarray:
@@ -115,7 +113,7 @@ def test_cbpe_estimate_tracks_realised_accuracy_of_a_calibrated_model(store):
 
 def test_policy_fires_exactly_when_the_threshold_is_crossed(store, wine):
     model, version, live = wine
-    X, y = live.drop(columns="target").iloc[:60], live["target"].to_numpy()[:60]
+    X = live.drop(columns="target").iloc[:60]
     predicted = model.predict(X)
     start = time.time() - 300
     # three windows of 20, oldest first: 0, 2 and 3 wrong answers -> accuracy 1.0, 0.9, 0.85
@@ -188,7 +186,7 @@ def test_unknown_model_and_bad_options_are_named(store, wine):
 
 def test_cli_check_exits_non_zero_on_an_alert(store, wine, capsys):
     model, version, live = wine
-    X, y = live.drop(columns="target").iloc[:40], live["target"].iloc[:40]
+    X = live.drop(columns="target").iloc[:40]
     log_stream(store, "wine", version, model, X, model.predict(X), start=time.time() - 100)
     assert cli.main(["monitor", "policy", "wine", "--metric", "accuracy", "--min", "0.9", "--window", "20"]) == 0
     assert cli.main(["monitor", "check", "wine"]) == 0

@@ -12,7 +12,7 @@ from IPython.core.error import UsageError
 from mlops_magic import api
 from mlops_magic.widgets.data_report import DataReportView
 from mlops_magic.widgets.monitor import MonitorDashboard
-from tests.monitoring_fixtures import log_stream, wine, wine_frame  # noqa: F401 (wine is a fixture)
+from tests.monitoring_fixtures import log_stream, wine_frame
 
 PNG = b"\x89PNG"
 

@@ -53,4 +53,4 @@ class Store(RunsStore, RegistryStore, PredictionsStore, DeploymentsStore, Monito
         self.db.dispose()
 
 
-__all__ = ["Store", "Run", "ModelRecord", "DatasetRecord", "ModelVersion", "Policy", "default_url", "normalise_url"]
+__all__ = ["Store", "Run", "ModelRecord", "DatasetRecord", "ModelVersion", "Policy", "DeploymentRecord", "default_url", "normalise_url"]
