@@ -123,3 +123,19 @@ def test_models_of_one_structure_reuse_the_recorded_types_and_still_load(store):
         sha, _, trusted = store.artifacts.save_model(model, types)
         assert trusted == ["sklearn.tree._tree.Tree"]
         np.testing.assert_array_equal(store.artifacts.load_model(sha, trusted).predict(X), model.predict(X))
+
+
+def test_an_older_store_is_migrated_when_opened(tmp_path, monkeypatch):
+    location = str(tmp_path / "s")
+    run = make_run(metrics={"acc": 0.5})
+    store = Store(location)
+    store.write_run(run)
+    store.close()
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", schema.SCHEMA_VERSION + 1)
+    monkeypatch.setitem(schema.MIGRATIONS, schema.SCHEMA_VERSION - 1, ["ALTER TABLE runs ADD COLUMN migrated_note TEXT"])
+    upgraded = Store(location)
+    with upgraded.db.reading() as conn:
+        version = conn.execute(schema.store_info.select().where(schema.store_info.c.key == "schema_version")).one().value
+        columns = [row[1] for row in conn.exec_driver_sql("PRAGMA table_info(runs)")]
+    assert int(version) == schema.SCHEMA_VERSION and "migrated_note" in columns
+    assert upgraded.get_run(run.run_id).metrics == {"acc": 0.5}  # nothing stored is lost
