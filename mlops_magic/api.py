@@ -11,6 +11,7 @@ from typing import Any
 
 from . import config
 from .errors import InvalidInputError
+from .serving import DEFAULT_WORKERS
 from .store import Store, normalise_url
 from .store.entities import Run
 
@@ -192,12 +193,13 @@ def models(name: str | None = None):
     return registry_tables(get_store(), name)
 
 
-def serve(ref: str, port: int | None = None, host: str = "127.0.0.1", split: str | None = None, shadow: str | None = None, workers: int = 1):
+def serve(ref: str, port: int | None = None, host: str = "127.0.0.1", split: str | None = None, shadow: str | None = None, workers: int = DEFAULT_WORKERS):
     """Start a serving process for ``ref`` and return once it answers; it keeps running after the kernel.
 
     ``ref`` is ``name@alias`` (followed when the alias moves), ``name/N``, or ``name`` (its latest
     version, or the variants of ``split="production=90,staging=10"``); ``shadow`` names a variant
-    that scores the same requests without answering; ``workers`` processes share the port.
+    that scores the same requests without answering; ``workers`` processes share the port (default 2
+    with 2+ cores, else 1).
     """
     from .serving import manager
     from .serving.router import parse_target

@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from .errors import MLOpsError
+from .serving import DEFAULT_WORKERS
 
 
 def _runs(args) -> int:
@@ -161,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--split", default=None, help="A/B test, e.g. production=90,staging=10")
     serve.add_argument("--shadow", default=None, help="a variant scored on the same requests without answering")
-    serve.add_argument("--workers", type=int, default=1, help="worker processes sharing the port")
+    serve.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="worker processes sharing the port (default 2 with 2+ cores, else 1)")
     serve.add_argument("--stop", default=None, metavar="NAME", help="stop the serving process of model NAME")
     serve.set_defaults(handler=_serve)
 

@@ -14,6 +14,7 @@ from IPython.display import display
 from traitlets import Unicode, observe
 
 from .errors import MLOpsError
+from .serving import DEFAULT_WORKERS
 
 
 @contextlib.contextmanager
@@ -225,7 +226,7 @@ class MLOpsMagic(Magics):
     @argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     @argument("--split", default=None, help="A/B test: variants and weights, e.g. production=90,staging=10")
     @argument("--shadow", default=None, help="a variant that scores the same requests without answering, e.g. staging")
-    @argument("--workers", type=int, default=1, help="worker processes sharing the port (default 1)")
+    @argument("--workers", type=int, default=DEFAULT_WORKERS, help="worker processes sharing the port (default 2 with 2+ cores, else 1)")
     @argument("--stop", default=None, metavar="NAME", help="stop the serving process of model NAME")
     @line_magic
     def mlops_serve(self, line):

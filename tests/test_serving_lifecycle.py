@@ -159,15 +159,27 @@ def test_two_workers_share_the_port_log_everything_and_stop_together(promoted):
             assert health["pid"] == status.pid
             workers.add(health["worker"])
     assert len(workers) == 2 and len({i.split("-")[0] for i in answered}) == 2  # one id prefix per worker
+    scraped = set()
+    for _ in range(40):  # /health and /metrics on one connection: one worker answers both
+        with requests.Session() as session:
+            scraped.add(session.get(f"{status.url}/health").json()["worker"])
+            metrics = session.get(f"{status.url}/metrics").text
+        assert sample_sum(metrics, "mlops_requests_total") == 40 and sample_sum(metrics, "mlops_request_latency_seconds_count") == 40
+        assert sample_sum(metrics, "mlops_predictions_total") == 40 * 3  # every worker's series, summed
+        if scraped == workers:
+            break
+    assert scraped == workers
     with requests.Session() as session:  # whichever worker takes it, feedback finds ids the other one logged
         assert session.post(f"{status.url}/feedback", json={"ids": answered, "labels": [1] * len(answered)}).json() == {"recorded": len(answered)}
-    deadline = time.monotonic() + 5
-    while api.deployments("wine")[0].requests < 40 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert api.deployments("wine")[0].requests == 40  # scoring requests of both workers, counted from the store
+    assert api.deployments("wine")[0].requests == 40  # scoring requests of both workers
     assert api.stop("wine").status == "stopped"
     for worker in workers:
         with pytest.raises(ProcessLookupError):
             os.kill(worker, 0)
     logged = api.predictions("wine")["prediction_id"]
     assert sorted(logged) == sorted(answered)
+
+
+def sample_sum(metrics: str, name: str) -> float:
+    """The sum of every sample of ``name`` in a Prometheus text exposition."""
+    return sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines() if line.startswith(name + "{"))

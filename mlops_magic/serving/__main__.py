@@ -8,10 +8,15 @@ queued prediction written first.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
+import shutil
+import signal
 import sys
+import tempfile
 
+from . import DEFAULT_WORKERS
 from .ports import port_is_free
 
 
@@ -24,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--max-body-mb", type=float, default=20.0)
     parser.add_argument("--poll-interval", type=float, default=0.5, help="seconds between alias checks")
-    parser.add_argument("--workers", type=int, default=1, help="worker processes sharing the port (forked after the model loads)")
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="worker processes sharing the port (forked after the model loads)")
     args = parser.parse_args(argv)
 
     from ..errors import MLOpsError
@@ -34,22 +39,30 @@ def main(argv: list[str] | None = None) -> int:
     if not port_is_free(args.host, args.port):
         print(f"mlops-serving: port {args.port} on {args.host} is busy: choose another port or stop what uses it.", file=sys.stderr)
         return 3
+    workers = max(1, args.workers)
+    metrics_dir = None
+    if workers > 1:  # before prometheus_client is imported: each worker's series then go to files there, which /metrics sums
+        metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="mlops-serving-metrics-")
+    else:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)  # one worker: its own in-process registry
     try:
         target = Target.from_dict(json.loads(args.target))
         from .app import Endpoint, create_app
 
-        endpoint = Endpoint(Store(args.store, args.artifacts), target, int(args.max_body_mb * 1024 * 1024), args.poll_interval, max(1, args.workers))
+        endpoint = Endpoint(Store(args.store, args.artifacts), target, int(args.max_body_mb * 1024 * 1024), args.poll_interval, workers)
     except MLOpsError as exc:
-        print(f"mlops-serving: cannot serve: {exc}", file=sys.stderr)
-        return 3
+        message = f"cannot serve: {exc}"
     except Exception as exc:  # a model that fails to load for any other reason: one line, not a traceback
-        print(f"mlops-serving: cannot serve: the model failed to load: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 3
-
-    sys.setswitchinterval(0.0005)  # the event loop waits at most 0.5 ms (not 5) for the GIL another thread holds
-    print(f"mlops-serving: {target.describe()} on http://{args.host}:{args.port} ({args.workers} worker(s))", flush=True)
-    serve(endpoint, create_app(endpoint), args.host, args.port, max(1, args.workers))
-    return 0
+        message = f"cannot serve: the model failed to load: {type(exc).__name__}: {exc}"
+    else:
+        sys.setswitchinterval(0.0005)  # the event loop waits at most 0.5 ms (not 5) for the GIL another thread holds
+        print(f"mlops-serving: {target.describe()} on http://{args.host}:{args.port} ({workers} worker(s))", flush=True)
+        serve(endpoint, create_app(endpoint), args.host, args.port, workers)  # its shutdown removes metrics_dir
+        return 0
+    if metrics_dir:
+        shutil.rmtree(metrics_dir)
+    print(f"mlops-serving: {message}", file=sys.stderr)
+    return 3
 
 
 def serve(endpoint, app, host: str, port: int, workers: int) -> None:
@@ -58,6 +71,7 @@ def serve(endpoint, app, host: str, port: int, workers: int) -> None:
     The model is loaded once before the fork (copy-on-write); each worker then starts its own log
     writer, watcher and database connections. SIGTERM to this process reaches every worker, each
     stops gracefully (its queued predictions written), and this process's own shutdown waits for them.
+    A worker whose serving process dies (kill -9) gets SIGTERM too (Linux), so none is left on the port.
     """
     import uvicorn
 
@@ -66,10 +80,14 @@ def serve(endpoint, app, host: str, port: int, workers: int) -> None:
         uvicorn.Server(config).run()
         return
     sock = config.bind_socket()
-    children = []
+    children, parent = [], os.getpid()
     for _ in range(workers - 1):
         pid = os.fork()
         if pid == 0:
+            if sys.platform == "linux":
+                ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: SIGTERM when the serving process dies
+            if os.getppid() != parent:  # it died before that took effect
+                os._exit(0)
             endpoint.store.db.engine.dispose(close=False)  # never share the parent's database connections
             uvicorn.Server(config).run(sockets=[sock])
             os._exit(0)

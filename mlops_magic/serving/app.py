@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +19,7 @@ import numpy as np
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
@@ -35,9 +36,14 @@ _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 
 
 class Metrics:
-    """Prometheus series of one endpoint, in its own registry."""
+    """Prometheus series of one endpoint, in its own registry.
+
+    With several workers, ``PROMETHEUS_MULTIPROC_DIR`` (set by the serving process before
+    prometheus_client was imported) holds every worker's values in files, and ``/metrics`` sums them.
+    """
 
     def __init__(self):
+        self.multiprocess_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         self.registry = CollectorRegistry()
         self.requests = Counter("mlops_requests", "Scoring requests by version and HTTP status.", ["model", "version", "status"], registry=self.registry)
         self.latency = Histogram(
@@ -45,6 +51,19 @@ class Metrics:
         )
         self.rows = Counter("mlops_predictions", "Rows answered, by version and variant.", ["model", "version", "variant"], registry=self.registry)
         self.swaps = Counter("mlops_model_swaps", "Versions swapped in after an alias moved.", ["model", "variant"], registry=self.registry)
+
+    def exposition(self) -> bytes:
+        """The Prometheus text of this process, or of every worker together."""
+        return generate_latest(self.all_workers() if self.multiprocess_dir else self.registry)
+
+    def all_workers(self) -> CollectorRegistry:
+        """A fresh registry reading every worker's files (multiprocess mode)."""
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, self.multiprocess_dir)
+        return registry
+
+    def requests_of_all_workers(self) -> int:
+        return int(sum(sample.value for metric in self.all_workers().collect() for sample in metric.samples if sample.name == "mlops_requests_total"))
 
 
 class Endpoint:
@@ -86,6 +105,9 @@ class Endpoint:
         self.log.close()
         for pid in self.workers:  # they got the same signal; the process ends only once they have written everything
             os.waitpid(pid, 0)
+            multiprocess.mark_process_dead(pid, self.metrics.multiprocess_dir)
+        if self.metrics.multiprocess_dir and os.getppid() != self.pid:  # the serving process, or a worker that outlived it (kill -9)
+            shutil.rmtree(self.metrics.multiprocess_dir, ignore_errors=True)
 
     def _swapped(self, label: str, old: ServedVersion, new: ServedVersion) -> None:
         self.metrics.swaps.labels(self.target.name, label).inc()
@@ -205,8 +227,7 @@ def create_app(endpoint: Endpoint) -> FastAPI:
 
     @app.get("/health", tags=["service"])
     def health():
-        # Each worker counts its own requests; across several, the store's request log has the total (0.1 s behind).
-        requests = endpoint.requests if endpoint.worker_count == 1 else endpoint.store.count_requests(name, endpoint.started_at)
+        requests = endpoint.requests if endpoint.worker_count == 1 else endpoint.metrics.requests_of_all_workers()
         return {"status": "alive", "pid": endpoint.pid, "worker": os.getpid(), "workers": endpoint.worker_count, "model": name, "requests": requests,
                 "uptime_s": time.time() - endpoint.started_at}  # fmt: skip
 
@@ -262,7 +283,7 @@ def create_app(endpoint: Endpoint) -> FastAPI:
 
     @app.get("/metrics", tags=["service"])
     def metrics():
-        return Response(generate_latest(endpoint.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(endpoint.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     add_v2_routes(app, endpoint)
     return app

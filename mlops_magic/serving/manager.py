@@ -21,6 +21,7 @@ import requests
 
 from ..errors import ServingError
 from ..store.deployments import DeploymentRecord
+from . import DEFAULT_WORKERS
 from .ports import free_port, port_is_free
 from .router import Target
 
@@ -67,7 +68,7 @@ def log_path_for(store, name: str) -> Path:
     return Path(store.artifacts.root).parent / "serving" / f"{name}.log"
 
 
-def start(store, target: Target, host: str = "127.0.0.1", port: int | None = None, workers: int = 1, timeout: float = 60.0) -> DeploymentStatus:
+def start(store, target: Target, host: str = "127.0.0.1", port: int | None = None, workers: int = DEFAULT_WORKERS, timeout: float = 60.0) -> DeploymentStatus:
     """Start a serving process for ``target`` (``workers`` processes on its port), wait until it answers ``/ready``, record it."""
     existing = store.deployment(target.name)
     if existing is not None and existing.stopped_at is None and probe(existing).status == "running":

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from . import schema as s
 
@@ -60,9 +60,3 @@ class DeploymentsStore:
         with self.db.reading() as conn:
             rows = conn.execute(select(s.deployments).order_by(s.deployments.c.started_at.desc())).all()
         return [_record(row) for row in rows]
-
-    def count_requests(self, model: str, since: float) -> int:
-        """Requests to ``model`` logged since ``since``: the count of a deployment whose workers each count their own."""
-        query = select(func.count()).select_from(s.requests_log).where(s.requests_log.c.model == model, s.requests_log.c.time >= since)
-        with self.db.reading() as conn:
-            return conn.execute(query).scalar_one()
