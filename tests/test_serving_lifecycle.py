@@ -168,6 +168,7 @@ def test_two_workers_share_the_port_log_everything_and_stop_together(promoted):
         assert sample_sum(metrics, "mlops_predictions_total") == 40 * 3  # every worker's series, summed
         if scraped == workers:
             break
+        time.sleep(0.05)  # both workers idle again: otherwise the one that just answered tends to accept the next connection too
     assert scraped == workers
     with requests.Session() as session:  # whichever worker takes it, feedback finds ids the other one logged
         assert session.post(f"{status.url}/feedback", json={"ids": answered, "labels": [1] * len(answered)}).json() == {"recorded": len(answered)}
