@@ -125,21 +125,21 @@ def run(experiment: str = "default", name: str | None = None, tags: dict[str, st
 
 def log_metric(key: str, value: float) -> None:
     """Add a metric to the run being recorded (a ``%%mlops_train`` cell or an ``mm.run()`` block)."""
-    from .tracking.session import active_recorder
+    from .tracking.recorder import active_recorder
 
     active_recorder().log_metric(key, value)
 
 
 def log_param(key: str, value: Any) -> None:
     """Add a parameter to the run being recorded."""
-    from .tracking.session import active_recorder
+    from .tracking.recorder import active_recorder
 
     active_recorder().log_param(key, value)
 
 
 def set_tag(key: str, value: str) -> None:
     """Add a tag to the run being recorded."""
-    from .tracking.session import active_recorder
+    from .tracking.recorder import active_recorder
 
     active_recorder().set_tag(key, value)
 
@@ -231,7 +231,7 @@ def deployments(name: str | None = None):
 
 
 def predictions(name: str, since: float | None = None, include_shadow: bool = True):
-    """The prediction log of model ``name`` as a DataFrame, feedback labels joined (shadow rows too)."""
+    """The prediction log of model ``name`` as a DataFrame with its feedback labels (shadow rows too)."""
     from .serving.prediction_log import with_shadow_labels
 
     return with_shadow_labels(get_store().predictions_frame(name, since=since, include_shadow=include_shadow))

@@ -70,11 +70,6 @@ def js_distance(reference_counts: np.ndarray, current_counts: np.ndarray) -> flo
     return float(jensenshannon(reference_counts, current_counts, base=2))
 
 
-def wasserstein(reference: np.ndarray, current: np.ndarray) -> float:
-    """``scipy.stats.wasserstein_distance`` of two 1-D samples: the area between their CDFs."""
-    return wasserstein_sorted(np.sort(reference), np.sort(current))
-
-
 def wasserstein_sorted(u: np.ndarray, v: np.ndarray) -> float:
     """The Wasserstein distance of two sorted samples, computed as scipy does but faster.
 
@@ -82,8 +77,9 @@ def wasserstein_sorted(u: np.ndarray, v: np.ndarray) -> float:
     the count of each sample at or below it is a running sum: no binary search, so 4x faster than
     scipy on 100,000 values, and equal to it (tests check 1e-9).
     """
-    order = np.argsort(np.concatenate([u, v]), kind="stable")
-    merged = np.concatenate([u, v])[order]
+    both = np.concatenate([u, v])
+    order = np.argsort(both, kind="stable")
+    merged = both[order]
     from_u = order < len(u)
     u_cdf = np.cumsum(from_u)[:-1] / len(u)
     v_cdf = np.cumsum(~from_u)[:-1] / len(v)

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Float, Integer, and_, cast, func, literal, select
 
-from ..errors import InvalidInputError, NotFoundError
+from ..errors import InvalidInputError
 from . import schema as s
 
 REQUEST_ROWS_CAP = 200_000
@@ -66,12 +66,6 @@ class MonitoringStore:
             query = query.where(s.policies.c.model == model)
         with self.db.reading() as conn:
             return [Policy(**row._mapping) for row in conn.execute(query)]
-
-    def delete_policy(self, model: str, metric: str) -> None:
-        with self.db.writing() as conn:
-            deleted = conn.execute(s.policies.delete().where(s.policies.c.model == model, s.policies.c.metric == metric)).rowcount
-        if not deleted:
-            raise NotFoundError(f"model {model!r} has no policy on {metric!r}: see mm.alerts() / %mlops_monitor.")
 
     def add_alerts(self, alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Record alerts (model, kind, metric, value, threshold, window dict, message); return those new.

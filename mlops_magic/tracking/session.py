@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..store import Run, Store
-from .recorder import DataPair, RunRecorder, active_recorder
-
-__all__ = ["ManualRun", "active_recorder"]
+from .recorder import DataPair, RunRecorder
 
 
 def _pair(value: Any, target: str | None) -> DataPair | None:
