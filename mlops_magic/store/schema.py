@@ -174,6 +174,9 @@ predictions = Table(
     Column("inputs", Text, nullable=False),  # JSON row {column: value}
     Column("output", Text, nullable=False),  # JSON value
     Column("latency_ms", Float, nullable=False),
+    # A classifier's probability for the class it answered (None for regressors): the confidence
+    # estimate of unlabelled windows is then an aggregate, like every other monitoring figure.
+    Column("confidence", Float),
     # Ground truth sent later to /feedback, kept on the row it labels: monitoring aggregates
     # millions of rows, and a join per row would cost more than the aggregate itself.
     Column("label", Text),  # JSON value, None until feedback comes
