@@ -180,3 +180,15 @@ def test_locked_store_does_not_break_the_cell_and_the_run_is_written_later(wine,
         blocker.close()
     run = only_run()  # reading flushes the writer, which retries the failed write
     assert run.status == "finished"
+
+
+def test_metric_names_with_digits_are_recorded(wine):
+    cell = (
+        "%%mlops_train -e wine\n"
+        "model = LogisticRegression(max_iter=500).fit(X_train, y_train)\n"
+        "f1, r2, top5_acc, auc_2, x1 = 0.91, 0.5, 0.99, 0.8, 3.0"
+    )
+    assert wine.run_cell(cell, store_history=True).success
+    metrics = only_run().metrics
+    assert {k: metrics[k] for k in ("f1", "r2", "top5_acc", "auc_2")} == {"f1": 0.91, "r2": 0.5, "top5_acc": 0.99, "auc_2": 0.8}
+    assert "x1" not in metrics

@@ -19,8 +19,10 @@ LOWER_IS_BETTER_WORDS = {"rmse", "mse", "mae", "mape", "loss", "logloss", "error
 PRIMARY_METRIC = {"classification": "accuracy", "regression": "rmse"}
 
 
-def _words(name: str) -> list[str]:
-    return [w for w in re.split(r"[_\W\d]+", name.lower()) if w]
+def _words(name: str) -> set[str]:
+    """The words of a name, each also without its digits: ``top5_acc`` → top5, top, acc; ``f1`` → f1, f."""
+    words = {w for w in re.split(r"[_\W]+", name.lower()) if w}
+    return words | {w.strip("0123456789") for w in words} - {""}
 
 
 def is_metric_name(name: str) -> bool:
