@@ -118,7 +118,7 @@ def bench_cell_overhead(repeats: int, mlflow_python: str | None) -> None:
     from IPython.core.interactiveshell import InteractiveShell
 
     import mlops_magic as mm
-    from mlops_magic.tracking import writer
+    from mlops_magic import api
 
     shell = InteractiveShell.instance()
     shell.run_line_magic("load_ext", "mlops_magic")
@@ -127,7 +127,7 @@ def bench_cell_overhead(repeats: int, mlflow_python: str | None) -> None:
     magic = "%%mlops_train -e bench --data train_df --target target --eval test_df --quiet\n" + FIT
     for _ in range(2):  # warm-up: first-use imports (skops, sklearn.metrics, pyarrow)
         shell.run_cell(magic)
-        writer.flush()
+        api.current_session().tracker.flush()
     bare, cell, saved = [], [], []
     for _ in range(repeats):
         t = time.perf_counter()
@@ -136,7 +136,7 @@ def bench_cell_overhead(repeats: int, mlflow_python: str | None) -> None:
         t = time.perf_counter()
         shell.run_cell(magic)
         cell.append(time.perf_counter() - t)
-        writer.flush()
+        api.current_session().tracker.flush()
         saved.append(time.perf_counter() - t)
     fit_ms = median_ms(bare)
     overhead = median_ms(cell) - fit_ms

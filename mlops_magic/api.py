@@ -6,26 +6,36 @@ Heavy libraries (pandas, scikit-learn, skops) are imported inside the functions 
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
-from . import config
 from .errors import InvalidInputError
 from .serving import DEFAULT_WORKERS
-from .store import Store, normalise_url
+from .session import Session
+from .store import Store
 from .store.entities import Run
 
-_stores: dict[tuple[str, str | None], Store] = {}
-_chosen: tuple[str, str | None] | None = None
+_default_session = Session()
+_current_session = _default_session
 
 
-# --- the store -------------------------------------------------------------------------------
+# --- the session and the store ---------------------------------------------------------------
 
 
-def set_store(location: str, artifact_root: str | None = None) -> Store:
+def current_session() -> Session:
+    """The session every function here works in: the extension's while it is loaded, else the default."""
+    return _current_session
+
+
+def use_session(session: Session | None) -> Session:
+    """Make ``session`` (None: the default one) the current session; return the one it replaces."""
+    global _current_session
+    previous, _current_session = _current_session, session or _default_session
+    return previous
+
+
+def set_store(location: str, *, artifact_root: str | None = None) -> Store:
     """Use the store at ``location`` (a SQLAlchemy URL, or a folder for ``store.db``) from now on."""
-    global _chosen
-    _chosen = (normalise_url(location), artifact_root)
+    _current_session.choose_store(location, artifact_root)
     return get_store()
 
 
@@ -34,14 +44,7 @@ def get_store() -> Store:
 
     Runs still being written in the background are written first, so every read sees them.
     """
-    writer = sys.modules.get("mlops_magic.tracking.writer")
-    if writer is not None:
-        writer.writer().flush()
-    key = _chosen or (normalise_url(config.store_location()), config.artifact_root())
-    store = _stores.get(key)
-    if store is None:
-        store = _stores[key] = Store(*key)
-    return store
+    return _current_session.store()
 
 
 # --- runs --------------------------------------------------------------------------------------
@@ -49,6 +52,7 @@ def get_store() -> Store:
 
 def runs(
     experiment: str | None = None,
+    *,
     sort: str | None = None,
     ascending: bool | None = None,
     limit: int | None = None,
@@ -112,36 +116,30 @@ def parse_model_ref(ref: str) -> tuple[str, int | None, str | None]:
 # --- tracking ----------------------------------------------------------------------------------
 
 
-def run(experiment: str = "default", name: str | None = None, tags: dict[str, str] | None = None, **data: Any):
+def run(experiment: str = "default", *, name: str | None = None, tags: dict[str, str] | None = None, **data: Any):
     """A context manager that records the code inside it as a run (for code outside magics).
 
     ``data=``/``target=``/``eval=`` as in ``%%mlops_train``; inside, ``log_metric``/``log_param``
     add to it, and ``active.track_model(model)`` saves a fitted estimator.
     """
-    from .tracking.session import ManualRun
+    from .tracking.manual_run import ManualRun
 
-    return ManualRun(get_store, experiment=experiment, name=name, tags=tags or {}, **data)
+    return ManualRun(_current_session.tracker, experiment=experiment, name=name, tags=tags or {}, **data)
 
 
 def log_metric(key: str, value: float) -> None:
     """Add a metric to the run being recorded (a ``%%mlops_train`` cell or an ``mm.run()`` block)."""
-    from .tracking.recorder import active_recorder
-
-    active_recorder().log_metric(key, value)
+    _current_session.tracker.active().log_metric(key, value)
 
 
 def log_param(key: str, value: Any) -> None:
     """Add a parameter to the run being recorded."""
-    from .tracking.recorder import active_recorder
-
-    active_recorder().log_param(key, value)
+    _current_session.tracker.active().log_param(key, value)
 
 
 def set_tag(key: str, value: str) -> None:
     """Add a tag to the run being recorded."""
-    from .tracking.recorder import active_recorder
-
-    active_recorder().set_tag(key, value)
+    _current_session.tracker.active().set_tag(key, value)
 
 
 def train_cell(shell, cell: str, **options: Any):
@@ -149,7 +147,7 @@ def train_cell(shell, cell: str, **options: Any):
     __tracebackhide__ = True
     from .tracking.cell import track_cell
 
-    return track_cell(shell, cell, get_store, **options)
+    return track_cell(shell, cell, _current_session.tracker, **options)
 
 
 def compare(*run_ids: str):
@@ -165,6 +163,7 @@ def compare(*run_ids: str):
 
 def promote(
     run: str = "best",
+    *,
     name: str | None = None,
     alias: str | None = None,
     experiment: str | None = None,
@@ -193,7 +192,7 @@ def models(name: str | None = None):
     return registry_tables(get_store(), name)
 
 
-def serve(ref: str, port: int | None = None, host: str = "127.0.0.1", split: str | None = None, shadow: str | None = None, workers: int = DEFAULT_WORKERS):
+def serve(ref: str, *, port: int | None = None, host: str = "127.0.0.1", split: str | None = None, shadow: str | None = None, workers: int = DEFAULT_WORKERS):
     """Start a serving process for ``ref`` and return once it answers; it keeps running after the kernel.
 
     ``ref`` is ``name@alias`` (followed when the alias moves), ``name/N``, or ``name`` (its latest
@@ -216,6 +215,13 @@ def serve(ref: str, port: int | None = None, host: str = "127.0.0.1", split: str
     return manager.start(store, target, host=host, port=port, workers=workers)
 
 
+def serve_or_stop(ref: str | None, *, stop_name: str | None = None, **serve_options: Any):
+    """What ``%mlops_serve`` and ``mlops-magic serve`` do: serve ``ref``, or stop model ``stop_name`` (exactly one)."""
+    if (ref is None) == (stop_name is None):
+        raise InvalidInputError("give a model to serve (e.g. wine-quality@production) or --stop NAME, not both.")
+    return stop(stop_name) if stop_name else serve(ref, **serve_options)
+
+
 def stop(name: str):
     """Stop the serving process of model ``name`` gracefully (every logged prediction is written first)."""
     from .serving import manager
@@ -230,7 +236,7 @@ def deployments(name: str | None = None):
     return manager.statuses(get_store(), name)
 
 
-def predictions(name: str, since: float | None = None, include_shadow: bool = True):
+def predictions(name: str, *, since: float | None = None, include_shadow: bool = True):
     """The prediction log of model ``name`` as a DataFrame with its feedback labels (shadow rows too)."""
     from .serving.prediction_log import with_shadow_labels
 
@@ -242,6 +248,7 @@ def predictions(name: str, since: float | None = None, include_shadow: bool = Tr
 
 def monitor(
     name: str,
+    *,
     window: str | int = "200",
     metric: str | None = None,
     min_value: float | None = None,
@@ -263,7 +270,7 @@ def monitor(
     return monitor_model(get_store(), name, window, metric, min_value, max_value, max_windows, record=record, **drift_options)
 
 
-def drift(reference, current, columns: list[str] | None = None, categorical: list[str] | None = None, alpha: float = 0.05, correction: str = "bonferroni"):
+def drift(reference, current, *, columns: list[str] | None = None, categorical: list[str] | None = None, alpha: float = 0.05, correction: str = "bonferroni"):
     """Data drift of ``current`` against ``reference`` (two DataFrames), column by column: a ``DriftReport``.
 
     KS (small samples) or normalised Wasserstein (large) for numeric columns, chi-square for
@@ -274,7 +281,7 @@ def drift(reference, current, columns: list[str] | None = None, categorical: lis
     return drift_frames(reference, current, columns=columns, categorical=categorical, alpha=alpha, correction=correction)
 
 
-def check_data(frame, target: str | None = None, task: str | None = None, cv: int = 5, baseline: bool = True):
+def check_data(frame, *, target: str | None = None, task: str | None = None, cv: int = 5, baseline: bool = True):
     """The data check before training: findings with severity and suggestion, and (with ``target``)
     whether a cross-validated simple model beats the dummy baseline."""
     from .monitoring.datacheck import check_data as check
@@ -282,7 +289,7 @@ def check_data(frame, target: str | None = None, task: str | None = None, cv: in
     return check(frame, target=target, task=task, cv=cv, baseline=baseline)
 
 
-def set_policy(name: str, metric: str, min_value: float | None = None, max_value: float | None = None, window: str | int = "200"):
+def set_policy(name: str, metric: str, *, min_value: float | None = None, max_value: float | None = None, window: str | int = "200"):
     """Store a policy: alert when ``metric`` of ``name`` leaves [min_value, max_value] over ``window``."""
     from .monitoring.policies import check_metric
     from .monitoring.windows import parse_window
@@ -292,12 +299,12 @@ def set_policy(name: str, metric: str, min_value: float | None = None, max_value
     return store.set_policy(name, check_metric(metric), min_value, max_value, parse_window(window).text)
 
 
-def alerts(name: str | None = None, limit: int | None = None):
+def alerts(name: str | None = None, *, limit: int | None = None):
     """Recorded alerts (of model ``name``), newest first, as a DataFrame."""
     return get_store().alerts_frame(name, limit=limit)
 
 
-def backtest(name: str, metric: str, min_value: float | None = None, max_value: float | None = None, window: str | int = "200", max_windows: int = 50):
+def backtest(name: str, metric: str, *, min_value: float | None = None, max_value: float | None = None, window: str | int = "200", max_windows: int = 50):
     """Replay the past windows: how many alerts would this policy have fired? Stores nothing."""
     from .monitoring.monitor import monitor_model
     from .monitoring.policies import backtest as replay

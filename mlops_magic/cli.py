@@ -43,7 +43,7 @@ def _monitor_check(args) -> int:
 def _monitor_policy(args) -> int:
     from . import api
 
-    policy = api.set_policy(args.model, args.metric, args.min, args.max, args.window)
+    policy = api.set_policy(args.model, args.metric, min_value=args.min, max_value=args.max, window=args.window)
     print(f"policy stored: {policy.model} {policy.metric} min={policy.min_value} max={policy.max_value} window={policy.window}")
     return 0
 
@@ -71,7 +71,7 @@ def _promote(args) -> int:
     from .errors import GateError
 
     try:
-        promotion = api.promote(args.run, args.name, args.alias, args.experiment, args.by, args.require, args.force)
+        promotion = api.promote(args.run, name=args.name, alias=args.alias, experiment=args.experiment, by=args.by, require=args.require, force=args.force)
     except GateError as exc:
         print(f"mlops-magic: {exc}", file=sys.stderr)
         return 1
@@ -92,11 +92,8 @@ def _models(args) -> int:
 def _serve(args) -> int:
     """Start a serving process (it keeps running after this command), or stop one."""
     from . import api
-    from .errors import InvalidInputError
 
-    if (args.ref is None) == (args.stop is None):
-        raise InvalidInputError("give a model to serve (e.g. wine-quality@production) or --stop NAME, not both.")
-    status = api.stop(args.stop) if args.stop else api.serve(args.ref, args.port, args.host, args.split, args.shadow, args.workers)
+    status = api.serve_or_stop(args.ref, stop_name=args.stop, port=args.port, host=args.host, split=args.split, shadow=args.shadow, workers=args.workers)
     print(repr(status))
     if status.status == "running":
         print(status.curl_example())
@@ -109,6 +106,7 @@ def _deployments(args) -> int:
     statuses = api.deployments()
     print("\n".join(repr(s) for s in statuses) or "no deployments")
     return 0
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlops-magic", description="Track, deploy and monitor scikit-learn models.")

@@ -1,6 +1,8 @@
-"""The IPython magics: each parses its arguments, calls one ``api`` function, and displays the result.
+"""The IPython magics: each parses its arguments, calls one ``api`` function, and returns its view.
 
-Errors a user can fix (``MLOpsError``) become a ``UsageError``: one line, no traceback.
+A line magic returns its view (as jupysql's ``%sql`` returns its result): a cell that ends with the
+magic shows it, and ``runs = %mlops_runs -e wine`` keeps it (``runs.frame``). Errors a user can
+fix (``MLOpsError``) become a ``UsageError``: one line, no traceback.
 """
 
 from __future__ import annotations
@@ -50,13 +52,18 @@ class MLOpsMagic(Magics):
         config=True
     )
 
+    def __init__(self, shell=None, **kwargs):
+        from .session import Session
+
+        self.session = Session()  # before the traits load their configuration
+        super().__init__(shell=shell, **kwargs)
+
     @observe("store")
     def _store_changed(self, change):
         if change["new"]:
-            from . import api
-
             with user_errors():
-                api.set_store(change["new"])
+                self.session.choose_store(change["new"])
+                self.session.store()
 
     @magic_arguments()
     @argument("-e", "--experiment", default="default", help="experiment to record the run in (created on first use)")
@@ -115,7 +122,7 @@ class MLOpsMagic(Magics):
                 limit=args.limit,
                 where=unquote(" ".join(args.where)) if args.where else None,
             )
-        display(RunsTable(frame))
+        return RunsTable(frame)
 
     @magic_arguments()
     @argument("run_ids", nargs="+", help="two or more run ids (or unique prefixes)")
@@ -130,7 +137,7 @@ class MLOpsMagic(Magics):
             raise UsageError("%mlops_compare needs at least two run ids.")
         with user_errors():
             comparison = api.compare(*args.run_ids)
-        display(ComparisonView(comparison))
+        return ComparisonView(comparison)
 
     @magic_arguments()
     @argument("name", help="the served model's name")
@@ -154,18 +161,19 @@ class MLOpsMagic(Magics):
             if args.metric is None:
                 raise UsageError("--backtest replays a policy: add --metric NAME and --min or --max.")
             with user_errors():
-                display(api.backtest(args.name, args.metric, args.min_value, args.max_value, args.window, args.windows))
-            return
+                return api.backtest(args.name, args.metric, min_value=args.min_value, max_value=args.max_value, window=args.window, max_windows=args.windows)
         if (args.min_value is not None or args.max_value is not None) and args.metric is None:
             raise UsageError("--min/--max need --metric NAME, e.g. --metric accuracy --min 0.85.")
         from .widgets.monitor import MonitorDashboard
 
         def refresh():
-            return api.monitor(args.name, args.window, args.metric, max_windows=args.windows)
+            return api.monitor(args.name, window=args.window, metric=args.metric, max_windows=args.windows)
 
         with user_errors():
-            report = api.monitor(args.name, args.window, args.metric, args.min_value, args.max_value, args.windows)
-        display(MonitorDashboard(report, refresh=refresh))
+            report = api.monitor(
+                args.name, window=args.window, metric=args.metric, min_value=args.min_value, max_value=args.max_value, max_windows=args.windows
+            )
+        return MonitorDashboard(report, refresh=refresh)
 
     @magic_arguments()
     @argument("data", help="a DataFrame variable")
@@ -184,7 +192,7 @@ class MLOpsMagic(Magics):
             raise UsageError(f"no variable {args.data!r} in the notebook: load the data into a DataFrame first.")
         with user_errors():
             report = api.check_data(self.shell.user_ns[args.data], target=args.target, task=args.task, baseline=not args.no_baseline)
-        display(DataReportView(report))
+        return DataReportView(report)
 
     @magic_arguments()
     @argument("run", help="a run id (or unique prefix), or 'best' for the best run of -e EXPERIMENT")
@@ -205,7 +213,7 @@ class MLOpsMagic(Magics):
         args = parse_argstring(self.mlops_promote, line)
         require = [unquote(" ".join(words)) for words in args.require or []]
         with user_errors():
-            display(api.promote(args.run, args.name, args.alias, args.experiment, args.by, require, args.force))
+            return api.promote(args.run, name=args.name, alias=args.alias, experiment=args.experiment, by=args.by, require=require, force=args.force)
 
     @magic_arguments()
     @argument("name", nargs="?", default=None, help="only this model")
@@ -218,7 +226,7 @@ class MLOpsMagic(Magics):
         args = parse_argstring(self.mlops_models, line)
         with user_errors():
             registry = api.models(args.name)
-        display(RegistryView(registry))
+        return RegistryView(registry)
 
     @magic_arguments()
     @argument("ref", nargs="?", default=None, help="NAME@ALIAS, NAME/VERSION, or NAME with --split")
@@ -238,11 +246,11 @@ class MLOpsMagic(Magics):
         from .widgets.deployments import DeploymentCard
 
         args = parse_argstring(self.mlops_serve, line)
-        if (args.ref is None) == (args.stop is None):
-            raise UsageError("give a model to serve (e.g. %mlops_serve wine-quality@production) or --stop NAME, not both.")
         with user_errors():
-            status = api.stop(args.stop) if args.stop else api.serve(args.ref, args.port, args.host, args.split, args.shadow, args.workers)
-        display(DeploymentCard(status, refresh=lambda: (api.deployments(status.name) or [status])[0]))
+            status = api.serve_or_stop(
+                args.ref, stop_name=args.stop, port=args.port, host=args.host, split=args.split, shadow=args.shadow, workers=args.workers
+            )
+        return DeploymentCard(status, refresh=lambda: (api.deployments(status.name) or [status])[0])
 
     @line_magic
     def mlops_deployments(self, line):
@@ -252,17 +260,27 @@ class MLOpsMagic(Magics):
 
         with user_errors():
             statuses = api.deployments()
-        display(DeploymentsTable(statuses, refresh=api.deployments))
+        return DeploymentsTable(statuses, refresh=api.deployments)
 
 
 def register(ipython) -> None:
-    ipython.register_magics(MLOpsMagic)
+    """Register the magics, and make a session of their own the current one (``mm.*`` uses it too)."""
+    from . import api
+
+    magics = MLOpsMagic(ipython)
+    magics.replaced_session = api.use_session(magics.session)
+    ipython.register_magics(magics)
 
 
 def unregister(ipython) -> None:
+    """Remove the magics; write what their session has pending, close it, and restore the session before."""
+    from . import api
+
     magics = ipython.magics_manager.registry.pop("MLOpsMagic", None)
     if magics is None:
         return
     for kind, names in magics.magics.items():
         for name in names:
             ipython.magics_manager.magics[kind].pop(name, None)
+    api.use_session(magics.replaced_session)
+    magics.session.close()

@@ -5,17 +5,23 @@ from __future__ import annotations
 import pytest
 
 from mlops_magic import api
+from mlops_magic.session import Session
 
 pytest_plugins = ["tests.monitoring_fixtures"]  # its fixtures (``wine``) serve every test module
 
 
 @pytest.fixture
 def store(tmp_path, monkeypatch):
-    """A fresh SQLite store in a temporary folder, made the store in use."""
+    """A fresh session whose store (SQLite, in a temporary folder) is the one in use.
+
+    ``MLOPS_MAGIC_STORE`` points there too, so the extension's own session (``ip``) and any process
+    a test starts find the same store."""
     monkeypatch.setenv("MLOPS_MAGIC_STORE", str(tmp_path / "store"))
-    monkeypatch.setattr(api, "_chosen", None)
-    yield api.get_store()
-    api.get_store().close()
+    session = Session()
+    previous = api.use_session(session)
+    yield session.store()
+    api.use_session(previous)
+    session.close()
 
 
 @pytest.fixture

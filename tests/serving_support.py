@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from mlops_magic import api
+from mlops_magic.session import Session
 
 
 def wine_frames():
@@ -37,9 +40,17 @@ def forest(n_estimators: int = 20):
     return RandomForestClassifier(n_estimators=n_estimators, random_state=0)
 
 
-def use_store(path) -> None:
-    """Make the store at ``path`` the one in use (module-scoped fixtures cannot use ``store``)."""
-    api.set_store(str(path))
+@contextlib.contextmanager
+def session_with_store(path):
+    """A fresh session using the store at ``path`` while the block runs (module-scoped fixtures cannot use ``store``)."""
+    session = Session()
+    session.choose_store(str(path))
+    previous = api.use_session(session)
+    try:
+        yield session
+    finally:
+        api.use_session(previous)
+        session.close()
 
 
 def invoke(session, url: str, payload, **headers):

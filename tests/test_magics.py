@@ -50,13 +50,10 @@ def test_usage_error_in_a_cell_fails_the_cell_without_a_traceback(wine, capsys):
     assert "no variable 'nope'" in err and "Traceback" not in err
 
 
-def test_mlops_runs_shows_a_sortable_table(wine, monkeypatch):
-    shown = []
-    monkeypatch.setattr("mlops_magic.magics.display", shown.append)
+def test_mlops_runs_returns_a_sortable_table(wine):
     for depth in (1, 3, 2):
         train(wine, depth)
-    wine.run_line_magic("mlops_runs", "-e wine --sort accuracy --limit 2")
-    table = shown[-1]
+    table = wine.run_line_magic("mlops_runs", "-e wine --sort accuracy --limit 2")
     assert isinstance(table, RunsTable)
     assert len(table.frame) == 2
     accuracies = table.frame["metrics.accuracy"].tolist()
@@ -64,35 +61,37 @@ def test_mlops_runs_shows_a_sortable_table(wine, monkeypatch):
     assert accuracies[0] == mm.runs("wine")["metrics.accuracy"].max()
 
 
-def test_mlops_runs_where_filters_and_bad_where_is_an_error(wine, monkeypatch):
-    shown = []
-    monkeypatch.setattr("mlops_magic.magics.display", shown.append)
+def test_mlops_runs_where_filters_and_bad_where_is_an_error(wine):
     for depth in (1, 3):
         train(wine, depth)
-    wine.run_line_magic("mlops_runs", '--where "max_depth == 3"')
-    assert shown[-1].frame["params.max_depth"].tolist() == ["3"]
+    assert wine.run_line_magic("mlops_runs", '--where "max_depth == 3"').frame["params.max_depth"].tolist() == ["3"]
     with pytest.raises(UsageError, match="cannot be applied"):
         wine.run_line_magic("mlops_runs", '--where "accuracy >"')
     with pytest.raises(UsageError, match="no column 'nope'"):
         wine.run_line_magic("mlops_runs", "--sort nope")
 
 
-def test_mlops_compare_shows_differences(wine, monkeypatch):
-    shown = []
-    monkeypatch.setattr("mlops_magic.magics.display", shown.append)
+def test_mlops_compare_shows_differences(wine):
     train(wine, 1)
     wine.run_cell_magic("mlops_train", "-e wine --data train_df --target target --eval test_df", "# deeper\n" + FIT.format(depth=4))
-    ids = mm.runs("wine")["run_id"].tolist()
-    wine.run_line_magic("mlops_compare", " ".join(id_[:8] for id_ in ids))
-    view = shown[-1]
+    ids = mm.runs("wine").sort_values("start_time")["run_id"].tolist()  # the shallow run first
+    view = wine.run_line_magic("mlops_compare", " ".join(id_[:8] for id_ in ids))
     assert isinstance(view, ComparisonView)
-    assert "max_depth" in view.comparison.params.index
-    assert "+# deeper" in view.comparison.code_diffs[0] or "-# deeper" in view.comparison.code_diffs[0]
+    assert view.comparison.params.loc["max_depth"].tolist() == ["1", "4"]
+    assert "+# deeper" in view.comparison.code_diffs[0]  # from the first run's code to the second's
     assert view.chart.startswith(b"\x89PNG")
     with pytest.raises(UsageError, match="at least two"):
         wine.run_line_magic("mlops_compare", ids[0])
     with pytest.raises(UsageError, match="no run with id"):
         wine.run_line_magic("mlops_compare", f"{ids[0]} ffffffff")
+
+
+def test_a_cell_ending_in_a_magic_shows_its_view_once_and_assignment_keeps_it(wine):
+    train(wine, 2)
+    shown = wine.run_cell("%mlops_runs -e wine")
+    assert isinstance(shown.result, RunsTable)  # the cell's value: IPython displays it
+    kept = wine.run_cell("table = %mlops_runs -e wine")
+    assert kept.result is None and isinstance(wine.user_ns["table"], RunsTable) and len(wine.user_ns["table"].frame) == 1
 
 
 def test_config_store_switches_the_store(wine, tmp_path):

@@ -12,24 +12,22 @@ import requests
 
 from mlops_magic import api
 
-from .serving_support import forest, invoke, logistic, train, use_store, wine_frames
+from .serving_support import forest, invoke, logistic, train, session_with_store, wine_frames
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """Model ``wine`` v1 (a logistic pipeline, which cannot take NaN) served at production."""
-    previous = api._chosen
-    use_store(tmp_path_factory.mktemp("serving") / "store")
-    frames = wine_frames()
-    run, model = train(logistic(), frames=frames)
-    train(forest(), frames=frames)
-    api.promote(run.run_id, name="wine", alias="production")
-    status = api.serve("wine@production")
-    X = frames[1].drop(columns="target")
-    with requests.Session() as session:
-        yield type("Served", (), {"url": status.url, "model": model, "X": X, "y": frames[1]["target"], "session": session, "status": status})
-    api.stop("wine")
-    api._chosen = previous
+    with session_with_store(tmp_path_factory.mktemp("serving") / "store"):
+        frames = wine_frames()
+        run, model = train(logistic(), frames=frames)
+        train(forest(), frames=frames)
+        api.promote(run.run_id, name="wine", alias="production")
+        status = api.serve("wine@production")
+        X = frames[1].drop(columns="target")
+        with requests.Session() as session:
+            yield type("Served", (), {"url": status.url, "model": model, "X": X, "y": frames[1]["target"], "session": session, "status": status})
+        api.stop("wine")
 
 
 def test_every_payload_form_predicts_like_the_model_in_process(served):

@@ -11,22 +11,20 @@ import requests
 
 from mlops_magic import api
 
-from .serving_support import forest, invoke, logistic, train, use_store, wine_frames
+from .serving_support import forest, invoke, logistic, train, session_with_store, wine_frames
 
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
     """``wine`` v1 (logistic) at production and v2 (forest) at staging; run ids and models to compare with."""
-    previous = api._chosen
-    use_store(tmp_path_factory.mktemp("routing") / "store")
-    frames = wine_frames()
-    weak, weak_model = train(logistic(C=0.01), frames=frames)
-    strong, strong_model = train(forest(), frames=frames)
-    api.promote(weak.run_id, name="wine", alias="production")
-    api.promote(strong.run_id, name="wine", alias="staging")
-    X = frames[1].drop(columns="target")
-    yield type("Registry", (), {"weak": weak_model, "strong": strong_model, "strong_run": strong, "X": X})
-    api._chosen = previous
+    with session_with_store(tmp_path_factory.mktemp("routing") / "store"):
+        frames = wine_frames()
+        weak, weak_model = train(logistic(C=0.01), frames=frames)
+        strong, strong_model = train(forest(), frames=frames)
+        api.promote(weak.run_id, name="wine", alias="production")
+        api.promote(strong.run_id, name="wine", alias="staging")
+        X = frames[1].drop(columns="target")
+        yield type("Registry", (), {"weak": weak_model, "strong": strong_model, "strong_run": strong, "X": X})
 
 
 def test_ab_split_follows_the_weights_and_records_the_variant(registry):

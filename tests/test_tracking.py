@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import mlops_magic as mm
+from mlops_magic import api
 from mlops_magic.store import database
-from mlops_magic.tracking import writer
 
 SETUP = """
 import pandas as pd
@@ -174,7 +174,7 @@ def test_locked_store_does_not_break_the_cell_and_the_run_is_written_later(wine,
     try:
         result = wine.run_cell("%%mlops_train -e wine\nmodel = DecisionTreeClassifier(max_depth=3).fit(X_train, y_train)")
         assert result.success and "model" in wine.user_ns
-        assert any("is not recorded yet" in m for m in writer.flush())  # one warning line, run kept
+        assert any("is not recorded yet" in m for m in api.current_session().tracker.flush())  # one warning line, run kept
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()

@@ -9,6 +9,7 @@ import pandas as pd
 
 from mlops_magic.store import Run
 from mlops_magic.tracking.card import MetricChange, RunCardData
+from mlops_magic.widgets.html import BAD, GOOD
 from mlops_magic.widgets.run_card import RunCard
 from mlops_magic.widgets.runs_table import RunsTable
 
@@ -26,8 +27,8 @@ def test_run_card_shows_metrics_against_the_best_run():
     assert isinstance(summary, widgets.HTML) and isinstance(details, widgets.Accordion)
     html = summary.value
     assert "ab12cd34" in html and "best earlier run ffee0011" in html
-    assert "▲ +0.05" in html and "#1a7f37" in html  # accuracy up: better, green
-    assert "▲ +0.1" in html and "#cf222e" in html  # log loss up: worse, red
+    assert f'<span style="color:{GOOD}">▲ +0.05</span>' in html  # accuracy up: better, green
+    assert f'<span style="color:{BAD}">▲ +0.1</span>' in html  # log loss up: worse, red
     assert "first" in html  # f1 has nothing to compare with
     assert "cells ran out of order" in html
     assert details.children[0].value.count("model = fit()") == 1

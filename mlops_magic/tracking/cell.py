@@ -7,17 +7,16 @@ fault never breaks the cell.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import InvalidInputError
-from ..store import Store
-from . import writer
 from .card import RunCardData, card_data
 from .estimators import changed_params, estimators_in
 from .execution import fit_arguments, fit_receivers, names_assigned, run_body
 from .metrics import metrics_in
 from .provenance import cell_provenance
 from .recorder import DataPair, RunRecorder
+from .tracker import Tracker
 
 
 def _names(option: str, spec: str) -> list[str]:
@@ -76,7 +75,8 @@ def data_passed_to_fit(source: str, namespace: dict) -> DataPair | None:
 def track_cell(
     shell,
     cell: str,
-    get_store: Callable[[], Store],
+    tracker: Tracker,
+    *,
     experiment: str = "default",
     name: str | None = None,
     data: str | None = None,
@@ -92,10 +92,10 @@ def track_cell(
     assigned = names_assigned(source)
     check_data_option("--data", data, target, namespace, assigned)
     check_data_option("--eval", eval, target, namespace, assigned)
-    store = get_store()  # a store that cannot be opened is an error before the cell runs
-    messages = writer.flush()  # earlier runs are written before this one is compared with them
+    store = tracker.get_store()  # a store that cannot be opened is an error before the cell runs
+    messages = tracker.flush()  # earlier runs are written before this one is compared with them
 
-    recorder = RunRecorder(get_store, experiment, name, dict(tags or {}), source=cell)
+    recorder = RunRecorder(tracker, experiment, name, dict(tags or {}), source=cell)
     provenance = cell_provenance(shell, cell, source)
     with recorder.active():
         try:

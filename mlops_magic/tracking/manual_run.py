@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
-from ..store import Run, Store
+from ..store import Run
 from .recorder import DataPair, RunRecorder
+from .tracker import Tracker
 
 
 def _pair(value: Any, target: str | None) -> DataPair | None:
@@ -26,8 +27,8 @@ class ManualRun:
     and the exception goes on); ``.run`` then holds the recorded ``Run``.
     """
 
-    def __init__(self, get_store: Callable[[], Store], experiment: str, name: str | None, tags: dict[str, str], data: Any = None, target: str | None = None, eval: Any = None):
-        self._recorder = RunRecorder(get_store, experiment, name, dict(tags))
+    def __init__(self, tracker: Tracker, experiment: str, name: str | None, tags: dict[str, str], data: Any = None, target: str | None = None, eval: Any = None):
+        self._recorder = RunRecorder(tracker, experiment, name, dict(tags))
         self._train = _pair(data, target)
         self._evaluation = _pair(eval, target)
         self._scope = self._recorder.active()

@@ -7,27 +7,20 @@ run, never an exception in the user's cell.
 
 from __future__ import annotations
 
-import contextlib
 import time
 import traceback
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from ..errors import MLOpsError
 from ..store import DatasetRecord, Run, Store
 from . import writer
 from .environment import EnvironmentCapture
 from .estimators import params_of, search_results, task_of
 from .metrics import as_metric_value, baseline_metrics, evaluate
 
-_active: list["RunRecorder"] = []
-
-
-def active_recorder() -> "RunRecorder":
-    if not _active:
-        raise MLOpsError("no run is being recorded: call this inside a %%mlops_train cell or a `with mm.run(...)` block.")
-    return _active[-1]
+if TYPE_CHECKING:
+    from .tracker import Tracker
 
 
 @dataclass
@@ -42,9 +35,9 @@ class DataPair:
 
 @dataclass
 class RunRecorder:
-    """Accumulates one run; ``finish`` builds the ``Run`` and submits it to the writer."""
+    """Accumulates one run; ``finish`` builds the ``Run`` and submits it to the tracker's writer."""
 
-    get_store: Callable[[], Store]
+    tracker: Tracker
     experiment: str
     name: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
@@ -60,13 +53,9 @@ class RunRecorder:
         self._started = time.perf_counter()
         self._environment = EnvironmentCapture()
 
-    @contextlib.contextmanager
     def active(self):
-        _active.append(self)
-        try:
-            yield self
-        finally:
-            _active.remove(self)
+        """A context in which this recorder is the one ``mm.log_metric`` and friends reach."""
+        return self.tracker.recording(self)
 
     def log_metric(self, key: str, value: float) -> None:
         number = as_metric_value(value)
@@ -101,7 +90,7 @@ class RunRecorder:
         if provenance:
             run.notebook = provenance.get("notebook")
             run.execution_count = provenance.get("execution_count")
-        store = self.get_store()
+        store = self.tracker.get_store()
         pending = writer.PendingRun(store, run)
         self._guarded("model", lambda: self._describe_models(run, pending))
         if error is None:
@@ -110,7 +99,7 @@ class RunRecorder:
         run.params.update(self.params)
         run.metrics.update(self.metrics)
         run.environment = self._environment.result()
-        writer.writer().submit(pending)
+        self.tracker.writer.submit(pending)
         return run
 
     def _guarded(self, what: str, step: Callable[[], None]) -> None:

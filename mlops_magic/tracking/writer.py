@@ -8,7 +8,6 @@ A write that fails (store locked, disk full) is kept and tried again with the ne
 
 from __future__ import annotations
 
-import atexit
 import io
 import pickle
 import queue
@@ -38,11 +37,9 @@ class PendingRun:
     samples: dict[str, Any] = field(default_factory=dict)  # role -> DataFrame sample
 
 
-_saved_samples: dict[tuple[str, str], str] = {}  # (artifact root, data digest) -> sample sha256
-
-
-def save_models(pending: PendingRun) -> None:
-    """Save the run's model snapshots with skops; a model that cannot be saved becomes a warning."""
+def save_models(pending: PendingRun, saved_samples: dict[tuple[str, str], str]) -> None:
+    """Save the run's model snapshots with skops, and its data samples unless ``saved_samples``
+    (artifact root, data digest → sha256) has them; a model that cannot be saved becomes a warning."""
     for model in pending.models:
         try:
             sha256, size, trusted = pending.store.artifacts.save_model(pickle.loads(model.snapshot), model.types)
@@ -54,9 +51,9 @@ def save_models(pending: PendingRun) -> None:
         dataset = pending.run.datasets[role]
         key = (str(pending.store.artifacts.root), dataset.digest)
         try:
-            if key not in _saved_samples:  # the same data was sampled and saved before: reuse its file
-                _saved_samples[key] = pending.store.artifacts.save_frame(sample)
-            dataset.sample_sha256 = _saved_samples[key]
+            if key not in saved_samples:  # the same data was sampled and saved before: reuse its file
+                saved_samples[key] = pending.store.artifacts.save_frame(sample)
+            dataset.sample_sha256 = saved_samples[key]
         except Exception as exc:
             pending.run.warnings.append(f"{role} data sample was not saved: {type(exc).__name__}: {exc}")
     pending.samples = {}
@@ -69,6 +66,7 @@ class RunWriter:
         self._queue: queue.Queue[PendingRun | None] = queue.Queue()  # None: only retry failed writes
         self._failed: list[PendingRun] = []
         self._messages: list[str] = []
+        self._saved_samples: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._work, name="mlops-run-writer", daemon=True)
         self._thread.start()
@@ -94,7 +92,7 @@ class RunWriter:
             pending = self._queue.get()
             try:
                 if pending is not None:
-                    save_models(pending)
+                    save_models(pending, self._saved_samples)
                 with self._lock:
                     retry, self._failed = self._failed, []
                 for item in [*retry, *([pending] if pending else [])]:
@@ -111,27 +109,6 @@ class RunWriter:
                 self._messages.append(
                     f"mlops_magic: run {pending.run.short_id} is not recorded yet ({exc}); it will be written with the next run."
                 )
-
-
-_writer: RunWriter | None = None
-_writer_lock = threading.Lock()
-
-
-def writer() -> RunWriter:
-    global _writer
-    with _writer_lock:
-        if _writer is None:
-            _writer = RunWriter()
-            atexit.register(_writer.flush)
-    return _writer
-
-
-def flush() -> list[str]:
-    """Write everything pending; return the warnings about writes that failed."""
-    if _writer is None:
-        return []
-    _writer.flush()
-    return _writer.take_messages()
 
 
 class _TypeRecordingPickler(pickle.Pickler):
