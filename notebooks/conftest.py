@@ -1,0 +1,39 @@
+"""The tutorials fail when a magic fails, and a cell marked to raise must raise.
+
+nbval fails a cell only on an ``error`` message from the kernel. A magic's user error is an
+IPython ``UsageError``, which the kernel prints to stderr and does not send as an error (nbval
+issue #147), so a failing ``%mlops_*`` cell would pass. After each cell has run, this hook reads
+the outputs nbval collected (``IPyNbCell.test_outputs``) and fails the cell when its stderr holds
+a ``UsageError``, or when a cell marked ``# NBVAL_RAISES_EXCEPTION`` (which nbval only *allows* to
+raise) raised nothing.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from nbval.plugin import IPyNbCell
+
+USAGE_ERROR = re.compile(r"^UsageError: .*$", re.MULTILINE)
+
+
+def cell_failure(outputs, must_raise: bool) -> str | None:
+    """Why a cell that ran with these outputs failed, or None when it did not."""
+    stderr = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream" and o.get("name") == "stderr")
+    usage_errors = USAGE_ERROR.findall(stderr)
+    if usage_errors:
+        return "a magic failed: " + " / ".join(usage_errors)
+    if must_raise and not any(o.get("output_type") == "error" for o in outputs):
+        return "the cell is marked NBVAL_RAISES_EXCEPTION but raised no exception"
+    return None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    result = yield
+    if isinstance(item, IPyNbCell):
+        failure = cell_failure(item.test_outputs or [], must_raise=item.options["check_exception"])
+        if failure:
+            item.raise_cell_error(failure)
+    return result

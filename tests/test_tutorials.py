@@ -1,0 +1,74 @@
+"""The suite fails a tutorial whose magic fails: nbval with ``notebooks/conftest.py``, run on copies.
+
+nbval alone passes a cell whose magic printed a ``UsageError`` (nbval issue #147); these tests run
+pytest on copies of notebooks, next to a copy of the hook, and read which cells failed and why.
+The tutorials themselves run once, as part of the suite (``notebooks/`` is a test path).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import nbformat
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def run_nbval(notebook: nbformat.NotebookNode, folder: Path, *options: str) -> tuple[int, dict[str, str]]:
+    """Run pytest (nbval-lax, the hook in conftest.py) on ``notebook`` saved in ``folder``.
+
+    Returns the exit status and, per cell ("Cell 0", ...), "passed" or the failure message.
+    """
+    nbformat.write(notebook, folder / "tutorial.ipynb")
+    shutil.copy(NOTEBOOKS / "conftest.py", folder / "conftest.py")
+    (folder / "pytest.ini").write_text("[pytest]\n")  # no configuration from folders above tmp_path
+    report = folder / "report.xml"
+    command = [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider",
+               "--color=no", "-c", str(folder / "pytest.ini"), f"--junitxml={report}", *options, "tutorial.ipynb"]
+    finished = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=300)
+    cells = {}
+    for case in ElementTree.parse(report).iter("testcase"):
+        failure = case.find("failure")
+        cells[case.get("name")] = "passed" if failure is None else failure.get("message")
+    return finished.returncode, cells
+
+
+def code_cell_number(notebook: nbformat.NotebookNode, text: str) -> int:
+    """nbval's number ("Cell N") of the first code cell containing ``text``."""
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    return next(number for number, cell in enumerate(code) if text in cell.source)
+
+
+def test_a_failing_magic_or_a_cell_that_must_raise_and_did_not_fails_its_cell(tmp_path):
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in [
+        "%load_ext mlops_magic",
+        "%mlops_runs",                                    # a magic that works
+        "%mlops_runs --sort",                             # a flag without its value: argparse refuses
+        "%mlops_promote best --name wine -e nowhere",     # the package refuses (NotFoundError)
+        "# NBVAL_RAISES_EXCEPTION\n1 / 0",                # marked to raise, raises
+        "# NBVAL_RAISES_EXCEPTION\n1 + 1",                # marked to raise, does not
+    ]]
+    status, cells = run_nbval(notebook, tmp_path)
+    assert status == 1
+    assert cells["Cell 0"] == cells["Cell 1"] == cells["Cell 4"] == "passed"
+    assert "Cell 2: a magic failed: UsageError: argument --sort: expected one argument" in cells["Cell 2"]
+    assert "Cell 3: a magic failed: UsageError: " in cells["Cell 3"] and "nowhere" in cells["Cell 3"]
+    assert "Cell 5: the cell is marked NBVAL_RAISES_EXCEPTION but raised no exception" in cells["Cell 5"]
+
+
+def test_a_tutorial_whose_promotion_gate_refuses_fails_at_that_cell(tmp_path):
+    notebook = nbformat.read(NOTEBOOKS / "02-promote-and-serve.ipynb", as_version=4)
+    promote = code_cell_number(notebook, "%mlops_promote")
+    cell = [c for c in notebook.cells if c.cell_type == "code"][promote]
+    assert '--require "accuracy >= 0.9"' in cell.source
+    cell.source = cell.source.replace('--require "accuracy >= 0.9"', '--require "accuracy > 1"')
+    status, cells = run_nbval(notebook, tmp_path, "-x")  # stop there: nothing after it runs
+    assert status == 1
+    assert all(cells[f"Cell {n}"] == "passed" for n in range(promote))
+    assert f"Cell {promote}: a magic failed: UsageError: " in cells[f"Cell {promote}"]
+    assert "accuracy" in cells[f"Cell {promote}"]
