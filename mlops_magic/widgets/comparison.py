@@ -6,7 +6,7 @@ import ipywidgets as widgets
 
 from ..plots import metrics_bar_chart, png_img_tag
 from ..tracking.comparison import Comparison
-from . import html as h
+from .. import html as h
 from .view import View
 
 MAX_PARAMS = 25

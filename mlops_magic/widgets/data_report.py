@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 
 from ..monitoring.datacheck import DataReport
-from . import html as h
+from .. import html as h
 from .view import View
 
 SEVERITY_COLOURS = {"critical": h.BAD, "warning": h.WARN, "info": h.MUTED}

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import ipywidgets as widgets
 
-from . import html as h
+from .. import html as h
 from .view import View
 
 STATUS_COLOURS = {"running": h.GOOD, "dead": h.BAD, "stopped": h.MUTED}

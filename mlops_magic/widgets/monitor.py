@@ -15,7 +15,7 @@ import ipywidgets as widgets
 
 from ..monitoring.report import DriftReport, MonitorReport
 from ..plots import drift_histogram, health_chart, performance_chart, png_img_tag
-from . import html as h
+from .. import html as h
 from .view import View
 
 VERDICT_COLOURS = {"healthy": h.GOOD, "degraded": h.BAD, "drifting": h.WARN, "empty": h.MUTED}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 import pandas as pd
 
-from . import html as h
+from .. import html as h
 from .view import View
 
 ALIAS_COLOURS = {"production": h.GOOD, "staging": h.WARN}

@@ -7,7 +7,7 @@ import json
 import ipywidgets as widgets
 
 from ..tracking.card import RunCardData
-from . import html as h
+from .. import html as h
 from .view import View
 
 KEY_PARAMS = 8

@@ -1,4 +1,6 @@
-"""Small HTML building blocks shared by the views (tables, badges, deltas), escaped and styled inline."""
+"""Small HTML building blocks for every static view (tables, badges, deltas), escaped and styled inline.
+
+Plain strings only (no ipywidgets), so a record of any layer can render itself for nbconvert and GitHub."""
 
 from __future__ import annotations
 
