@@ -12,6 +12,10 @@ class StoreError(MLOpsError):
     """The store cannot be opened, read or written."""
 
 
+class ConflictError(StoreError):
+    """A write the database refused because it clashes with what the store holds (a duplicate key)."""
+
+
 class NotFoundError(MLOpsError):
     """A run, experiment, model, version or alias that does not exist."""
 

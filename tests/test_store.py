@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import multiprocessing
+import shutil
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
 from sqlalchemy import update
 
-from mlops_magic.errors import IntegrityError, InvalidInputError, NotFoundError, StoreError
+from mlops_magic.errors import ConflictError, IntegrityError, InvalidInputError, NotFoundError, StoreError
 from mlops_magic.store import Run, Store, schema
 
 
@@ -30,8 +36,10 @@ def test_store_from_a_newer_version_is_refused(tmp_path):
     with store.db.writing() as conn:
         conn.execute(update(schema.store_info).where(schema.store_info.c.key == "schema_version").values(value="999"))
     store.close()
-    with pytest.raises(StoreError, match="newer than this mlops_magic"):
+    before = (tmp_path / "s" / "store.db").read_bytes()
+    with pytest.raises(StoreError, match="schema version 999, newer than this mlops_magic understands"):
         Store(str(tmp_path / "s"))
+    assert (tmp_path / "s" / "store.db").read_bytes() == before  # refused, not touched
 
 
 def test_any_sqlalchemy_url_with_its_own_artifact_root(tmp_path):
@@ -61,7 +69,7 @@ def test_a_failed_write_leaves_nothing_behind(store):
     store.write_run(run)
     duplicate = make_run(metrics={"acc": 0.7})
     duplicate.run_id = run.run_id  # primary key clash: the whole transaction must roll back
-    with pytest.raises(Exception):
+    with pytest.raises(ConflictError, match="refused a write that clashes .*UNIQUE constraint failed: runs.run_id"):
         store.write_run(duplicate)
     assert store.get_run(run.run_id).metrics == {"acc": 0.5}
     assert store.count_runs() == 1
@@ -125,17 +133,103 @@ def test_models_of_one_structure_reuse_the_recorded_types_and_still_load(store):
         np.testing.assert_array_equal(store.artifacts.load_model(sha, trusted).predict(X), model.predict(X))
 
 
-def test_an_older_store_is_migrated_when_opened(tmp_path, monkeypatch):
-    location = str(tmp_path / "s")
-    run = make_run(metrics={"acc": 0.5})
-    store = Store(location)
-    store.write_run(run)
-    store.close()
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", schema.SCHEMA_VERSION + 1)
-    monkeypatch.setitem(schema.MIGRATIONS, schema.SCHEMA_VERSION - 1, ["ALTER TABLE runs ADD COLUMN migrated_note TEXT"])
-    upgraded = Store(location)
-    with upgraded.db.reading() as conn:
+FIXTURES = Path(__file__).parent / "fixtures"
+EARLIER_SCHEMAS = ["store-v1-first", "store-v1-profiles", "store-v1-labels"]  # all labelled version 1
+
+
+def wine_test_inputs():
+    from sklearn.datasets import load_wine
+    from sklearn.model_selection import train_test_split
+
+    frame = load_wine(as_frame=True).frame
+    return train_test_split(frame, test_size=0.3, random_state=0, stratify=frame["target"])[1].drop(columns="target")
+
+
+def stored_revision(store) -> tuple[int, str]:
+    with store.db.reading() as conn:
         version = conn.execute(schema.store_info.select().where(schema.store_info.c.key == "schema_version")).one().value
-        columns = [row[1] for row in conn.exec_driver_sql("PRAGMA table_info(runs)")]
-    assert int(version) == schema.SCHEMA_VERSION and "migrated_note" in columns
-    assert upgraded.get_run(run.run_id).metrics == {"acc": 0.5}  # nothing stored is lost
+        return int(version), conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
+
+
+@pytest.mark.parametrize("fixture", EARLIER_SCHEMAS)
+def test_a_store_of_an_earlier_schema_is_migrated_with_everything_in_it(tmp_path, fixture):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    shutil.copytree(FIXTURES / fixture, tmp_path / "s")
+    expected = json.loads((tmp_path / "s" / "expected.json").read_text())
+    store = Store(str(tmp_path / "s"))
+
+    assert stored_revision(store) == (schema.SCHEMA_VERSION, f"{schema.SCHEMA_VERSION:04d}")
+    with store.db.reading() as conn:  # the migrated tables are exactly those a new store gets
+        assert compare_metadata(MigrationContext.configure(conn), schema.metadata) == []
+    X = wine_test_inputs()
+    for run_id, want in expected["runs"].items():
+        run = store.get_run(run_id)
+        assert (run.name, run.metrics, run.params) == (want["name"], want["metrics"], want["params"])
+        assert {role: d.digest for role, d in run.datasets.items()} == want["datasets"]
+        assert sorted(run.datasets["train"].profile) == want["profile_columns"]
+        assert {m.variable: m.sha256 for m in run.models} == want["models"]
+        for record in run.models:  # the sha256 is checked before each load
+            model = store.artifacts.load_model(record.sha256, record.trusted_types)
+            assert model.predict(X).tolist() == expected["model_predictions"][run_id]
+    assert [[v.version, v.run_id, v.aliases] for v in store.model_versions("wine")] == expected["versions"]
+    history = store.alias_history_frame("wine")
+    assert history[["alias", "from_version", "to_version"]].astype(object).where(history.notna(), None).values.tolist() == expected["history"]
+    frame = store.predictions_frame("wine")
+    labels = frame["label"].astype(object).where(frame["label"].notna(), None)
+    assert {i: {"output": o, "label": label} for i, o, label in zip(frame["prediction_id"], frame["output"], labels)} == expected["predictions"]
+    assert [p.metric for p in store.policies("wine")] == ["accuracy"]
+
+    train = store.get_run(next(iter(expected["runs"]))).datasets["train"]
+    new = make_run(experiment="wine", metrics={"accuracy": 0.75}, datasets={"train": train})
+    store.write_run(new)  # shares the migrated profile of its data
+    assert store.get_run(new.run_id).datasets["train"].profile == train.profile
+    row = {"time": time.time(), "model": "wine", "version": 1, "variant": None, "shadow": False, "inputs": {"a": 1.0}, "output": 2, "latency_ms": 1.0}
+    store.log_predictions([{**row, "prediction_id": "new-1", "confidence": 0.75}])
+    store.log_feedback(["new-1", "fixture-19"], [2, 1])
+    labelled = store.predictions_frame("wine").set_index("prediction_id")
+    assert labelled.loc["new-1", ["confidence", "label"]].tolist() == [0.75, 2]
+    assert labelled.loc["fixture-19", "label"] == 1
+    store.close()
+    assert stored_revision(Store(str(tmp_path / "s"))) == (schema.SCHEMA_VERSION, f"{schema.SCHEMA_VERSION:04d}")
+
+
+def test_the_schema_version_is_the_head_migration_and_a_new_store_is_stamped_with_it(tmp_path):
+    from mlops_magic.store.migrations import head_revision
+
+    assert head_revision() == f"{schema.SCHEMA_VERSION:04d}"
+    assert stored_revision(Store(str(tmp_path / "s"))) == (schema.SCHEMA_VERSION, head_revision())
+
+
+def test_an_up_to_date_store_opens_without_importing_alembic(tmp_path):
+    Store(str(tmp_path / "s")).close()
+    code = f"import sys; from mlops_magic.store import Store; Store({str(tmp_path / 's')!r}); print('alembic' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def _open_store(location: str, barrier) -> None:
+    barrier.wait()
+    Store(location).close()
+
+
+@pytest.mark.parametrize("fixture", [None, "store-v1-first"])
+def test_processes_opening_a_new_or_old_store_at_once_create_or_migrate_it_once(tmp_path, fixture):
+    location = tmp_path / "s"
+    if fixture:
+        shutil.copytree(FIXTURES / fixture, location)
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(4)
+    processes = [context.Process(target=_open_store, args=(str(location), barrier)) for _ in range(4)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(60)
+    assert [p.exitcode for p in processes] == [0, 0, 0, 0]
+    store = Store(str(location))
+    assert stored_revision(store) == (schema.SCHEMA_VERSION, f"{schema.SCHEMA_VERSION:04d}")
+    with store.db.reading() as conn:
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM alembic_version").scalar_one() == 1
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM store_info").scalar_one() == 2
+    if fixture:
+        assert store.count_runs() == 3 and len(store.predictions_frame("wine")) == 20

@@ -12,13 +12,15 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
+from sqlalchemy import exc as sqlalchemy_exc
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from ..errors import StoreError
+from ..errors import ConflictError, StoreError
 from . import schema
 
 BUSY_TIMEOUT_MS = 30_000
+SCHEMA_LOCK_KEY = 0x6D6C6F7073  # PostgreSQL advisory lock held while a store is created or migrated
 
 
 def _prepare_sqlite(engine: Engine) -> None:
@@ -89,14 +91,33 @@ class Database:
             yield
         except OperationalError as exc:
             raise StoreError(f"store {self.url!r} is unavailable: {exc.orig}") from exc
+        except sqlalchemy_exc.IntegrityError as exc:
+            raise ConflictError(f"store {self.url!r} refused a write that clashes with what it holds: {exc.orig}") from exc
 
     def _ensure_schema(self) -> None:
+        """Create a fresh store, or migrate an older one, before anything else touches it.
+
+        An up-to-date store costs one read (Alembic is not even imported). Creating or migrating
+        happens in one write transaction that first takes the store's lock, so two processes
+        opening a new or old store at once create or migrate it once, and the other waits.
+        """
+        if self._stored_version() == schema.SCHEMA_VERSION:
+            return
         with self.writing() as conn:
-            schema.metadata.create_all(conn)
-            row = conn.execute(
-                select(schema.store_info.c.value).where(schema.store_info.c.key == "schema_version")
-            ).first()
-            if row is None:
+            if conn.dialect.name == "postgresql":  # SQLite's BEGIN IMMEDIATE already holds the lock
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+            found = self._stored_version(conn)
+            if found == schema.SCHEMA_VERSION:
+                return  # another process finished while we waited for the lock
+            if found is not None and found > schema.SCHEMA_VERSION:
+                raise StoreError(
+                    f"store {self.url!r} has schema version {found}, newer than this mlops_magic "
+                    f"understands ({schema.SCHEMA_VERSION}): upgrade mlops_magic."
+                )
+            from . import migrations
+
+            if found is None:
+                schema.metadata.create_all(conn)
                 conn.execute(
                     schema.store_info.insert(),
                     [
@@ -104,22 +125,27 @@ class Database:
                         {"key": "created_at", "value": repr(time.time())},
                     ],
                 )
+                migrations.stamp_head(conn)
                 return
-            found = int(row.value)
-            if found > schema.SCHEMA_VERSION:
-                raise StoreError(
-                    f"store {self.url!r} has schema version {found}, newer than this mlops_magic "
-                    f"understands ({schema.SCHEMA_VERSION}): upgrade mlops_magic."
-                )
-            for version in range(found, schema.SCHEMA_VERSION):
-                for statement in schema.MIGRATIONS[version]:
-                    conn.exec_driver_sql(statement)
-            if found != schema.SCHEMA_VERSION:
-                conn.execute(
-                    schema.store_info.update()
-                    .where(schema.store_info.c.key == "schema_version")
-                    .values(value=str(schema.SCHEMA_VERSION))
-                )
+            migrations.upgrade(conn, legacy=not inspect(conn).has_table("alembic_version"))
+            conn.execute(
+                schema.store_info.update()
+                .where(schema.store_info.c.key == "schema_version")
+                .values(value=str(schema.SCHEMA_VERSION))
+            )
+
+    def _stored_version(self, conn: Connection | None = None) -> int | None:
+        """The schema version the store records, or None for a store not created yet."""
+        query = select(schema.store_info.c.value).where(schema.store_info.c.key == "schema_version")
+        if conn is None:
+            try:
+                with self.reading() as reader:
+                    value = reader.execute(query).scalar()
+            except (StoreError, SQLAlchemyError):
+                return None  # no store_info table yet; an unreachable database fails again when written
+        else:
+            value = conn.execute(query).scalar() if inspect(conn).has_table("store_info") else None
+        return None if value is None else int(value)
 
     def dispose(self) -> None:
         self.engine.dispose()

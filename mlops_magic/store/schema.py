@@ -1,4 +1,4 @@
-"""The store's tables (SQLAlchemy Core), its schema version and the migrations between versions.
+"""The store's tables (SQLAlchemy Core) and its schema version.
 
 Plain types only (no SQLite-only SQL), so any SQLAlchemy URL holds the same schema. JSON-shaped
 values (profiles, schemas, environments) are stored as text the store encodes and decodes.
@@ -17,7 +17,8 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 1
+# The number of the newest migration (``migrations/versions/``): a change here needs a new one there.
+SCHEMA_VERSION = 4
 
 metadata = MetaData()
 
@@ -222,7 +223,3 @@ alerts = Table(
     Column("window", Text),  # JSON: window bounds
     Column("message", Text, nullable=False),
 )
-
-# Each entry upgrades the schema from version N to N+1: a list of SQL statements that any
-# backend understands. Empty while the schema is at its first version.
-MIGRATIONS: dict[int, list[str]] = {}
