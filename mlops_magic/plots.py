@@ -7,6 +7,7 @@ and nothing needs closing.
 from __future__ import annotations
 
 import base64
+import html
 import io
 
 
@@ -18,7 +19,7 @@ def figure_png(figure) -> bytes:
 
 
 def png_img_tag(png: bytes, alt: str = "chart") -> str:
-    return f'<img alt="{alt}" src="data:image/png;base64,{base64.b64encode(png).decode()}"/>'
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}"/>'
 
 
 def new_figure(width: float, height: float):

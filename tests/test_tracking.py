@@ -192,3 +192,14 @@ def test_metric_names_with_digits_are_recorded(wine):
     metrics = only_run().metrics
     assert {k: metrics[k] for k in ("f1", "r2", "top5_acc", "auc_2")} == {"f1": 0.91, "r2": 0.5, "top5_acc": 0.99, "auc_2": 0.8}
     assert "x1" not in metrics
+
+
+def test_training_frame_never_overwrites_a_feature_column():
+    import pandas as pd
+
+    from mlops_magic.tracking.data import training_frame
+
+    features = pd.DataFrame({"y": [1, 2], "target": [3, 4], "target_1": [5, 6]})
+    frame, target = training_frame(features, pd.Series([7, 8], name="y"))
+    assert frame[["y", "target", "target_1"]].values.tolist() == [[1, 3, 5], [2, 4, 6]]
+    assert target == "target_2" and frame[target].tolist() == [7, 8]

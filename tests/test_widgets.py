@@ -9,7 +9,8 @@ import pandas as pd
 
 from mlops_magic.store import Run
 from mlops_magic.tracking.card import MetricChange, RunCardData
-from mlops_magic.widgets.html import BAD, GOOD
+from mlops_magic.html import BAD, GOOD
+from mlops_magic.plots import png_img_tag
 from mlops_magic.widgets.run_card import RunCard
 from mlops_magic.widgets.runs_table import RunsTable
 
@@ -57,3 +58,8 @@ def test_runs_table_sorts_and_selects():
 def test_empty_runs_table_says_how_to_start():
     view = RunsTable(pd.DataFrame(columns=["run_id", "name", "status", "start_time", "duration_s"]))
     assert "%%mlops_train" in view._repr_html_()
+
+
+def test_chart_alt_text_is_escaped():
+    tag = png_img_tag(b"\x89PNG", alt='x" onerror="alert(1)')
+    assert 'alt="x&quot; onerror=&quot;alert(1)"' in tag

@@ -129,9 +129,9 @@ def training_frame(features: Any, target: Any | None = None, target_name: str = 
     y = as_frame(target, name=target_name)
     if y.shape[1] != 1:
         return pd.concat([frame.reset_index(drop=True), y.reset_index(drop=True)], axis=1), None
-    name = str(y.columns[0])
-    if name in frame.columns:
-        name = target_name
+    taken = set(map(str, frame.columns))
+    candidates = [str(y.columns[0]), target_name, *(f"{target_name}_{i}" for i in range(1, len(taken) + 2))]
+    name = next(c for c in candidates if c not in taken)  # never overwrite a feature column
     combined = frame.reset_index(drop=True).copy()
     combined[name] = y.iloc[:, 0].to_numpy()
     return combined, name
