@@ -4,6 +4,7 @@ Plain strings only (no ipywidgets), so a record of any layer can render itself f
 
 from __future__ import annotations
 
+import base64
 import html
 from typing import Any, Iterable
 
@@ -57,3 +58,8 @@ def warnings_block(messages: list[str]) -> str:
 
 def code(text: str) -> str:
     return f'<pre style="font-size:11px;background:#f6f8fa;padding:6px;margin:2px 0;overflow:auto">{escape(text)}</pre>'
+
+
+def png_img(png: bytes, alt: str = "chart") -> str:
+    """A PNG embedded as an ``<img>`` (static HTML carries its charts with it)."""
+    return f'<img alt="{escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}"/>'

@@ -6,8 +6,6 @@ and nothing needs closing.
 
 from __future__ import annotations
 
-import base64
-import html
 import io
 
 
@@ -16,10 +14,6 @@ def figure_png(figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     return buffer.getvalue()
-
-
-def png_img_tag(png: bytes, alt: str = "chart") -> str:
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}"/>'
 
 
 def new_figure(width: float, height: float):

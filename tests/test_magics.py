@@ -111,3 +111,15 @@ def test_extension_reloads(ip):
     ip.run_line_magic("unload_ext", "mlops_magic")
     assert "mlops_train" not in ip.magics_manager.magics["cell"]
     ip.run_line_magic("load_ext", "mlops_magic")
+
+
+def test_records_read_well_as_text_and_html(wine):
+    train(wine, 1)
+    train(wine, 3)
+    first, second = (mm.get_run(r) for r in mm.runs("wine").sort_values("start_time")["run_id"])
+    assert repr(first).startswith(f"<Run {first.short_id} wine/") and "DecisionTreeClassifier" in repr(first)
+    assert len(repr(first)) < 200  # not the whole environment
+    assert f"run {first.short_id}" in first._repr_html_() and "max_depth" in first._repr_html_()
+    comparison = mm.compare(first.run_id, second.run_id)
+    assert repr(comparison).startswith(f"<Comparison of runs {first.short_id}, {second.short_id}: ")
+    assert "params that differ" in comparison._repr_html_() and "max_depth" in comparison._repr_html_()

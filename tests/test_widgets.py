@@ -9,8 +9,7 @@ import pandas as pd
 
 from mlops_magic.store import Run
 from mlops_magic.tracking.card import MetricChange, RunCardData
-from mlops_magic.html import BAD, GOOD
-from mlops_magic.plots import png_img_tag
+from mlops_magic.html import BAD, GOOD, png_img
 from mlops_magic.widgets.run_card import RunCard
 from mlops_magic.widgets.runs_table import RunsTable
 
@@ -61,5 +60,5 @@ def test_empty_runs_table_says_how_to_start():
 
 
 def test_chart_alt_text_is_escaped():
-    tag = png_img_tag(b"\x89PNG", alt='x" onerror="alert(1)')
+    tag = png_img(b"\x89PNG", alt='x" onerror="alert(1)')
     assert 'alt="x&quot; onerror=&quot;alert(1)"' in tag

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+RUN_HTML_PARAMS = 12  # params shown in a run's static HTML (all are in ``.params``)
+
 
 @dataclass
 class ModelRecord:
@@ -63,3 +65,23 @@ class Run:
     def model(self) -> ModelRecord | None:
         """The run's main model: the last estimator the cell fitted."""
         return self.models[-1] if self.models else None
+
+    def __repr__(self) -> str:
+        metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(self.metrics.items())[:4])
+        model = f" {self.model.class_name}" if self.model else ""
+        return f"<Run {self.short_id} {self.experiment}/{self.name} {self.status}{model}{': ' + metrics if metrics else ''}>"
+
+    def _repr_html_(self) -> str:
+        from .. import html as h
+
+        status = h.badge(self.status, h.GOOD if self.status == "finished" else h.BAD)
+        model = f" · {h.escape(self.model.class_name)}" if self.model else ""
+        header = f"<b>run {h.escape(self.short_id)}</b> {status} · experiment <b>{h.escape(self.experiment)}</b> · {h.escape(self.name)}{model}"
+        tables = [
+            h.table(["metric", "value"], sorted(self.metrics.items())) if self.metrics else "",
+            h.table(["param", "value"], sorted(self.params.items())[:RUN_HTML_PARAMS]) if self.params else "",
+            h.table(["data", "variable", "rows", "fingerprint"], [[d.role, d.variable or "–", d.n_rows, d.digest[:12]] for d in self.datasets.values()])
+            if self.datasets else "",
+        ]  # fmt: skip
+        error = h.code(self.error.strip().splitlines()[-1]) if self.error else ""
+        return f'<div style="font-family:sans-serif;font-size:13px"><div>{header}</div>{error}<div style="display:flex;gap:24px;flex-wrap:wrap">{"".join(tables)}</div></div>'

@@ -7,17 +7,27 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from .. import html as h
 from ..errors import InvalidInputError
 from ..store import Run
 
 
 @dataclass
 class Comparison:
+    """Runs side by side; ``repr`` and ``_repr_html_`` show the differences."""
+
     runs: list[Run]
     params: pd.DataFrame  # one row per param that differs, one column per run
     metrics: pd.DataFrame  # one row per metric, one column per run
     data: pd.DataFrame  # one row per run and role: digest, rows, columns
     code_diffs: list[str]  # unified diff of each run's code against the first run's
+
+    def __repr__(self) -> str:
+        ids = ", ".join(run.short_id for run in self.runs)
+        return f"<Comparison of runs {ids}: {len(self.params)} params differ>\n{self.metrics.to_string()}"
+
+    def _repr_html_(self) -> str:
+        return comparison_html(self)
 
 
 def _labels(runs: list[Run]) -> list[str]:
@@ -47,3 +57,25 @@ def compare_runs(runs: list[Run]) -> Comparison:
         for label, run in zip(labels[1:], runs[1:])
     ]
     return Comparison(runs, params[differing], metrics, data, diffs)
+
+
+MAX_PARAMS = 25
+
+
+def comparison_html(comparison: Comparison, chart: bytes | None = None) -> str:
+    """Metrics, differing params, data and code diffs as static HTML; ``chart`` (PNG) embedded if given."""
+    parts = ["<h4 style='margin:4px 0'>metrics</h4>", h.table(["metric", *comparison.metrics.columns], comparison.metrics.itertuples())]
+    if chart:
+        parts.append(h.png_img(chart, "metrics of the compared runs"))
+    if len(comparison.params):
+        shown = comparison.params.head(MAX_PARAMS)
+        parts += ["<h4 style='margin:4px 0'>params that differ</h4>", h.table(["param", *shown.columns], shown.itertuples())]
+        if len(comparison.params) > MAX_PARAMS:
+            parts.append(f'<div style="color:{h.MUTED}">and {len(comparison.params) - MAX_PARAMS} more (see Comparison.params)</div>')
+    else:
+        parts.append(f'<div style="color:{h.MUTED}">same params</div>')
+    if len(comparison.data):
+        parts += ["<h4 style='margin:4px 0'>data</h4>", h.table(comparison.data.columns, comparison.data.itertuples(index=False))]
+    parts.append("<h4 style='margin:4px 0'>code</h4>")
+    parts += [h.code(diff) if diff else f'<div style="color:{h.MUTED}">same code</div>' for diff in comparison.code_diffs]
+    return '<div style="font-family:sans-serif;font-size:13px">' + "".join(parts) + "</div>"
