@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import base64
 import html
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 GOOD, BAD, MUTED, WARN = "#1a7f37", "#cf222e", "#6e7781", "#9a6700"
 TABLE = "border-collapse:collapse;font-size:12px;line-height:1.3;margin:4px 0"

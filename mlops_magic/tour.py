@@ -7,7 +7,8 @@ adds what later steps need. New capabilities add a step to ``STEPS``.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import api
 

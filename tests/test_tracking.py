@@ -203,3 +203,15 @@ def test_training_frame_never_overwrites_a_feature_column():
     frame, target = training_frame(features, pd.Series([7, 8], name="y"))
     assert frame[["y", "target", "target_1"]].values.tolist() == [[1, 3, 5], [2, 4, 6]]
     assert target == "target_2" and frame[target].tolist() == [7, 8]
+
+
+def test_log_metric_refuses_what_is_not_a_finite_number(store):
+    from mlops_magic.errors import MLOpsError
+
+    with mm.run("wine") as active:
+        with pytest.raises(MLOpsError, match="must be a finite number"):
+            mm.log_metric("acc", float("nan"))
+        active.log_metric("acc", 0.5)
+    assert active.run.metrics == {"acc": 0.5}
+    with pytest.raises(MLOpsError, match="no run is being recorded"):
+        mm.log_metric("acc", 0.5)

@@ -7,9 +7,9 @@ import time
 import ipywidgets as widgets
 import pandas as pd
 
+from mlops_magic.html import BAD, GOOD, png_img
 from mlops_magic.store import Run
 from mlops_magic.tracking.card import MetricChange, RunCardData
-from mlops_magic.html import BAD, GOOD, png_img
 from mlops_magic.widgets.run_card import RunCard
 from mlops_magic.widgets.runs_table import RunsTable
 

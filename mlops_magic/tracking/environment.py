@@ -9,7 +9,7 @@ import platform
 import subprocess
 import sys
 import threading
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ def package_versions() -> dict[str, str]:
     return {name: version for name, version in versions.items() if version is not None}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _version(distribution: str) -> str | None:
     try:
         return metadata.version(distribution)

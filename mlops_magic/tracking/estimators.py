@@ -20,8 +20,8 @@ def is_estimator(value: Any) -> bool:
 
 
 def is_fitted(estimator: Any) -> bool:
-    from sklearn.utils.validation import check_is_fitted
     from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
 
     try:
         check_is_fitted(estimator)

@@ -51,7 +51,7 @@ class ManualRun:
         """Save ``model`` (a fitted scikit-learn estimator) with the run; the last one tracked is the main model."""
         self._recorder.track_model(name, model)
 
-    def __enter__(self) -> "ManualRun":
+    def __enter__(self) -> ManualRun:
         self._scope.__enter__()
         return self
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
+from ..errors import MLOpsError
 from ..store import DatasetRecord, Run, Store
 from . import writer
 from .environment import EnvironmentCapture

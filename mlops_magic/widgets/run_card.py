@@ -6,8 +6,8 @@ import json
 
 import ipywidgets as widgets
 
-from ..tracking.card import RunCardData
 from .. import html as h
+from ..tracking.card import RunCardData
 from .view import View
 
 KEY_PARAMS = 8
