@@ -1,6 +1,6 @@
 """Run a cell's body as IPython would: same namespace, same output, same exceptions.
 
-``shell.run_cell`` would swallow the body's exception (STACK-NOTES), so the body is transformed
+``shell.run_cell`` would swallow the body's exception (measured on IPython 8 and 9), so the body is transformed
 (``%magics`` and ``!cmd`` still work), parsed, all statements but the last executed, and the last
 one evaluated when it is an expression so its value is displayed as the cell's result.
 """
