@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import config
-from .store import Store, normalise_url
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported when first used: ``%load_ext`` must not pay for SQLAlchemy
+    from .store import Store
     from .tracking.tracker import Tracker
 
 
@@ -25,10 +25,14 @@ class Session:
         self._tracker: Tracker | None = None
 
     def choose_store(self, location: str, artifact_root: str | None = None) -> None:
+        from .store import normalise_url
+
         self._chosen = (normalise_url(location), artifact_root)
 
     def store(self) -> Store:
         """The store in use; runs still being written in the background are written first."""
+        from .store import Store, normalise_url
+
         if self._tracker is not None:
             self._tracker.wait()
         key = self._chosen or (normalise_url(config.store_location()), config.artifact_root())

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from IPython.core.error import UsageError
 
@@ -123,3 +126,17 @@ def test_records_read_well_as_text_and_html(wine):
     comparison = mm.compare(first.run_id, second.run_id)
     assert repr(comparison).startswith(f"<Comparison of runs {first.short_id}, {second.short_id}: ")
     assert "params that differ" in comparison._repr_html_() and "max_depth" in comparison._repr_html_()
+
+
+def test_loading_the_extension_imports_nothing_heavy():
+    code = (
+        "import sys\n"
+        "from IPython.testing.globalipapp import get_ipython\n"
+        "shell = get_ipython()\n"
+        "before = set(sys.modules)\n"
+        "shell.run_line_magic('load_ext', 'mlops_magic')\n"
+        "print(sorted({m.split('.')[0] for m in set(sys.modules) - before} & {'sqlalchemy', 'pandas', 'sklearn', 'skops', 'matplotlib', 'alembic', 'scipy', 'ipywidgets'}))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
