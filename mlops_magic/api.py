@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import InvalidInputError
+from .monitoring.windows import DEFAULT_WINDOW
 from .serving import DEFAULT_WORKERS
 from .session import Session
 from .store import Store
@@ -249,7 +250,7 @@ def predictions(name: str, *, since: float | None = None, include_shadow: bool =
 def monitor(
     name: str,
     *,
-    window: str | int = "200",
+    window: str | int = DEFAULT_WINDOW,
     metric: str | None = None,
     min_value: float | None = None,
     max_value: float | None = None,
@@ -289,7 +290,7 @@ def check_data(frame, *, target: str | None = None, task: str | None = None, cv:
     return check(frame, target=target, task=task, cv=cv, baseline=baseline)
 
 
-def set_policy(name: str, metric: str, *, min_value: float | None = None, max_value: float | None = None, window: str | int = "200"):
+def set_policy(name: str, metric: str, *, min_value: float | None = None, max_value: float | None = None, window: str | int = DEFAULT_WINDOW):
     """Store a policy: alert when ``metric`` of ``name`` leaves [min_value, max_value] over ``window``."""
     from .monitoring.policies import check_metric
     from .monitoring.windows import parse_window
@@ -304,7 +305,7 @@ def alerts(name: str | None = None, *, limit: int | None = None):
     return get_store().alerts_frame(name, limit=limit)
 
 
-def backtest(name: str, metric: str, *, min_value: float | None = None, max_value: float | None = None, window: str | int = "200", max_windows: int = 50):
+def backtest(name: str, metric: str, *, min_value: float | None = None, max_value: float | None = None, window: str | int = DEFAULT_WINDOW, max_windows: int = 50):
     """Replay the past windows: how many alerts would this policy have fired? Stores nothing."""
     from .monitoring.monitor import monitor_model
     from .monitoring.policies import backtest as replay
@@ -317,7 +318,8 @@ def backtest(name: str, metric: str, *, min_value: float | None = None, max_valu
 
 
 def check_policies(name: str):
-    """Evaluate every policy of ``name`` (and drift) once, recording alerts: the reports, one per policy window."""
+    """Evaluate every policy of ``name`` once, each on its own window (and drift), recording alerts:
+    the reports, one per policy window (the default window when there is no policy)."""
     store = get_store()
-    windows = sorted({p.window for p in store.policies(name)}) or ["200"]
+    windows = sorted({p.window for p in store.policies(name)}) or [DEFAULT_WINDOW]
     return [monitor(name, window=w) for w in windows]

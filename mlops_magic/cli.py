@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from .errors import MLOpsError
+from .monitoring.windows import DEFAULT_WINDOW
 from .serving import DEFAULT_WORKERS
 
 
@@ -131,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     policy.add_argument("--metric", required=True)
     policy.add_argument("--min", type=float, default=None)
     policy.add_argument("--max", type=float, default=None)
-    policy.add_argument("--window", default="200", help="a number of predictions (200) or a duration (1h)")
+    policy.add_argument("--window", default=DEFAULT_WINDOW, help=f"a number of answered predictions ({DEFAULT_WINDOW}) or a duration (1h)")
     policy.set_defaults(handler=_monitor_policy)
 
     data = commands.add_parser("data", help="check a CSV/parquet file before training (findings, 'does ML help?')")

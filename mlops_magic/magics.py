@@ -16,6 +16,7 @@ from IPython.display import display
 from traitlets import Unicode, observe
 
 from .errors import MLOpsError
+from .monitoring.windows import DEFAULT_WINDOW
 from .serving import DEFAULT_WORKERS
 
 
@@ -141,7 +142,7 @@ class MLOpsMagic(Magics):
 
     @magic_arguments()
     @argument("name", help="the served model's name")
-    @argument("-w", "--window", default="200", help="a number of predictions (200) or a duration (30min, 1h, 1d)")
+    @argument("-w", "--window", default=DEFAULT_WINDOW, help=f"a number of answered predictions ({DEFAULT_WINDOW}) or a duration (30min, 1h, 1d)")
     @argument("--metric", default=None, help="metric to watch: accuracy, f1_macro, roc_auc, rmse, error_rate, latency_p95, ...")
     @argument("--min", dest="min_value", type=float, default=None, help="alert when the metric falls below this (stores a policy)")
     @argument("--max", dest="max_value", type=float, default=None, help="alert when the metric rises above this (stores a policy)")

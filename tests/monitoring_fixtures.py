@@ -49,36 +49,61 @@ def wine(store):
     return model, version, live
 
 
-def log_stream(store, name: str, version: int, model, inputs: pd.DataFrame, labels, start: float, step: float = 1.0, label_share: float = 1.0, seed: int = 0, variant=None):
+def answered_confidence(model, inputs: pd.DataFrame, outputs) -> list[float | None]:
+    """The probability the model gave the class it answered, as the serving process logs it (None without ``predict_proba``)."""
+    if not hasattr(model, "predict_proba"):
+        return [None] * len(inputs)
+    proba = model.predict_proba(inputs)
+    position = {c: i for i, c in enumerate(model.classes_)}
+    return [float(p[position[o]]) for p, o in zip(proba, outputs)]
+
+
+def prediction_ids(count: int) -> list[str]:
+    """Fresh ids that sort as text in the order they are given (as the serving process's zero-padded ids)."""
+    prefix = uuid.uuid4().hex[:8]
+    return [f"{prefix}-{i:012x}" for i in range(count)]
+
+
+def log_stream(
+    store, name: str, version: int, model, inputs: pd.DataFrame, labels, start: float, step: float = 1.0, label_share: float = 1.0,
+    seed: int = 0, variant=None, confidence: bool = True, shadow_of: list[str] | None = None,
+):
     """Log one prediction per row of ``inputs`` at ``start + i * step``; send feedback for a share of them.
 
+    Each row carries the answered class's probability as the serving process logs it (``confidence=False``:
+    none, as rows logged before it did). With ``shadow_of`` (the ids of answered predictions), the rows
+    are the shadow's: ids ``<id>.s``, ``shadow=True``, logged just after the rows they shadow.
     Returns the prediction ids.
     """
     outputs = model.predict(inputs)
-    ids = [uuid.uuid4().hex for _ in range(len(inputs))]
+    ids = [f"{i}.s" for i in shadow_of] if shadow_of is not None else prediction_ids(len(inputs))
+    confidences = answered_confidence(model, inputs, outputs) if confidence else [None] * len(inputs)
     records = inputs.to_dict(orient="records")
+    lag = 0.001 if shadow_of is not None else 0.0
     store.log_predictions(
         [
             {
                 "prediction_id": pid,
-                "time": start + i * step,
+                "time": start + i * step + lag,
                 "model": name,
                 "version": version,
                 "variant": variant,
-                "shadow": False,
+                "shadow": shadow_of is not None,
                 "inputs": row,
                 "output": out.item() if hasattr(out, "item") else out,
                 "latency_ms": 1.0 + (i % 10),
+                "confidence": conf,
             }
-            for i, (pid, row, out) in enumerate(zip(ids, records, outputs))
+            for i, (pid, row, out, conf) in enumerate(zip(ids, records, outputs, confidences))
         ]
     )
-    store.log_requests(
-        [
-            {"time": start + i * step, "model": name, "version": version, "status_code": 500 if i % 20 == 0 else 200, "latency_ms": 1.0 + (i % 10), "n_rows": 1}
-            for i in range(len(inputs))
-        ]
-    )
+    if shadow_of is None:
+        store.log_requests(
+            [
+                {"time": start + i * step, "model": name, "version": version, "status_code": 500 if i % 20 == 0 else 200, "latency_ms": 1.0 + (i % 10), "n_rows": 1}
+                for i in range(len(inputs))
+            ]
+        )
     chosen = np.random.default_rng(seed).random(len(ids)) < label_share
     labelled = [pid for pid, keep in zip(ids, chosen) if keep]
     if labelled:

@@ -106,15 +106,28 @@ def test_data_report_view():
     assert "class balance" in view._repr_html_() and repr(view).startswith("<DataReport data: 178 rows")
 
 
-def test_monitor_and_data_magics(ip, wine):
+def test_monitor_and_data_magics_return_their_views(ip, wine):
+    from sklearn.metrics import accuracy_score
+
+    from mlops_magic.monitoring.policies import Backtest
+
     model, version, live = wine
-    log_stream(api.get_store(), "wine", version, model, live.drop(columns="target"), live["target"], start=time.time() - 50)
+    X = live.drop(columns="target")
+    log_stream(api.get_store(), "wine", version, model, X, live["target"], start=time.time() - 100)
     ip.user_ns["wine_df"] = wine_frame()
-    assert ip.run_line_magic("mlops_monitor", "wine --window 20 --metric accuracy --min 0.5") is None
+    view = ip.run_line_magic("mlops_monitor", "wine --window 20 --metric accuracy --min 0.5")
+    assert isinstance(view, MonitorDashboard)
+    report = view.report
+    assert (report.model, report.window, report.metric, report.threshold_min) == ("wine", "20", "accuracy", 0.5)
+    assert report.n_predictions == len(X) and list(report.windows["n_predictions"]) == [18, 20, 20, 20]
+    newest = live.iloc[-20:]
+    assert report.windows["accuracy"].iloc[-1] == pytest.approx(accuracy_score(newest["target"], model.predict(newest.drop(columns="target"))))
     assert [p.metric for p in api.get_store().policies("wine")] == ["accuracy"]
-    assert ip.run_line_magic("mlops_monitor", "wine --window 20 --metric accuracy --min 0.99 --backtest") is None
+    replay = ip.run_line_magic("mlops_monitor", "wine --window 20 --metric accuracy --min 0.99 --backtest")
+    assert isinstance(replay, Backtest) and replay.windows_checked == 4 and replay.min_value == 0.99
     assert [p.min_value for p in api.get_store().policies("wine")] == [0.5]
-    assert ip.run_line_magic("mlops_data", "wine_df --target target") is None
+    data = ip.run_line_magic("mlops_data", "wine_df --target target")
+    assert isinstance(data, DataReportView) and data.report.n_rows == 178 and data.report.target == "target"
     with pytest.raises(UsageError, match="no registered model 'nope'"):
         ip.run_line_magic("mlops_monitor", "nope")
     with pytest.raises(UsageError, match="--min/--max need --metric"):
@@ -130,7 +143,7 @@ def test_monitor_and_data_magics(ip, wine):
 
 
 def test_alert_markers_point_at_the_alerted_windows(store, wine):
-    from mlops_magic.widgets.monitor import alert_windows
+    from mlops_magic.monitoring.html import alert_windows
 
     model, version, live = wine
     X = live.drop(columns="target").iloc[:40]

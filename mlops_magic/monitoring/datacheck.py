@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidInputError
+from ..frames import is_numeric
 
 SEVERITIES = ("critical", "warning", "info")
 SAMPLE_ROWS = 5_000
@@ -90,15 +91,16 @@ class DataReport:
         return f"DataReport {self.summary()}\n{self.findings.to_string(index=False)}"
 
     def _repr_html_(self) -> str:
-        summary = self.summary().replace("\n", "<br>")
-        return f"<p><b>DataReport</b> {summary}</p>" + self.findings.to_html(index=False, border=0)
+        from .html import data_report_html
+
+        return data_report_html(self)
 
 
 def infer_task(target) -> str:
     """Classification for non-numeric targets and for integers with few distinct values; else regression."""
     import pandas as pd
 
-    if not pd.api.types.is_numeric_dtype(target.dtype) or pd.api.types.is_bool_dtype(target.dtype):
+    if not is_numeric(target):
         return "classification"
     values = target.dropna()
     if pd.api.types.is_integer_dtype(values.dtype) or (values % 1 == 0).all():
@@ -126,11 +128,9 @@ def _preprocessor(X):
 
 def _plain(X):
     """Non-numeric columns as object with NaN (OneHotEncoder refuses pandas' NA in string columns)."""
-    import pandas as pd
-
     X = X.copy()
     for column in X.columns:
-        if not pd.api.types.is_numeric_dtype(X[column].dtype) or pd.api.types.is_bool_dtype(X[column].dtype):
+        if not is_numeric(X[column]):
             X[column] = X[column].astype(object).where(X[column].notna(), np.nan)
     return X
 
@@ -165,9 +165,7 @@ def _single_feature_score(column, y, task: str) -> float:
     from sklearn.model_selection import cross_val_score
     from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-    import pandas as pd
-
-    if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
+    if is_numeric(column):
         values = column.to_numpy(dtype=float, na_value=np.nan).reshape(-1, 1)
         values = np.where(np.isnan(values), np.nanmin(values) - 1 if np.isfinite(values).any() else 0.0, values)
     else:

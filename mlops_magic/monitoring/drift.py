@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidInputError
+from ..frames import is_numeric
 from .report import DriftReport
 
 ALPHA = 0.05
@@ -32,12 +33,6 @@ CORRECTIONS = ("bonferroni", "fdr", "none")
 MISSING = "<missing>"
 HISTOGRAM_BINS = 20
 TOP_CATEGORIES = 20
-
-
-def is_numeric(series) -> bool:
-    import pandas as pd
-
-    return pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype)
 
 
 def decile_edges(reference: np.ndarray) -> np.ndarray:

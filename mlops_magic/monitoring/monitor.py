@@ -1,8 +1,9 @@
 """Assemble a ``MonitorReport`` for a served model from the store: windows, drift, health, alerts.
 
 The reference is the training data of the run behind the served version (its bounded sample);
-the current data is the newest window of logged inputs. Realised metrics come from SQL aggregates;
-probabilities (ROC AUC, estimates) and drift use the bounded per-window sample.
+the current data is the newest window of logged inputs. Realised metrics and the confidence-based
+estimates come from SQL aggregates over each window's rows; ROC AUC (which needs every class's
+probability) and drift use a bounded sample of each window's rows.
 """
 
 from __future__ import annotations
@@ -13,22 +14,25 @@ from typing import Any
 
 import numpy as np
 
+from ..store.entities import PRIMARY_METRIC
 from ..store.monitoring import Policy
 from . import performance
 from .drift import drift_frames
 from .health import HEALTH_COLUMNS, health_windows
 from .policies import check_metric, evaluate
 from .report import MonitorReport
-from .windows import parse_window
+from .windows import DEFAULT_WINDOW, parse_window
 
-PRIMARY = {"classification": "accuracy", "regression": "rmse"}
+VARIANT_KEYS = ["win", "version", "variant", "shadow"]
+NO_VARIANT = ""  # stands for "no A/B variant" while grouping (pandas groups drop None keys)
 _models: dict[str, Any] = {}
+_scorers: dict[tuple[str, str | None], Any] = {}
 _reference_outputs: dict[tuple[str, str], np.ndarray] = {}
 
 
 def load_version_model(store, run, variable: str):
     """The model ``variable`` of ``run``, loaded once per process (the artifact's sha256 is its key)."""
-    record = next(m for m in run.models if m.variable == variable)
+    record = run.model_named(variable)
     if record.sha256 not in _models:
         _models[record.sha256] = store.artifacts.load_model(record.sha256, record.trusted_types)
     return record, _models[record.sha256]
@@ -43,10 +47,6 @@ def reference_features(store, run):
     return frame.drop(columns=dataset.target) if dataset.target in frame.columns else frame
 
 
-def _task(run, record) -> str | None:
-    return run.tags.get("mlops.task") or (record.task if record else None)
-
-
 def _inputs(sample, features: list[str] | None):
     frame = sample[[c for c in sample.columns if c.startswith("inputs.")]]
     frame = frame.rename(columns=lambda c: c[len("inputs.") :])
@@ -54,13 +54,14 @@ def _inputs(sample, features: list[str] | None):
 
 
 def _window_table(groups, spec, until: float):
-    """Windows oldest first: number, start and end (UTC, and as epoch seconds), and their sizes."""
+    """Windows oldest first: number, start and end (UTC, and as epoch seconds), and their sizes
+    (answered predictions only: shadow rows are scored beside them)."""
     import pandas as pd
 
     columns = ["win", "start_s", "end_s", "window", "start", "end", "n_predictions", "n_labelled"]
     if groups is None or not len(groups):
         return pd.DataFrame(columns=columns)
-    served = groups[~groups["shadow"].astype(bool)]
+    served = groups[~groups["shadow"]]
     windows = (
         served.assign(n_labelled=served["n"].where(served["labelled"], 0))
         .groupby("win")
@@ -90,79 +91,142 @@ def _window_table(groups, spec, until: float):
 
 
 def _realised(groups, task: str, keys: list[str]):
-    """Realised metrics of the labelled rows grouped by ``keys`` (``win``, and version/variant/shadow)."""
+    """Realised metrics of the labelled rows grouped by ``keys`` (``win`` alone: answered rows only)."""
     import pandas as pd
 
     labelled = groups[groups["labelled"]]
     if keys == ["win"]:
         labelled = labelled[~labelled["shadow"]]
     rows = []
-    for key, group in labelled.groupby(keys, dropna=False, sort=False):
+    for key, group in labelled.groupby(keys, sort=False):
         if task == "regression":
             totals = group[["n", "sum_error2", "sum_abs_error", "sum_label", "sum_label2"]].sum()
             figures = performance.regression_metrics(*totals)
         else:
-            figures = performance.classification_metrics(group)
+            figures = performance.classification_metrics(group.groupby(["output", "label"], sort=False)["n"].sum().reset_index())
         rows.append({**dict(zip(keys, key)), **figures})
     names = performance.REGRESSION_METRICS if task == "regression" else performance.CLASSIFICATION_METRICS[:4]
     return pd.DataFrame(rows, columns=[*keys, *names])
 
 
-def _model_figures(store, name, sample, features, task) -> dict[int, dict[str, float]]:
-    """Per window: ROC AUC on the labelled sample rows, and CBPE estimates on all sample rows."""
-    figures: dict[int, dict[str, float]] = {}
-    if task != "classification" or not len(sample):
-        return figures
-    per_row = []
-    for version, rows in sample.groupby("version"):
-        found = store.model_version(name, version=int(version))
-        run = store.get_run(found.run_id)
-        _, model = load_version_model(store, run, found.variable)
-        if not hasattr(model, "predict_proba"):
-            return figures
-        classes = list(model.classes_)
-        try:
-            proba = model.predict_proba(_inputs(rows, features))
-        except ValueError:  # logged inputs the model cannot score (e.g. missing values): no estimates
-            return figures
-        position = {c: i for i, c in enumerate(classes)}
-        predicted = np.array([position.get(o, -1) for o in rows["output"]])
-        predicted = np.where(predicted >= 0, predicted, proba.argmax(axis=1))
-        calibration = _calibration(store, run, model, classes, features)
-        per_row.append((rows, proba, predicted, classes, calibration))
-    for win in sorted(sample["win"].unique()):
-        estimates, aucs = [], []
-        for rows, proba, predicted, classes, calibration in per_row:
-            inside = (rows["win"] == win).to_numpy()
-            if not inside.any():
-                continue
-            estimates.append((inside.sum(), performance.estimate_metrics(proba[inside], predicted[inside], calibration)))
-            labelled = inside & rows["label"].notna().to_numpy()
-            if labelled.sum() > 1:
-                aucs.append(performance.roc_auc(list(rows["label"][labelled]), proba[labelled], classes))
-        total = sum(n for n, _ in estimates)
-        result = {
-            f"estimated_{m}": sum(n * e.get(m, math.nan) for n, e in estimates) / total for m in performance.ESTIMATED_METRICS
-        }
-        result["roc_auc"] = float(np.mean(aucs)) if aucs else math.nan
-        figures[int(win)] = result
-    return figures
+class _Scorer:
+    """A served version's model, its input columns and its ``ConfidenceModel`` (cached per artifact)."""
+
+    def __init__(self, model, features: list[str] | None, confidence: performance.ConfidenceModel):
+        self.model, self.features, self.confidence = model, features, confidence
 
 
-def _calibration(store, run, model, classes, features):
-    """Isotonic confidence calibration on the run's eval sample (needs labels), else None."""
-    dataset = run.datasets.get("eval")
-    if dataset is None or not dataset.sample_sha256 or not dataset.target:
+def _scorer(store, name: str, version: int) -> _Scorer | None:
+    """The scorer of ``name`` version ``version``, or None when its model gives no probabilities."""
+    found = store.model_version(name, version=int(version))
+    run = store.get_run(found.run_id)
+    record, model = load_version_model(store, run, found.variable)
+    if not hasattr(model, "predict_proba"):
         return None
+    dataset = run.datasets.get("eval")
+    key = (record.sha256, dataset.sample_sha256 if dataset is not None else None)
+    if key not in _scorers:
+        train = run.datasets.get("train")
+        features = [c for c in train.columns if c != train.target] if train is not None else None
+        _scorers[key] = _Scorer(model, features, _confidence_model(store, dataset, model, features))
+    return _scorers[key]
+
+
+def _confidence_model(store, dataset, model, features) -> performance.ConfidenceModel:
+    """Calibrated on the run's labelled eval sample (50 rows at least), else the raw confidence."""
+    classes = list(model.classes_)
+    if dataset is None or not dataset.sample_sha256 or not dataset.target:
+        return performance.ConfidenceModel(classes)
     frame = store.artifacts.load_frame(dataset.sample_sha256)
     if dataset.target not in frame.columns or len(frame) < 50:
-        return None
+        return performance.ConfidenceModel(classes)
     X = frame.drop(columns=dataset.target)
-    X = X if features is None else X.reindex(columns=features)
-    proba = model.predict_proba(X)
-    predicted = proba.argmax(axis=1)
-    correct = np.asarray(classes, dtype=object)[predicted] == frame[dataset.target].to_numpy(dtype=object)
-    return performance.calibrate_confidence(proba[np.arange(len(proba)), predicted], correct)
+    proba = model.predict_proba(X if features is None else X.reindex(columns=features))
+    return performance.ConfidenceModel.fit(classes, proba, frame[dataset.target].to_numpy(dtype=object))
+
+
+def _sample_probabilities(sample, scorers) -> dict[int, Any]:
+    """Per version: its sample rows' class probabilities (rows it cannot score are left out)."""
+    found = {}
+    for version, rows in sample.groupby("version"):
+        scorer = scorers.get(int(version))
+        if scorer is None:
+            continue
+        try:
+            found[int(version)] = (rows.index, scorer.model.predict_proba(_inputs(rows, scorer.features)))
+        except ValueError:  # logged inputs the model cannot score (e.g. missing values)
+            continue
+    return found
+
+
+def _model_figures(store, name, groups, sample):
+    """CBPE estimates per (win, version, variant, shadow) and per window, and ROC AUC per window.
+
+    Estimates aggregate the logged confidence of every row of the window; rows logged without one
+    (before the serving process logged it) are estimated from the sampled rows like them, scaled to
+    their number. ROC AUC uses the labelled sample rows. A version whose model gives no
+    probabilities contributes no estimate; the others still do.
+    """
+    import pandas as pd
+
+    scorers = {int(v): _scorer(store, name, v) for v in groups["version"].unique()}
+    usable = {v: s for v, s in scorers.items() if s is not None}
+    classes = sorted({c for s in usable.values() for c in s.confidence.classes}, key=repr)
+    position = {c: i for i, c in enumerate(classes)}
+    probabilities = _sample_probabilities(sample, usable)
+    sampled = {key: rows for key, rows in sample.groupby(["win", "version", "variant"], sort=False)}
+    counts: dict[tuple, np.ndarray] = {}
+
+    def add(key, scorer, outputs, n, confidence):
+        local = {c: i for i, c in enumerate(scorer.confidence.classes)}
+        predicted = np.array([local.get(o, -1) for o in outputs], dtype=int)
+        keep = predicted >= 0
+        tp, fp, fn = scorer.confidence.expected_counts(predicted[keep], n[keep], confidence[keep])
+        slot = counts.setdefault(key, np.zeros((3, len(classes) + 1)))
+        columns = [position[c] for c in scorer.confidence.classes]
+        slot[0, columns] += tp
+        slot[1, columns] += fp
+        slot[2, columns] += fn
+        slot[0, -1] += n[keep].sum()  # rows estimated
+
+    for key, rows in groups.groupby(VARIANT_KEYS, sort=False):
+        scorer = usable.get(int(key[1]))
+        if scorer is None:
+            continue
+        logged = rows[rows["bin"].notna()]
+        if len(logged):
+            n = logged["n"].to_numpy(dtype=float)
+            add(key, scorer, logged["output"], n, logged["sum_confidence"].to_numpy(dtype=float) / n)
+        missing = float(rows.loc[rows["bin"].isna(), "n"].sum())
+        like = sampled.get(key[:3]) if not key[3] else None
+        if missing and like is not None and int(key[1]) in probabilities:
+            index, proba = probabilities[int(key[1])]
+            like = like[like["confidence"].isna() & like.index.isin(index)]
+            if len(like):
+                local = {c: i for i, c in enumerate(scorer.confidence.classes)}
+                at = index.get_indexer(like.index)
+                chosen = np.array([local.get(o, -1) for o in like["output"]])
+                confidence = np.where(chosen >= 0, proba[at, np.maximum(chosen, 0)], proba[at].max(axis=1))
+                add(key, scorer, like["output"], np.full(len(like), missing / len(like)), confidence)
+
+    def metrics(slot) -> dict[str, float]:
+        found = performance.confusion_metrics(slot[0, :-1], slot[1, :-1], slot[2, :-1], slot[0, -1])
+        return {f"estimated_{m}": found.get(m, math.nan) for m in performance.ESTIMATED_METRICS}
+
+    by_variant = pd.DataFrame([{**dict(zip(VARIANT_KEYS, key)), **metrics(slot)} for key, slot in counts.items()])
+    per_window: dict[int, np.ndarray] = {}
+    for key, slot in counts.items():
+        if not key[3]:
+            per_window[int(key[0])] = per_window.get(int(key[0]), 0) + slot
+    windows = {win: metrics(slot) for win, slot in per_window.items()}
+    for win, rows in sample[sample["label"].notna()].groupby("win"):
+        aucs = []
+        for version, (index, proba) in probabilities.items():
+            inside = rows[rows["version"] == version]
+            if len(inside) > 1:
+                aucs.append(performance.roc_auc(list(inside["label"]), proba[index.get_indexer(inside.index)], list(usable[version].confidence.classes)))
+        windows.setdefault(int(win), {})["roc_auc"] = float(np.mean(aucs)) if aucs else math.nan
+    return pd.DataFrame([{"win": w, **f} for w, f in windows.items()]), by_variant
 
 
 def _prediction_drift(store, run, variable, reference, outputs, task):
@@ -179,18 +243,36 @@ def _prediction_drift(store, run, variable, reference, outputs, task):
     )
 
 
-def _observed(store, name, run, variable, task, groups, table, reference, drift_options):
+def _by_variant(groups, task, estimates, table):
+    """Per window, version, A/B variant and shadow: rows, labelled rows, realised and estimated metrics."""
+    sizes = (
+        groups.assign(n_labelled=groups["n"].where(groups["labelled"], 0))
+        .groupby(VARIANT_KEYS, sort=False)
+        .agg(n_predictions=("n", "sum"), n_labelled=("n_labelled", "sum"))
+        .reset_index()
+    )
+    frame = sizes.merge(_realised(groups, task, VARIANT_KEYS), on=VARIANT_KEYS, how="left")
+    if len(estimates):
+        frame = frame.merge(estimates, on=VARIANT_KEYS, how="left")
+    frame = frame.merge(table[["win", "window", "end"]], on="win")
+    frame["variant"] = frame["variant"].replace(NO_VARIANT, None)
+    return frame.drop(columns="win").sort_values(["window", "shadow", "version"]).reset_index(drop=True)
+
+
+def _observed(store, name, run, variable, task, spec, until, groups, table, reference, drift_options):
     """What the logged predictions show: metrics per window and per variant, drift, service health."""
     import pandas as pd
 
     features = list(reference.columns) if reference is not None else None
-    sample = store.prediction_sample(name, list(zip(table["win"], table["start_s"], table["end_s"])))
+    sample = store.window_sample(name, spec.count, spec.seconds, list(zip(table["win"], table["start_s"], table["end_s"])), until=until)
+    sample["variant"] = sample["variant"].fillna(NO_VARIANT)
     table = table.merge(_realised(groups, task, ["win"]), on="win", how="left")
-    figures = _model_figures(store, name, sample, features, task)
-    if figures:
-        table = table.drop(columns="roc_auc", errors="ignore").merge(pd.DataFrame([{"win": w, **f} for w, f in figures.items()]), on="win", how="left")
-    by_variant = _realised(groups, task, ["win", "version", "variant", "shadow"]).merge(table[["win", "window", "end"]], on="win")
-    by_variant = by_variant.drop(columns="win").sort_values(["window", "version"]).reset_index(drop=True)
+    estimates = pd.DataFrame()
+    if task == "classification":
+        figures, estimates = _model_figures(store, name, groups, sample)
+        if len(figures):
+            table = table.drop(columns="roc_auc", errors="ignore").merge(figures, on="win", how="left")
+    by_variant = _by_variant(groups, task, estimates, table)
     drift = prediction_drift = None
     if reference is not None:
         current = sample[sample["win"] == sample["win"].min()]
@@ -204,7 +286,7 @@ def _observed(store, name, run, variable, task, groups, table, reference, drift_
 def monitor_model(
     store,
     name: str,
-    window: str | int = "200",
+    window: str | int = DEFAULT_WINDOW,
     metric: str | None = None,
     min_value: float | None = None,
     max_value: float | None = None,
@@ -217,7 +299,7 @@ def monitor_model(
     """How ``name`` is doing over its newest windows (ending at ``until``, default now).
 
     With ``metric`` and a bound, the policy is stored (unless not ``save_policy``) and drawn; with
-    ``record``, the alerts that the stored policies (and drift) raise are recorded.
+    ``record``, the alerts that the policies stored for this window (and drift) raise are recorded.
     """
     import pandas as pd
 
@@ -225,34 +307,36 @@ def monitor_model(
     until = time.time() if until is None else until
     versions = store.model_versions(name)  # NotFoundError names the fix
     shown = None
-    if metric is not None and (min_value is not None or max_value is not None):
+    if metric is not None:
         check_metric(metric)
+    if metric is not None and (min_value is not None or max_value is not None):
         shown = Policy(None, name, metric, min_value, max_value, spec.text, time.time())
         if save_policy:
             shown = store.set_policy(name, metric, min_value, max_value, spec.text)
-    elif metric is not None:
-        check_metric(metric)
-    policies = store.policies(name)
+    policies = [p for p in store.policies(name) if p.window == spec.text]  # a policy is checked on its own window only
     if shown is None:
         shown = next((p for p in policies if p.metric == metric), None) if metric else (policies[0] if policies else None)
     served = store.newest_version(name, until)
     found = store.model_version(name, version=served if served is not None else versions[-1].version)
     run = store.get_run(found.run_id)
-    model_record = next((m for m in run.models if m.variable == found.variable), None)
-    task = _task(run, model_record) or "classification"
-    groups = store.prediction_windows(name, spec.count, spec.seconds, max_windows, until, task=task)["groups"] if served is not None else None
+    task = run.task or "classification"
+    groups = store.prediction_windows(name, spec.count, spec.seconds, max_windows, until, task=task) if served is not None else None
+    if groups is not None:
+        groups["variant"] = groups["variant"].fillna(NO_VARIANT)
     table = _window_table(groups, spec, until)
     by_variant, drift, prediction_drift = pd.DataFrame(), None, None
     health = pd.DataFrame(columns=[*HEALTH_COLUMNS, "sampled"])
     if len(table):
         reference = reference_features(store, run)
-        table, by_variant, drift, prediction_drift, health = _observed(store, name, run, found.variable, task, groups, table, reference, drift_options)
+        table, by_variant, drift, prediction_drift, health = _observed(
+            store, name, run, found.variable, task, spec, until, groups, table, reference, drift_options
+        )
     report = MonitorReport(
         model=name,
         version=found.version if len(table) else None,
         task=task,
         window=spec.text,
-        metric=shown.metric if shown else (metric or PRIMARY.get(task)),
+        metric=shown.metric if shown else (metric or PRIMARY_METRIC.get(task)),
         threshold_min=shown.min_value if shown else None,
         threshold_max=shown.max_value if shown else None,
         windows=table.drop(columns=["win", "start_s", "end_s"]),

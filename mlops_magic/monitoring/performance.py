@@ -3,8 +3,9 @@ for classifiers an estimate from the model's confidence where labels have not co
 
 Realised metrics are computed from per-window counts the store aggregates in SQL (confusion pairs
 for classifiers, error sums for regressors), so they equal scikit-learn's on the same rows without
-reading them. ROC AUC and the estimates need the model's probabilities, so they use the bounded
-per-window sample the store returns.
+reading them. The estimates come from per-window histograms of the confidence the serving process
+logs with each answer (SQL aggregates too); ROC AUC needs every class's probability, so it uses the
+bounded per-window sample the store returns.
 """
 
 from __future__ import annotations
@@ -93,33 +94,54 @@ def roc_auc(labels: list[Any], proba: np.ndarray, classes: list[Any]) -> float:
     return float(np.mean([binary(labels == c, proba[:, i]) for i, c in enumerate(classes)]))
 
 
-def calibrate_confidence(confidence: np.ndarray, correct: np.ndarray):
-    """An isotonic map from the model's confidence to its observed accuracy (fitted on labelled data)."""
-    from sklearn.isotonic import IsotonicRegression
+class ConfidenceModel:
+    """Confidence-based performance estimation (as NannyML's CBPE), over every row of a window,
+    labelled or not: each answer is right with its confidence (calibrated on labelled eval data when
+    there is some), and its wrong share goes to the other classes; summed, these give the expected
+    confusion counts, and ``confusion_metrics`` of them the expected metrics.
 
-    return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(confidence, correct.astype(float))
-
-
-def estimate_metrics(proba: np.ndarray, predicted_index: np.ndarray, calibration=None) -> dict[str, float]:
-    """Confidence-based performance estimation (as NannyML's CBPE) of unlabelled rows.
-
-    Each row's probability of being right is its (calibrated) confidence in the predicted class; its
-    remaining probability goes to the other classes in proportion to their scores. Summing these
-    gives the expected confusion counts, and from them the expected metrics.
+    ``classes`` are the model's classes; ``mix[k, j]`` is the share of class ``j`` among the true
+    labels of wrong answers ``k`` (learned on the eval data; uniform over the other classes without it).
     """
-    if len(proba) == 0:
-        return {}
-    rows = np.arange(len(proba))
-    confidence = proba[rows, predicted_index]
-    right = calibration.predict(confidence) if calibration is not None else confidence
-    others = proba.copy()
-    others[rows, predicted_index] = 0.0
-    share = _safe_ratio(1.0 - right, others.sum(axis=1))
-    expected_label = others * share[:, None]
-    expected_label[rows, predicted_index] = right
-    predicted = np.zeros_like(proba)
-    predicted[rows, predicted_index] = 1.0
-    tp = (expected_label * predicted).sum(axis=0)
-    fp = predicted.sum(axis=0) - tp
-    fn = expected_label.sum(axis=0) - tp
-    return confusion_metrics(tp, fp, fn, float(len(proba)))
+
+    def __init__(self, classes: list[Any], calibration=None, mix: np.ndarray | None = None):
+        self.classes = list(classes)
+        self.calibration = calibration
+        k = len(self.classes)
+        uniform = (np.ones((k, k)) - np.eye(k)) / max(k - 1, 1)
+        self.mix = uniform if mix is None else mix
+
+    @classmethod
+    def fit(cls, classes: list[Any], proba: np.ndarray, labels: np.ndarray) -> ConfidenceModel:
+        """Isotonic calibration of the answered class's probability, and the mix of wrong answers, on labelled data."""
+        from sklearn.isotonic import IsotonicRegression
+
+        predicted = proba.argmax(axis=1)
+        index = {c: i for i, c in enumerate(classes)}
+        truth = np.array([index.get(label, -1) for label in labels])
+        correct = truth == predicted
+        calibration = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(proba[np.arange(len(proba)), predicted], correct.astype(float))
+        k = len(classes)
+        wrong = np.zeros((k, k))
+        known = ~correct & (truth >= 0)
+        np.add.at(wrong, (predicted[known], truth[known]), 1.0)
+        uniform = (np.ones((k, k)) - np.eye(k)) / max(k - 1, 1)
+        totals = wrong.sum(axis=1, keepdims=True)
+        return cls(classes, calibration, np.where(totals > 0, wrong / np.where(totals > 0, totals, 1.0), uniform))
+
+    def right(self, confidence: np.ndarray) -> np.ndarray:
+        """The probability that an answer given with ``confidence`` is right."""
+        confidence = np.asarray(confidence, dtype=float)
+        return self.calibration.predict(confidence) if self.calibration is not None else confidence
+
+    def expected_counts(self, predicted: np.ndarray, n: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Expected true positives, false positives and false negatives per class of ``n`` answers of
+        class index ``predicted`` given with (mean) ``confidence``."""
+        k = len(self.classes)
+        n = np.asarray(n, dtype=float)
+        right = n * self.right(confidence)
+        tp = np.bincount(predicted, weights=right, minlength=k)
+        fp = np.bincount(predicted, weights=n - right, minlength=k)
+        fn = ((n - right)[:, None] * self.mix[predicted]).sum(axis=0)
+        return tp, fp, fn
+

@@ -1,13 +1,16 @@
-"""Policies on monitored metrics: which windows cross a threshold, the alerts that follow, backtests."""
+"""Policies on monitored metrics: which windows cross a threshold, the alerts that follow, backtests.
+
+A policy is checked on windows of its own ``window`` only.
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InvalidInputError
 from .performance import CLASSIFICATION_METRICS, REGRESSION_METRICS
-from .report import Backtest
 
 HEALTH_METRICS = ("requests", "error_rate", "latency_p50", "latency_p95", "latency_p99")
 POLICY_METRICS = (*CLASSIFICATION_METRICS, *REGRESSION_METRICS, *HEALTH_METRICS)
@@ -17,6 +20,45 @@ def check_metric(metric: str) -> str:
     if metric not in POLICY_METRICS:
         raise InvalidInputError(f"metric {metric!r} cannot be monitored: use one of {', '.join(POLICY_METRICS)}.")
     return metric
+
+
+def crossing(value: float | None, min_value: float | None, max_value: float | None) -> str | None:
+    """``"below"`` the minimum, ``"above"`` the maximum, or None (within the bounds, or no value)."""
+    if value is None or math.isnan(value):
+        return None
+    if min_value is not None and value < min_value:
+        return "below"
+    if max_value is not None and value > max_value:
+        return "above"
+    return None
+
+
+@dataclass
+class Backtest:
+    """How often a policy would have fired over past windows: ``crossings`` lists those windows."""
+
+    model: str
+    metric: str
+    min_value: float | None
+    max_value: float | None
+    window: str
+    windows_checked: int
+    crossings: Any
+
+    def summary(self) -> str:
+        bounds = " and ".join(f"{n} {b:g}" for n, b in (("min", self.min_value), ("max", self.max_value)) if b is not None)
+        return (
+            f"policy {self.metric} ({bounds}) on {self.model}, window {self.window}: would have fired "
+            f"{len(self.crossings)} alert(s) in {self.windows_checked} past windows with a value"
+        )
+
+    def __repr__(self) -> str:
+        detail = f"\n{self.crossings.to_string(index=False)}" if len(self.crossings) else ""
+        return f"Backtest: {self.summary()}{detail}"
+
+    def _repr_html_(self) -> str:
+        table = self.crossings.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="", border=0) if len(self.crossings) else ""
+        return f"<p><b>Backtest</b>: {self.summary()}</p>" + table
 
 
 def metric_series(report, metric: str):
@@ -52,18 +94,22 @@ def _window_info(row, report) -> dict[str, Any]:
 def backtest(report, policy) -> Backtest:
     """Replay the windows of ``report``: where would ``policy`` have fired (one alert per window)?"""
     series = metric_series(report, policy.metric)
-    crossings = series[[policy.crossed(v) for v in series["value"]]].reset_index(drop=True)
+    crossings = series[[crossing(v, policy.min_value, policy.max_value) is not None for v in series["value"]]].reset_index(drop=True)
     return Backtest(report.model, policy.metric, policy.min_value, policy.max_value, report.window, len(series), crossings)
 
 
 def evaluate(report, policies) -> list[dict[str, Any]]:
-    """Alerts of this evaluation: each policy whose newest value(s) cross its threshold, and drift."""
+    """Alerts of this evaluation: each policy of the report's window whose newest value(s) cross its
+    threshold (policies of other windows are checked on theirs), and drift."""
     alerts = []
     for policy in policies:
+        if policy.window != report.window:
+            continue
         for _, newest in newest_values(report, policy.metric).iterrows():
-            if not policy.crossed(newest["value"]):
+            side = crossing(newest["value"], policy.min_value, policy.max_value)
+            if side is None:
                 continue
-            below = policy.min_value is not None and newest["value"] < policy.min_value
+            below = side == "below"
             bound = policy.min_value if below else policy.max_value
             alerts.append(
                 {

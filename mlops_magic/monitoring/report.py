@@ -1,13 +1,14 @@
-"""Plain results of monitoring: what the API returns and the widgets draw (no store, no widgets here)."""
+"""Plain results of monitoring: what the API returns and the widgets draw (no store, no widgets here).
+
+Their static HTML comes from ``monitoring.html``, the renderer the widgets use too.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-
-def _html_table(frame, max_rows: int = 30) -> str:
-    return frame.head(max_rows).to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="", border=0)
+from .policies import crossing, newest_values
 
 
 @dataclass
@@ -47,7 +48,7 @@ class DriftReport:
 
     def _repr_html_(self) -> str:
         """The drift part of the monitor dashboard: the table by severity, the top column's histogram."""
-        from ..widgets.monitor import drift_report_html
+        from .html import drift_report_html
 
         return drift_report_html(self)
 
@@ -58,7 +59,8 @@ class MonitorReport:
 
     ``windows``: one row per window, oldest first (window, start, end, n_predictions, n_labelled,
     and the realised metrics, plus ``estimated_<metric>`` where labels are estimated).
-    ``by_variant``: the same metrics per window, model version and A/B variant.
+    ``by_variant``: per window, model version, A/B variant and shadow: rows, labelled rows, realised
+    and estimated metrics; a shadow's rows are those of the answered predictions it shadows.
     ``health``: per window request count, error rate and latency p50/p95/p99.
     """
 
@@ -100,15 +102,9 @@ class MonitorReport:
 
     def crossed(self) -> bool:
         """Whether the shown threshold is crossed by the values a policy checks (see ``newest_values``)."""
-        from .policies import newest_values
-
         if self.metric is None or (self.threshold_min is None and self.threshold_max is None):
             return False
-        values = newest_values(self, self.metric)["value"]
-        return any(
-            (self.threshold_min is not None and v < self.threshold_min) or (self.threshold_max is not None and v > self.threshold_max)
-            for v in values
-        )
+        return any(crossing(v, self.threshold_min, self.threshold_max) for v in newest_values(self, self.metric)["value"])
 
     def summary(self) -> str:
         version = f" v{self.version}" if self.version is not None else ""
@@ -130,33 +126,7 @@ class MonitorReport:
 
     def _repr_html_(self) -> str:
         """The monitor dashboard as static HTML."""
-        from ..widgets.monitor import monitor_html
+        from .html import monitor_html
 
         return monitor_html(self)
 
-
-@dataclass
-class Backtest:
-    """How often a policy would have fired over past windows: ``crossings`` lists those windows."""
-
-    model: str
-    metric: str
-    min_value: float | None
-    max_value: float | None
-    window: str
-    windows_checked: int
-    crossings: Any
-
-    def summary(self) -> str:
-        bounds = " and ".join(f"{n} {b:g}" for n, b in (("min", self.min_value), ("max", self.max_value)) if b is not None)
-        return (
-            f"policy {self.metric} ({bounds}) on {self.model}, window {self.window}: would have fired "
-            f"{len(self.crossings)} alert(s) in {self.windows_checked} past windows with a value"
-        )
-
-    def __repr__(self) -> str:
-        detail = f"\n{self.crossings.to_string(index=False)}" if len(self.crossings) else ""
-        return f"Backtest: {self.summary()}{detail}"
-
-    def _repr_html_(self) -> str:
-        return f"<p><b>Backtest</b>: {self.summary()}</p>" + (_html_table(self.crossings) if len(self.crossings) else "")

@@ -1,4 +1,4 @@
-"""Monitoring windows: the last N predictions (``"200"``) or a span of time (``"30min"``, ``"1h"``, ``"1d"``)."""
+"""Monitoring windows: the last N answered predictions (``"200"``) or a span of time (``"30min"``, ``"1h"``, ``"1d"``)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from ..errors import InvalidInputError
 
+DEFAULT_WINDOW = "200"  # the last 200 answered predictions: the window of the magics, the CLI and the API
 UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
 
@@ -20,7 +21,7 @@ class Window:
 
 
 def parse_window(text: str | int) -> Window:
-    """``200`` → the last 200 predictions; ``"1h"`` → one hour (units: s, min or m, h, d)."""
+    """``200`` → the last 200 answered predictions (shadow rows go with the rows they shadow); ``"1h"`` → one hour (units: s, min or m, h, d)."""
     spec = str(text).strip().lower()
     if spec.isdigit() and int(spec) > 0:
         return Window(spec, count=int(spec))

@@ -1,8 +1,9 @@
 """Monitoring in the store: policies, alerts, and windowed aggregates of the prediction log.
 
 The dashboard must stay fast on millions of logged predictions, so windows are cut and counted in
-SQL: a window is either the last N predictions (``count``) or a span of ``seconds``; only the
-newest ``max_windows`` windows are read, as aggregates, plus a bounded sample of rows per window.
+SQL: a window is either the last N answered predictions (``count``) or a span of ``seconds``; only
+the newest ``max_windows`` windows are read, as aggregates (the confidence histogram behind the
+estimates included), plus a bounded sample of each window's rows for ROC AUC and drift.
 """
 
 from __future__ import annotations
@@ -12,12 +13,26 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Float, Integer, and_, cast, func, literal, select
+from sqlalchemy import (
+    Float,
+    Integer,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+    union_all,
+)
 
 from ..errors import InvalidInputError
 from . import schema as s
 
 REQUEST_ROWS_CAP = 200_000
+CONFIDENCE_BINS = 1000  # the confidence histogram's resolution: estimates move by under 0.001 with it
+SAMPLE_ROWS = 200  # rows per window read for what needs each row's probabilities (ROC AUC)
+NEWEST_ROWS = 2000  # rows of the newest window read for drift
+SHADOW_SUFFIX = ".s"  # a shadow row's id is the id of the prediction it shadows plus this
 
 
 @dataclass
@@ -31,11 +46,6 @@ class Policy:
     max_value: float | None
     window: str
     created_at: float
-
-    def crossed(self, value: float | None) -> bool:
-        if value is None:
-            return False
-        return (self.min_value is not None and value < self.min_value) or (self.max_value is not None and value > self.max_value)
 
 
 def _floor_int(expr, dialect: str):
@@ -111,11 +121,13 @@ class MonitoringStore:
     # --- windowed reads of the prediction log ----------------------------------------------------
 
     def count_predictions(self, model: str) -> int:
+        """How many predictions ``model`` answered (shadow rows, scored beside them, are not counted)."""
+        p = s.predictions
         with self.db.reading() as conn:
-            return conn.execute(select(func.count()).select_from(s.predictions).where(s.predictions.c.model == model)).scalar_one()
+            return conn.execute(select(func.count()).select_from(p).where(p.c.model == model, p.c.shadow.is_(False))).scalar_one()
 
     def newest_version(self, model: str, until: float | None = None) -> int | None:
-        """The version that answered ``model``'s newest (non-shadow) prediction: the one being served."""
+        """The version that answered ``model``'s newest prediction (shadow rows answer nothing): the one served."""
         p = s.predictions
         query = select(p.c.version).where(p.c.model == model, p.c.shadow.is_(False)).order_by(p.c.time.desc()).limit(1)
         if until is not None:
@@ -123,37 +135,66 @@ class MonitoringStore:
         with self.db.reading() as conn:
             return conn.execute(query).scalar()
 
-    def _windowed(self, model: str, count: int | None, seconds: float | None, max_windows: int, until: float | None, columns):
-        """A subquery of ``model``'s non-shadow predictions in the newest windows, with ``win`` (0 = newest)."""
+    def _answered(self, model: str, count: int, max_windows: int, until: float | None, columns):
+        """``model``'s newest ``count * max_windows`` answered (non-shadow) predictions, with ``win``
+        (0 = newest): ranked by arrival, ``time`` then ``prediction_id``, so a request whose rows
+        share a timestamp is cut where its rows arrived."""
         p = s.predictions
-        dialect = self.db.engine.dialect.name
-        base = [p.c.prediction_id, p.c.time, p.c.version, p.c.variant, p.c.shadow, *columns]
-        where = [p.c.model == model]
+        where = [p.c.model == model, p.c.shadow.is_(False)]
         if until is not None:
             where.append(p.c.time <= until)
+        base = [p.c.prediction_id, p.c.time, p.c.version, p.c.variant, p.c.shadow, *columns]
+        latest = select(*base).where(*where).order_by(p.c.time.desc(), p.c.prediction_id.desc()).limit(count * max_windows).subquery()
+        rank = func.row_number().over(order_by=(latest.c.time.desc(), latest.c.prediction_id.desc())) - 1
+        return select(*latest.c, (rank // count).label("win"))
+
+    def _windowed(self, model: str, count: int | None, seconds: float | None, max_windows: int, until: float | None, columns):
+        """A subquery of the rows in the newest windows, with ``win`` (0 = newest): the answered
+        predictions that make up the windows, and each shadow row (``<id>.s``) in the window of the
+        prediction it shadows, so champion and shadow are compared on the same rows."""
+        p = s.predictions
         if count is not None:
-            latest = select(*base).where(*where).order_by(p.c.time.desc(), p.c.prediction_id.desc()).limit(count * max_windows).subquery()
-            rank = func.row_number().over(order_by=(latest.c.time.desc(), latest.c.prediction_id.desc())) - 1
-            return select(*latest.c, (rank // count).label("win")).subquery()
+            answered = self._answered(model, count, max_windows, until, columns).cte("answered")
+            shadow = p.alias("shadow_rows")
+            shadows = (
+                select(shadow.c.prediction_id, shadow.c.time, shadow.c.version, shadow.c.variant, shadow.c.shadow, *[shadow.c[c.name] for c in columns], answered.c.win)
+                .select_from(shadow.join(answered, shadow.c.prediction_id == answered.c.prediction_id + SHADOW_SUFFIX))
+                .where(shadow.c.model == model, shadow.c.shadow.is_(True), shadow.c.time >= select(func.min(answered.c.time)).scalar_subquery())
+            )
+            return union_all(select(answered), shadows).subquery()
         end = time.time() if until is None else until
-        where += [p.c.time > end - seconds * max_windows]
-        win = _floor_int((literal(end, Float) - p.c.time) / seconds, dialect)
-        return select(*base, win.label("win")).where(*where).subquery()
+        shadowed = p.alias("shadowed")
+        answered_time = (
+            select(shadowed.c.time)
+            .where(shadowed.c.prediction_id == func.substr(p.c.prediction_id, 1, func.length(p.c.prediction_id) - len(SHADOW_SUFFIX)))
+            .scalar_subquery()
+        )
+        arrival = case((p.c.shadow.is_(True), answered_time), else_=p.c.time)  # a shadow row's window is its prediction's
+        win = _floor_int((literal(end, Float) - arrival) / seconds, self.db.engine.dialect.name)
+        where = [p.c.model == model, p.c.time > end - seconds * max_windows]
+        if until is not None:
+            where.append(p.c.time <= until)
+        rows = select(p.c.prediction_id, p.c.time, p.c.version, p.c.variant, p.c.shadow, *columns, win.label("win")).where(*where).subquery()
+        return select(rows).where(rows.c.win < max_windows, rows.c.win >= 0).subquery()
 
     def prediction_windows(
         self, model: str, count: int | None = None, seconds: float | None = None, max_windows: int = 50, until: float | None = None, task: str = "classification"
-    ) -> dict[str, Any]:
-        """Aggregates of the newest windows of ``model``'s predictions, from one grouped query.
+    ):
+        """Aggregates of the newest windows of ``model``'s predictions, from one grouped query, as a DataFrame.
 
-        ``groups``: win, version, variant, shadow, labelled, n, first, last (times), and for
-        classifiers output and label (JSON decoded; label None where no feedback came), for
-        regressors sum_error2, sum_abs_error, sum_label, sum_label2 over the labelled rows.
+        Columns: win, version, variant, shadow, labelled, n, first, last (times); for classifiers
+        output and label (JSON decoded; label None where no feedback came), ``bin`` (the answered
+        class's confidence in ``1/CONFIDENCE_BINS`` steps; NaN where none was logged) and
+        ``sum_confidence``; for regressors sum_error2, sum_abs_error, sum_label, sum_label2 over the
+        labelled rows.
         """
         import pandas as pd
 
         if (count is None) == (seconds is None):
             raise InvalidInputError("a window is either a number of predictions or a duration, e.g. 200 or '1h'.")
-        sub = self._windowed(model, count, seconds, max_windows, until, [s.predictions.c.output, s.predictions.c.label])
+        p = s.predictions
+        columns = [p.c.output, p.c.label] if task == "regression" else [p.c.output, p.c.label, p.c.confidence]
+        sub = self._windowed(model, count, seconds, max_windows, until, columns)
         labelled = sub.c.label.isnot(None)
         keys = [sub.c.win, sub.c.version, sub.c.variant, sub.c.shadow, labelled.label("labelled")]
         common = [func.count(), func.min(sub.c.time), func.max(sub.c.time)]
@@ -164,49 +205,68 @@ class MonitoringStore:
             names = ["sum_error2", "sum_abs_error", "sum_label", "sum_label2"]
             groups = keys
         else:
-            extra, names = [sub.c.output, sub.c.label], ["output", "label"]
-            groups = [*keys, sub.c.output, sub.c.label]
+            confidence_bin = _floor_int(sub.c.confidence * CONFIDENCE_BINS, self.db.engine.dialect.name).label("bin")
+            extra, names = [sub.c.output, sub.c.label, confidence_bin, func.sum(sub.c.confidence)], ["output", "label", "bin", "sum_confidence"]
+            groups = [*keys, sub.c.output, sub.c.label, confidence_bin]
         query = select(*keys, *common, *extra).group_by(*groups)
         with self.db.reading() as conn:
             rows = conn.execute(query).all()
         frame = pd.DataFrame(rows, columns=["win", "version", "variant", "shadow", "labelled", "n", "first", "last", *names])
         frame["labelled"] = frame["labelled"].astype(bool)
+        frame["shadow"] = frame["shadow"].astype(bool)
         if task != "regression":
             decode = {text: json.loads(text) for text in set(frame["output"]) | set(frame["label"].dropna())}
             frame["output"] = pd.Series([decode[t] for t in frame["output"]], dtype=object)
             frame["label"] = pd.Series([decode[t] if isinstance(t, str) else None for t in frame["label"]], dtype=object)
-        return {"groups": frame}
+            frame["bin"] = frame["bin"].astype(float)
+            frame["sum_confidence"] = frame["sum_confidence"].astype(float)
+        return frame
 
-    def prediction_sample(self, model: str, bounds: list[tuple[int, float, float]], per_window: int = 200, newest: int = 2000):
-        """The newest ``per_window`` non-shadow predictions of each window (``newest`` of the newest
-        window, for drift), with inputs and label, as a DataFrame, oldest first.
+    def window_sample(self, model: str, count: int | None, seconds: float | None, bounds: list[tuple[int, float, float]], until: float | None = None, per_window: int = SAMPLE_ROWS, newest: int = NEWEST_ROWS):
+        """The newest ``per_window`` answered predictions of each window (``newest`` of window 0), with
+        inputs, label and confidence, as a DataFrame in arrival order (``time``, then ``prediction_id``).
 
-        ``bounds`` lists (win, start, end) with the start exclusive, as epoch seconds; each window is
-        one indexed query with a LIMIT, so the cost does not grow with the log. Columns: win, time,
-        version, variant, output, label, and ``inputs.<column>`` per input.
+        Each row is in exactly the window the aggregates put it in. ``bounds`` lists (win, start, end)
+        of the windows shown. Count windows take the sample from the same ranking as the aggregates;
+        time windows are one indexed query with a LIMIT per window. Columns: win, prediction_id, time,
+        version, variant, output, label, confidence, and ``inputs.<column>`` per input.
         """
         import pandas as pd
 
         p = s.predictions
-        rows = []
+        picked = [p.c.prediction_id, p.c.time, p.c.version, p.c.variant, p.c.output, p.c.inputs, p.c.label, p.c.confidence]
         with self.db.reading() as conn:
-            for win, start, end in bounds:
+            if count is not None:
+                ranked = self._answered(model, count, len(bounds), until, []).subquery()
+                within = func.row_number().over(partition_by=ranked.c.win, order_by=(ranked.c.time.desc(), ranked.c.prediction_id.desc()))
+                chosen = select(ranked.c.prediction_id, ranked.c.win, within.label("rank")).subquery()
                 query = (
-                    select(literal(int(win)).label("win"), p.c.time, p.c.version, p.c.variant, p.c.output, p.c.inputs, p.c.label)
-                    .where(p.c.model == model, p.c.shadow.is_(False), p.c.time > start, p.c.time <= end)
-                    .order_by(p.c.time.desc())
-                    .limit(newest if win == 0 else per_window)
+                    select(chosen.c.win, *picked)
+                    .select_from(chosen.join(p, p.c.prediction_id == chosen.c.prediction_id))
+                    .where(chosen.c.rank <= case((chosen.c.win == 0, newest), else_=per_window))
                 )
-                rows += reversed(conn.execute(query).all())
-        rows.sort(key=lambda r: r.time)
+                rows = conn.execute(query).all()
+            else:
+                rows = []
+                for win, start, end in bounds:
+                    query = (
+                        select(literal(int(win)).label("win"), *picked)
+                        .where(p.c.model == model, p.c.shadow.is_(False), p.c.time > start, p.c.time <= end)
+                        .order_by(p.c.time.desc(), p.c.prediction_id.desc())
+                        .limit(newest if win == 0 else per_window)
+                    )
+                    rows += conn.execute(query).all()
+        rows.sort(key=lambda r: (r.time, r.prediction_id))
         frame = pd.DataFrame(
             {
                 "win": [r.win for r in rows],
+                "prediction_id": pd.Series([r.prediction_id for r in rows], dtype=object),
                 "time": [r.time for r in rows],
                 "version": [r.version for r in rows],
                 "variant": pd.Series([r.variant for r in rows], dtype=object),
                 "output": pd.Series([json.loads(r.output) for r in rows], dtype=object),
                 "label": pd.Series([None if r.label is None else json.loads(r.label) for r in rows], dtype=object),
+                "confidence": pd.Series([r.confidence for r in rows], dtype=float),
             }
         )
         inputs = pd.DataFrame([json.loads(r.inputs) for r in rows], index=frame.index).add_prefix("inputs.")

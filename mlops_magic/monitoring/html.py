@@ -1,0 +1,182 @@
+"""Static HTML of the monitoring results (monitor dashboard, drift report, data check), without ipywidgets.
+
+The results' ``_repr_html_`` and the widgets both render through these functions, so a saved
+notebook and a live dashboard show the same thing; widgets import this module, never the reverse.
+"""
+
+from __future__ import annotations
+
+from .. import html as h
+from ..plots import drift_histogram, health_chart, performance_chart
+
+VERDICT_COLOURS = {"healthy": h.GOOD, "degraded": h.BAD, "drifting": h.WARN, "empty": h.MUTED}
+SEVERITY_COLOURS = {"critical": h.BAD, "warning": h.WARN, "info": h.MUTED}
+DRIFT_COLUMNS = ["column", "kind", "test", "statistic", "p_value", "threshold", "drifted", "psi", "js_distance", "n_reference", "n_current", "note"]
+ALERT_COLUMNS = ["time", "kind", "metric", "value", "threshold", "message"]
+HEALTH_COLUMNS = ["window", "end", "requests", "errors", "error_rate", "latency_p50", "latency_p95", "latency_p99"]
+VARIANT_COLUMNS = ["version", "variant", "shadow", "n_predictions", "n_labelled"]
+
+
+def page(parts: list[str]) -> str:
+    return '<div style="font-family:sans-serif;font-size:13px">' + "".join(parts) + "</div>"
+
+
+# --- the monitor dashboard -------------------------------------------------------------------------
+
+
+def header_html(report) -> str:
+    version = f" v{report.version}" if report.version is not None else ""
+    verdict = h.badge(report.verdict, VERDICT_COLOURS[report.verdict])
+    figure = ""
+    if report.metric:
+        value = report.latest(report.metric)
+        bounds = " ".join(f"{n} {b:g}" for n, b in (("min", report.threshold_min), ("max", report.threshold_max)) if b is not None)
+        figure = f" · {h.escape(report.metric)} {h.fmt(value)}" + (f" ({h.escape(bounds)})" if bounds else "")
+    return (
+        f"<div style='font-family:sans-serif;font-size:14px'><b>{h.escape(report.model)}{version}</b> {verdict}"
+        f"<span style='color:{h.MUTED};font-size:12px'> · window {h.escape(report.window)} · {report.n_predictions} predictions"
+        f" · {report.n_labelled} labelled in view{figure}</span></div>"
+    )
+
+
+def drift_html(drift, title: str) -> str:
+    if drift is None:
+        return f"<div style='color:{h.MUTED}'>{h.escape(title)}: no reference data or no predictions yet</div>"
+    rows = drift.table[DRIFT_COLUMNS].head(30)
+    cells = [[h.escape(h.fmt(v)) if k != "drifted" else (h.badge("drifted", h.BAD) if v else "no") for k, v in zip(DRIFT_COLUMNS, r)] for r in rows.itertuples(index=False)]
+    return f"<h4 style='margin:4px 0'>{h.escape(title)}</h4><div style='font-size:12px'>{h.escape(drift.summary())}</div>" + h.table(DRIFT_COLUMNS, cells, raw=True)
+
+
+def drift_report_html(drift) -> str:
+    """A ``DriftReport`` on its own: the drift table and the most drifted column's histogram."""
+    parts = [drift_html(drift, "data drift")]
+    if len(drift.table):
+        column = drift.table["column"].iloc[0]
+        parts.append(h.png_img(drift_histogram(drift.histograms[column], column), f"{column}: reference vs current"))
+    return page(parts)
+
+
+def alerts_html(alerts) -> str:
+    if alerts is None or not len(alerts):
+        return f"<h4 style='margin:4px 0'>alerts</h4><div style='color:{h.MUTED}'>no alerts</div>"
+    rows = alerts[ALERT_COLUMNS].head(20).assign(time=lambda f: f["time"].dt.strftime("%Y-%m-%d %H:%M:%S"))
+    return "<h4 style='margin:4px 0'>alerts</h4>" + h.table(ALERT_COLUMNS, rows.itertuples(index=False))
+
+
+def variants_html(report) -> str:
+    """The newest window per model version and A/B variant, a shadow beside the champion it shadows
+    (same rows): row counts, realised and estimated metrics."""
+    if not len(report.by_variant):
+        return ""
+    newest = report.by_variant[report.by_variant["window"] == report.by_variant["window"].max()]
+    metrics = [c for c in newest.columns if c not in (*VARIANT_COLUMNS, "window", "end")]
+    rows = [
+        (r.version, r.variant if isinstance(r.variant, str) else "–", "shadow" if r.shadow else "", r.n_predictions, r.n_labelled, *(getattr(r, m) for m in metrics))
+        for r in newest.itertuples()
+    ]
+    return "<h4 style='margin:4px 0'>newest window per version and variant</h4>" + h.table([*VARIANT_COLUMNS, *metrics], rows)
+
+
+def health_html(health) -> str:
+    if not len(health):
+        return f"<h4 style='margin:4px 0'>service health</h4><div style='color:{h.MUTED}'>no requests logged</div>"
+    rows = health[HEALTH_COLUMNS].tail(10).assign(end=lambda f: f["end"].dt.strftime("%H:%M:%S"))
+    note = " (counts scaled from a sample of the request log)" if health["sampled"].any() else ""
+    return f"<h4 style='margin:4px 0'>service health{note}</h4>" + h.table(HEALTH_COLUMNS, rows.itertuples(index=False))
+
+
+def alert_windows(report) -> list:
+    """The ``end`` of each shown window that a recorded threshold alert on the shown metric refers to."""
+    if report.alerts is None or not len(report.alerts) or not len(report.windows):
+        return []
+    alerted = report.alerts[(report.alerts["kind"] == "threshold") & (report.alerts["metric"] == report.metric)]
+    fired = [w["end"] for w in alerted["window"] if isinstance(w, dict) and "end" in w]
+    return [end for end in report.windows["end"] if any(abs(end.timestamp() - t) < 1e-3 for t in fired)]
+
+
+def charts(report) -> dict[str, bytes]:
+    """The dashboard's PNG charts (performance, health, and the most drifted column's histogram)."""
+    found: dict[str, bytes] = {}
+    if len(report.windows) and report.metric:
+        found["performance"] = performance_chart(report.windows, report.metric, report.threshold_min, report.threshold_max, alert_windows(report))
+    if len(report.health) and report.health["requests"].sum():
+        found["health"] = health_chart(report.health)
+    if report.drift is not None and len(report.drift.table):
+        column = report.drift.table["column"].iloc[0]
+        found["histogram"] = drift_histogram(report.drift.histograms[column], column)
+    return found
+
+
+def monitor_html(report, images: dict[str, bytes] | None = None) -> str:
+    images = charts(report) if images is None else images
+    parts = [header_html(report)]
+    if "performance" in images:
+        parts.append(h.png_img(images["performance"], f"{report.metric} per window"))
+    elif report.n_predictions == 0:
+        parts.append(f"<div style='color:{h.MUTED}'>no predictions logged yet: serve the model and send requests</div>")
+    parts.append(variants_html(report))
+    parts.append(drift_html(report.drift, "data drift (newest window vs training data)"))
+    if "histogram" in images:
+        parts.append(h.png_img(images["histogram"], "reference vs current"))
+    parts.append(drift_html(report.prediction_drift, "prediction drift"))
+    parts.append(health_html(report.health))
+    if "health" in images:
+        parts.append(h.png_img(images["health"], "latency and errors"))
+    parts.append(alerts_html(report.alerts))
+    return page(parts)
+
+
+# --- the data check --------------------------------------------------------------------------------
+
+
+def findings_html(report) -> str:
+    if not len(report.findings):
+        return f"<div style='color:{h.GOOD}'>no findings: the data looks clean</div>"
+    rows = [
+        [h.badge(r.severity, SEVERITY_COLOURS[r.severity]), h.escape(r.column), h.escape(r.finding), h.escape(r.suggestion)]
+        for r in report.findings.itertuples(index=False)
+    ]
+    return h.table(["severity", "column", "finding", "suggestion"], rows, raw=True)
+
+
+def baseline_html(report) -> str:
+    gap = report.baseline
+    if gap is None:
+        return f"<div style='color:{h.MUTED}'>does ML help? give a target column to compare a model with the dummy baseline</div>"
+    colour = h.GOOD if gap.helps else h.WARN
+    folds = h.table(
+        ["fold", f"{gap.model} {gap.metric}", f"dummy {gap.metric}"],
+        [(i + 1, m, d) for i, (m, d) in enumerate(zip(gap.model_scores, gap.dummy_scores))],
+    )
+    return f"<h4 style='margin:4px 0'>does ML help?</h4><div style='color:{colour}'>{h.escape(gap.summary())}</div>{folds}"
+
+
+def profile_html(report) -> str:
+    rows = []
+    for column, info in report.profile.items():
+        if info["kind"] == "numeric":
+            shape = f"mean {h.fmt(info['mean'])}, std {h.fmt(info['std'])}, range [{h.fmt(info['min'])}, {h.fmt(info['max'])}]"
+        else:
+            shape = f"{info['n_unique']} categories"
+        role = " (target)" if column == report.target else ""
+        rows.append((f"{column}{role}", info["dtype"], info["missing"], shape))
+    return "<h4 style='margin:4px 0'>columns</h4>" + h.table(["column", "dtype", "missing", "values"], rows)
+
+
+def data_header_html(report) -> str:
+    head = f"<div style='font-size:14px'><b>data check</b> · {report.n_rows} rows × {report.n_columns} columns"
+    if report.target:
+        head += f" · target {h.escape(report.target)} ({h.escape(report.task)})"
+    return head + "</div>"
+
+
+def data_report_html(report) -> str:
+    parts = [data_header_html(report), findings_html(report), baseline_html(report)]
+    if report.target_summary.get("classes"):
+        shares = ", ".join(f"{k}: {v:.1%}" for k, v in report.target_summary["classes"].items())
+        parts.append(f"<div style='font-size:12px'>class balance: {h.escape(shares)}</div>")
+    elif report.target_summary:
+        spread = ", ".join(f"{k} {h.fmt(v)}" for k, v in report.target_summary.items())
+        parts.append(f"<div style='font-size:12px'>target spread: {h.escape(spread)}</div>")
+    parts.append(profile_html(report))
+    return page(parts)
