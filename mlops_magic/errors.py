@@ -34,3 +34,7 @@ class GateError(MLOpsError):
 
 class ServingError(MLOpsError):
     """A serving process that cannot be started, reached or stopped."""
+
+
+class ReplayError(MLOpsError):
+    """A run's recipe that failed, or took too long, when executed again."""

@@ -11,6 +11,7 @@ import ast
 import builtins
 import json
 import os
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -52,24 +53,51 @@ def notebook_path(shell) -> str | None:
     return None
 
 
-def upstream_cells(history: list[str], current: int, source: str) -> list[dict[str, Any]]:
-    """Earlier cells (execution count and code) that bound the names ``source`` reads, transitively."""
-    wanted = [n for n in _reads(source) if n not in _bindings(source) and not hasattr(builtins, n)]
-    found: dict[int, str] = {}
-    seen = set()
-    while wanted and len(found) < MAX_UPSTREAM_CELLS:
+def free_names(source: str) -> list[str]:
+    """Names ``source`` reads without binding them first (builtins excepted)."""
+    bound = _bindings(source)
+    return [n for n in _reads(source) if n not in bound and not hasattr(builtins, n)]
+
+
+@dataclass
+class HistorySlice:
+    """The earlier cells a cell needs (execution count → code) and the names that no cell could supply."""
+
+    cells: dict[int, str] = field(default_factory=dict)
+    undefined: list[str] = field(default_factory=list)
+    clashes: list[tuple[str, int, str]] = field(default_factory=list)  # (name, cell, input bound there too)
+
+
+def cells_needed(history: list[str], current: int, source: str, cut: frozenset[str] = frozenset()) -> HistorySlice:
+    """For each free name of ``source``, the latest earlier cell that binds it, then that cell's own free
+    names, transitively. Names in ``cut`` are never followed, and a cell that binds one is never taken."""
+    found = HistorySlice()
+    wanted, seen = list(reversed(free_names(source))), set(cut)
+    while wanted and len(found.cells) < MAX_UPSTREAM_CELLS:
         name = wanted.pop()
         if name in seen:
             continue
         seen.add(name)
         for count in range(min(current, len(history)) - 1, 0, -1):
             cell = history[count]
-            if name in _bindings(cell):
-                if count not in found:
-                    found[count] = cell_code(cell)
-                    wanted.extend(n for n in _reads(cell) if n not in seen and not hasattr(builtins, n))
-                break
-    return [{"execution_count": count, "source": found[count]} for count in sorted(found)]
+            if name not in _bindings(cell):
+                continue
+            inputs_bound = sorted(_bindings(cell) & cut)
+            if inputs_bound:
+                found.clashes.append((name, count, inputs_bound[0]))
+            elif count not in found.cells:
+                found.cells[count] = cell_code(cell)
+                wanted.extend(reversed([n for n in free_names(cell) if n not in seen]))
+            break
+        else:
+            found.undefined.append(name)
+    return found
+
+
+def upstream_cells(history: list[str], current: int, source: str) -> list[dict[str, Any]]:
+    """Earlier cells (execution count and code) that bound the names ``source`` reads, transitively."""
+    cells = cells_needed(history, current, source).cells
+    return [{"execution_count": count, "source": cells[count]} for count in sorted(cells)]
 
 
 def out_of_order(notebook: str | None, source: str, upstream: list[dict[str, Any]]) -> bool | None:
