@@ -81,7 +81,7 @@ def load_model(ref: str):
     """
     store = get_store()
     run, variable = resolve_model_ref(ref)
-    record = next(m for m in run.models if m.variable == variable)
+    record = run.model_named(variable)
     return store.artifacts.load_model(record.sha256, record.trusted_types)
 
 

@@ -14,20 +14,18 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import html as h
 from .errors import GateError, InvalidInputError, NotFoundError
-from .store.entities import Run
-from .tracking.metrics import PRIMARY_METRIC, higher_is_better
+from .store.entities import PRIMARY_METRIC, Run
+from .tracking.metrics import higher_is_better
+
 _OPERATORS = {">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne, ">": operator.gt, "<": operator.lt}
 _CONDITION = re.compile(r"^\s*([A-Za-z_][\w.\-]*)\s*(>=|<=|==|!=|>|<)\s*([-+]?[\d.]+(?:[eE][-+]?\d+)?)\s*$")
 
 
-def run_task(run: Run) -> str | None:
-    """The run's task (classification | regression), from its ``mlops.task`` tag or its model."""
-    return run.tags.get("mlops.task") or (run.model.task if run.model else None)
-
-
 def primary_metric(run: Run) -> str | None:
-    return PRIMARY_METRIC.get(run_task(run) or "")
+    """The metric the champion/challenger gate compares: the one that ranks runs of the run's task."""
+    return PRIMARY_METRIC.get(run.task or "")
 
 
 @dataclass(frozen=True)
@@ -88,19 +86,27 @@ class Promotion:
             before = "none" if self.previous_version is None else f"v{self.previous_version}"
             moved = f"; {self.alias}: {before} -> v{self.version}"
         gates = "; ".join(f"{'ok' if c.passed else 'FORCED'} {c.detail}" for c in self.checks)
-        return f"promoted {what}{moved}" + (f". Gates: {gates}" if gates else "")
+        forced = f" past {len(self.forced_past)} failed gate{'s' if len(self.forced_past) > 1 else ''} (forced)" if self.forced else ""
+        return f"promoted {what}{forced}{moved}" + (f". Gates: {gates}" if gates else "")
+
+    @property
+    def forced_past(self) -> list[GateCheck]:
+        """The gates that failed and were overridden with ``force``."""
+        return [c for c in self.checks if not c.passed]
 
     def __repr__(self) -> str:
         return f"<Promotion {self.summary()}>"
 
     def _repr_html_(self) -> str:
-        import html
-
-        return f"<p>&#9989; {html.escape(self.summary())}</p>"
+        if not self.forced:
+            return f"<p>&#9989; {h.escape(self.summary())}</p>"
+        past = "".join(f"<li>{h.escape(c.detail)}</li>" for c in self.forced_past)
+        return f"<p>{h.badge('forced', h.WARN)} {h.escape(self.summary())}</p><p>Forced past:</p><ul>{past}</ul>"
 
 
 def best_run(store, experiment: str, by: str | None = None) -> Run:
-    """The experiment's best finished run with a model, by metric ``by`` (default: the task's primary)."""
+    """The experiment's best run by metric ``by`` (default: the primary metric of its runs' task),
+    by the store's one rule (``best_run_id``: finished, with a saved model), which the run card uses too."""
     frame = store.runs_frame(experiment)
     if frame.empty:
         known = ", ".join(store.experiment_names()) or "none yet"
@@ -110,16 +116,13 @@ def best_run(store, experiment: str, by: str | None = None) -> Run:
         tasks = frame["tags.mlops.task"].dropna() if "tags.mlops.task" in frame else []
         task = tasks.mode().iloc[0] if len(tasks) else ("classification" if "metrics.accuracy" in frame else "regression")
         by = PRIMARY_METRIC.get(task, "accuracy")
-    column = f"metrics.{by}"
-    if column not in frame:
+    if f"metrics.{by}" not in frame:
         metrics = sorted(c.removeprefix("metrics.") for c in frame if c.startswith("metrics."))
         raise InvalidInputError(f"no run of {experiment!r} has metric {by!r}: choose --by among {', '.join(metrics) or 'none (train with --eval)'}.")
-    ranked = frame.dropna(subset=[column]).sort_values(column, ascending=not higher_is_better(by))
-    for run_id in ranked["run_id"]:
-        run = store.get_run(run_id)
-        if run.model is not None:
-            return run
-    raise NotFoundError(f"no finished run of {experiment!r} with metric {by!r} saved a model: train one with %%mlops_train --eval.")
+    run_id = store.best_run_id(experiment, by, higher_is_better(by))
+    if run_id is None:
+        raise NotFoundError(f"no finished run of {experiment!r} with metric {by!r} saved a model: train one with %%mlops_train --eval.")
+    return store.get_run(run_id)
 
 
 def check_requirements(run: Run, conditions: list[Condition]) -> list[GateCheck]:
@@ -180,33 +183,22 @@ def promote(
         raise InvalidInputError(f"run {run.short_id} is {run.status}: only a finished run can be promoted.")
 
     checks = check_requirements(run, parse_conditions(require))
-    previous = None
-    if alias is not None and name in store.model_names():
-        try:
-            champion_version = store.model_version(name, alias=alias)
-        except NotFoundError:
-            champion_version = None
-        if champion_version is not None:
-            previous = champion_version.version
-            if champion_version.run_id != run.run_id:
-                checks.append(check_champion(run, store.get_run(champion_version.run_id), alias, champion_version.version))
-    failed = [c for c in checks if not c.passed]
-    if failed and not force:
-        raise GateError(f"promotion of run {run.short_id} to {name}{'@' + alias if alias else ''} refused: {failed[0].detail}"
-                        + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else "") + ". Fix the model, or pass --force.")
-
-    existing = _existing_version(store, name, run.run_id, run.model.variable)
-    version = existing if existing is not None else store.add_model_version(name, run.run_id, run.model.variable)
-    if alias is not None and previous != version:
-        why = reason or ("forced past: " + "; ".join(c.detail for c in failed) if failed else f"promoted run {run.short_id}")
-        store.set_alias(name, alias, version, user=_user(), reason=why)
+    with store.registry_write(name) as registry:  # gates, version and alias move: one transaction
+        champion = registry.alias_target(alias) if alias is not None else None
+        if champion is not None and champion.run_id != run.run_id:
+            checks.append(check_champion(run, store.get_run(champion.run_id), alias, champion.version))
+        failed = [c for c in checks if not c.passed]
+        if failed and not force:
+            raise GateError(f"promotion of run {run.short_id} to {name}{'@' + alias if alias else ''} refused: {failed[0].detail}"
+                            + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else "") + ". Fix the model, or pass --force.")
+        existing = registry.version_of(run.run_id, run.model.variable)
+        version = existing if existing is not None else registry.add_version(run.run_id, run.model.variable)
+        previous = champion.version if champion is not None else None
+        if alias is not None and previous != version:
+            forced_past = "forced past: " + "; ".join(c.detail for c in failed) if failed else None
+            why = "; ".join(filter(None, [reason, forced_past])) or f"promoted run {run.short_id}"
+            registry.set_alias(alias, version, user=_user(), reason=why)
     return Promotion(name, version, run.run_id, alias, previous, existing is None, bool(failed), checks)
-
-
-def _existing_version(store, name: str, run_id: str, variable: str) -> int | None:
-    if name not in store.model_names():
-        return None
-    return next((v.version for v in store.model_versions(name) if v.run_id == run_id and v.variable == variable), None)
 
 
 def _user() -> str:
@@ -237,9 +229,41 @@ class Registry:
         return self.versions.to_string(index=False)
 
     def _repr_html_(self) -> str:
-        if self.versions.empty:
-            return "<p>No registered models: promote a run with <code>%mlops_promote</code>.</p>"
-        return "<h4>Model versions</h4>" + self.versions.to_html(index=False) + "<h4>Alias history</h4>" + self.history.to_html(index=False)
+        return "<b>Model versions</b>" + versions_html(self.versions) + "<b>Alias history</b>" + history_html(self.history)
+
+
+ALIAS_COLOURS = {"production": h.GOOD, "staging": h.WARN}
+KEY_METRICS = ("accuracy", "f1_macro", "roc_auc", "rmse", "mae", "r2")  # the metric columns the HTML shows
+
+
+def versions_html(versions) -> str:
+    """The versions table: newest first per model, aliases as badges, the key metrics."""
+    if versions.empty:
+        return f'<div style="color:{h.MUTED}">no registered models yet: promote a run with %mlops_promote.</div>'
+    metrics = [f"metrics.{m}" for m in KEY_METRICS if f"metrics.{m}" in versions and versions[f"metrics.{m}"].notna().any()]
+    rows = []
+    for r in versions.sort_values(["name", "version"], ascending=[True, False]).to_dict("records"):
+        badges = " ".join(h.badge(a, ALIAS_COLOURS.get(a, h.MUTED)) for a in filter(None, r["aliases"].split(", ")))
+        cells = [h.escape(r["name"]), f"v{r['version']}", badges, h.escape(r["run_id"][:8]), h.escape(r["experiment"]), h.escape(r["model"] or "")]
+        cells += [h.escape(h.fmt(r[m])) for m in metrics]
+        cells.append(h.escape(r["created_at"].strftime("%Y-%m-%d %H:%M")))
+        rows.append(cells)
+    headers = ["model", "version", "aliases", "run", "experiment", "class", *(m.removeprefix("metrics.") for m in metrics), "registered"]
+    return h.table(headers, rows, raw=True)
+
+
+def history_html(history) -> str:
+    """Every alias move, newest first: when, which model and alias, from and to which version, who and why."""
+    import pandas as pd
+
+    if history.empty:
+        return f'<div style="color:{h.MUTED}">no alias has been set yet.</div>'
+    rows = [
+        [r["time"].strftime("%Y-%m-%d %H:%M:%S"), r["name"], r["alias"], "–" if pd.isna(r["from_version"]) else f"v{int(r['from_version'])}",
+         f"v{int(r['to_version'])}", r["user"], r["reason"] or ""]
+        for r in history.sort_values("event_id", ascending=False).to_dict("records")
+    ]  # fmt: skip
+    return h.table(["when", "model", "alias", "from", "to", "who", "why"], rows)
 
 
 def registry_tables(store, name: str | None = None) -> Registry:
@@ -251,7 +275,7 @@ def registry_tables(store, name: str | None = None) -> Registry:
     for model_name in names:
         for version in store.model_versions(model_name):
             run = store.get_run(version.run_id)
-            record = next((m for m in run.models if m.variable == version.variable), None)
+            record = run.model_named(version.variable)
             rows.append(
                 {
                     "name": model_name,
@@ -259,8 +283,8 @@ def registry_tables(store, name: str | None = None) -> Registry:
                     "aliases": ", ".join(version.aliases),
                     "run_id": version.run_id,
                     "experiment": run.experiment,
-                    "model": record.class_name if record else None,
-                    "sha256": record.sha256[:12] if record else None,
+                    "model": record.class_name,
+                    "sha256": record.sha256[:12],
                     "created_at": pd.to_datetime(version.created_at, unit="s", utc=True),
                     **{f"metrics.{k}": v for k, v in sorted(run.metrics.items())},
                 }

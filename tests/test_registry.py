@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pytest
 from IPython.core.error import UsageError
@@ -59,6 +61,33 @@ def test_a_challenger_worse_than_the_champion_is_refused_unless_forced(store):
     assert history["reason"].iloc[-1].startswith("forced past")
 
 
+def test_a_forced_promotion_is_shown_as_forced_with_the_gates_it_was_forced_past(store):
+    champion, _ = train(forest())
+    challenger, _ = train(logistic(C=0.001))
+    clean = api.promote(champion.run_id, name="wine-quality", alias="production")
+    assert "&#9989;" in clean._repr_html_() and "forced" not in clean._repr_html_() + clean.summary()
+
+    forced = api.promote(challenger.run_id, name="wine-quality", alias="production", require="accuracy >= 0.99", force=True)
+    page = forced._repr_html_()
+    assert "&#9989;" not in page and ">forced</span>" in page
+    assert [c.gate for c in forced.forced_past] == ["accuracy >= 0.99", "champion/challenger vs production v1"]
+    assert all(html.escape(c.detail) in page.split("Forced past:")[1] for c in forced.forced_past)
+    assert "past 2 failed gates (forced)" in forced.summary()
+
+
+def test_the_run_card_and_promote_best_agree_on_the_best_run_when_the_top_metric_saved_no_model(store):
+    from mlops_magic.tracking.card import card_data
+
+    with_model, _ = train(forest())
+    assert with_model.metrics["accuracy"] == 1.0
+    train_df, _ = wine_frames()
+    with api.run("wine", name="no model", data=train_df, target="target", tags={"mlops.task": "classification"}):
+        api.log_metric("accuracy", 1.0)  # as good and newer (which wins a tie), but nothing to register
+    latest, _ = train(logistic(C=0.001))
+    assert card_data(store, store.get_run(latest.run_id)).best_run_id == with_model.run_id
+    assert api.promote("best", name="wine-quality", experiment="wine").run_id == with_model.run_id
+
+
 def test_regression_best_is_the_lowest_rmse(store):
     from sklearn.datasets import load_diabetes
     from sklearn.linear_model import Ridge
@@ -113,19 +142,15 @@ def test_cli_promote_exits_non_zero_when_a_gate_fails(store, capsys):
     assert "production" in capsys.readouterr().out
 
 
-def test_magics_promote_and_models(ip, monkeypatch):
+def test_magics_promote_and_models(ip):
     from mlops_magic.widgets.registry import RegistryView
 
-    shown = []
-    monkeypatch.setattr("mlops_magic.magics.display", shown.append)
     train(forest())
     with pytest.raises(UsageError, match="refused"):
         ip.run_line_magic("mlops_promote", 'best -e wine --name wq --alias production --require "accuracy >= 1.01"')
-    assert shown == []
-    ip.run_line_magic("mlops_promote", "best -e wine --name wq --alias production")
-    assert shown[-1].version == 1 and "production: none -> v1" in repr(shown[-1])
-    ip.run_line_magic("mlops_models", "")
-    view = shown[-1]
+    promotion = ip.run_line_magic("mlops_promote", "best -e wine --name wq --alias production")
+    assert promotion.version == 1 and "production: none -> v1" in repr(promotion)
+    view = ip.run_line_magic("mlops_models", "")
     assert isinstance(view, RegistryView)
     assert "production" in view.versions_html.value and "wq" in repr(view)
 
@@ -143,5 +168,64 @@ def test_registry_view_filters_by_model_and_reads_without_a_kernel(store):
     assert "production" not in view.history_html.value
     static = view._repr_html_()
     assert "wine-a" in static and "Alias history" in static and "<RegistryView 2 models>" in repr(view)
+    assert view.static_html() == api.models()._repr_html_()  # one renderer for the record and the view
     single = RegistryView(api.models("wine-a"))
     assert single.model not in single.children and "wine-b" not in single.static_html()  # one model: no filter to offer
+
+
+def _promote_each(location: str, run_ids: list[str], barrier, results) -> None:
+    """One racer: promote each run to race@production as soon as the other racer is ready too."""
+    from mlops_magic.registry import promote
+    from mlops_magic.store import Store
+
+    store = Store(location)
+    for run_id in run_ids:
+        barrier.wait()
+        try:
+            promotion = promote(store, run_id, "race", alias="production")
+            results.put((run_id, promotion.version, promotion.previous_version))
+        except GateError:
+            results.put((run_id, None, None))
+    store.close()
+
+
+def test_two_processes_promoting_at_once_never_pass_against_a_stale_champion(tmp_path):
+    """Each round, racer A promotes a run slightly worse than racer B's: if B's lands first, A's
+    must be refused against it; versions stay unique and consecutive, the alias history a chain."""
+    import multiprocessing
+    import time
+    import uuid
+
+    from mlops_magic.store import ModelRecord, Run, Store
+
+    location = str(tmp_path / "race")
+    store = Store(location)
+    accuracy, racers = {}, ([], [])
+    for i in range(25):
+        for racer, base in zip(racers, (0.10, 0.11)):
+            run = Run(uuid.uuid4().hex, "race", f"r{i}", "finished", time.time(), metrics={"accuracy": base + 0.02 * i}, tags={"mlops.task": "classification"})
+            run.models = [ModelRecord("model", "LogisticRegression", store.artifacts.put(run.run_id.encode()), 32, [], "classification")]
+            store.write_run(run)
+            accuracy[run.run_id] = run.metrics["accuracy"]
+            racer.append(run.run_id)
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(2), context.Queue()
+    processes = [context.Process(target=_promote_each, args=(location, ids, barrier, results)) for ids in racers]
+    for process in processes:
+        process.start()
+    outcomes = [results.get(timeout=120) for _ in range(50)]
+    for process in processes:
+        process.join(30)
+    assert [p.exitcode for p in processes] == [0, 0]
+
+    versions = store.model_versions("race")
+    assert [v.version for v in versions] == list(range(1, len(versions) + 1))
+    run_of = {v.version: v.run_id for v in versions}
+    history = store.alias_history_frame("race")
+    moves = list(zip(history["from_version"].astype(object).where(history["from_version"].notna(), None), history["to_version"]))
+    assert moves[0][0] is None and all(before == after for (_, after), (before, _) in zip(moves, moves[1:]))
+    for before, after in moves[1:]:  # no move to a challenger worse than the champion it replaced
+        assert accuracy[run_of[after]] >= accuracy[run_of[before]]
+    accepted = {(version, previous) for _, version, previous in outcomes if version is not None}
+    assert accepted == {(int(after), None if before is None else int(before)) for before, after in moves}
+    assert sum(version is None for _, version, _ in outcomes) > 0  # the race did happen: some were refused

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import update
 
 from mlops_magic.errors import ConflictError, IntegrityError, InvalidInputError, NotFoundError, StoreError
-from mlops_magic.store import Run, Store, schema
+from mlops_magic.store import ModelRecord, Run, Store, schema
 
 
 def make_run(experiment="exp", **fields) -> Run:
@@ -73,6 +73,13 @@ def test_a_failed_write_leaves_nothing_behind(store):
         store.write_run(duplicate)
     assert store.get_run(run.run_id).metrics == {"acc": 0.5}
     assert store.count_runs() == 1
+
+
+def test_a_run_names_the_models_it_saved_when_asked_for_another(store):
+    run = make_run(models=[ModelRecord("clf", "LogisticRegression", "ab" * 32, 10, [], "classification")])
+    assert run.model_named("clf").class_name == "LogisticRegression" and run.task == "classification"
+    with pytest.raises(NotFoundError, match=r"saved no model named 'reg' \(it saved: clf\)"):
+        run.model_named("reg")
 
 
 def test_runs_frame_uses_mlflow_column_names(store):

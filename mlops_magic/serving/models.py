@@ -34,7 +34,7 @@ def load_version(store, name: str, version: int | None = None, alias: str | None
     """Load ``name`` at ``version`` or ``alias`` from ``store``; the artifact's sha256 is checked first."""
     found = store.model_version(name, version=version, alias=alias)
     run = store.get_run(found.run_id)
-    record = next(m for m in run.models if m.variable == found.variable)
+    record = run.model_named(found.variable)
     model = store.artifacts.load_model(record.sha256, record.trusted_types)
     return ServedVersion(name, found.version, run.run_id, record.sha256, model, schema_for(model, input_schema(run)), hasattr(model, "feature_names_in_"))
 

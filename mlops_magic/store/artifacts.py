@@ -16,7 +16,6 @@ from typing import Any
 
 from ..errors import IntegrityError, NotFoundError
 
-
 _needed_types: dict[frozenset[str], list[str]] = {}  # model structure -> types skops must be told to trust
 
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import NotFoundError
+
+PRIMARY_METRIC = {"classification": "accuracy", "regression": "rmse"}  # the metric that ranks runs of a task
+
 RUN_HTML_PARAMS = 12  # params shown in a run's static HTML (all are in ``.params``)
 
 
@@ -65,6 +69,19 @@ class Run:
     def model(self) -> ModelRecord | None:
         """The run's main model: the last estimator the cell fitted."""
         return self.models[-1] if self.models else None
+
+    @property
+    def task(self) -> str | None:
+        """classification | regression | other: the ``mlops.task`` tag tracking sets, else the main model's."""
+        return self.tags.get("mlops.task") or (self.model.task if self.model else None)
+
+    def model_named(self, variable: str) -> ModelRecord:
+        """The model the cell bound to ``variable``."""
+        found = next((m for m in self.models if m.variable == variable), None)
+        if found is None:
+            saved = ", ".join(m.variable for m in self.models) or "none"
+            raise NotFoundError(f"run {self.short_id} saved no model named {variable!r} (it saved: {saved}).")
+        return found
 
     def __repr__(self) -> str:
         metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(self.metrics.items())[:4])

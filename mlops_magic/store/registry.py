@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
+from sqlalchemy.exc import IntegrityError
 
 from ..errors import NotFoundError
 from . import schema as s
@@ -23,41 +26,81 @@ class ModelVersion:
     aliases: list[str]
 
 
+class RegistryWrite:
+    """The registry of one model inside one write transaction that holds that model's lock.
+
+    Whatever is read here (the champion an alias points at, the versions) stays true until the
+    transaction commits, so a decision taken on it (a promotion's gates) cannot be overtaken.
+    """
+
+    def __init__(self, conn: Connection, name: str):
+        self.conn, self.name = conn, name
+        self._lock()
+
+    def _lock(self) -> None:
+        """Lock the model's row (created if new): SQLite's BEGIN IMMEDIATE holds the whole store
+        already; on other backends SELECT ... FOR UPDATE makes concurrent promotions of this model wait."""
+        locked = select(s.registered_models.c.name).where(s.registered_models.c.name == self.name).with_for_update()
+        if self.conn.execute(locked).first() is not None:
+            return
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(s.registered_models.insert().values(name=self.name, created_at=time.time()))
+        except IntegrityError:  # another transaction created it first: wait for its lock
+            self.conn.execute(locked).one()
+
+    def alias_target(self, alias: str) -> ModelVersion | None:
+        """The version ``alias`` points at now, or None."""
+        v = s.model_versions
+        row = self.conn.execute(
+            select(v).join(s.aliases, (s.aliases.c.name == v.c.name) & (s.aliases.c.version == v.c.version))
+            .where(s.aliases.c.name == self.name, s.aliases.c.alias == alias)
+        ).first()
+        return None if row is None else ModelVersion(row.name, row.version, row.run_id, row.variable, row.created_at, [alias])
+
+    def version_of(self, run_id: str, variable: str) -> int | None:
+        """The version already registered for model ``variable`` of run ``run_id``, if any."""
+        v = s.model_versions
+        return self.conn.execute(select(v.c.version).where(v.c.name == self.name, v.c.run_id == run_id, v.c.variable == variable)).scalar()
+
+    def add_version(self, run_id: str, variable: str) -> int:
+        """Register a new version (the next number); return it."""
+        latest = self.conn.execute(select(func.max(s.model_versions.c.version)).where(s.model_versions.c.name == self.name)).scalar()
+        version = (latest or 0) + 1
+        self.conn.execute(
+            s.model_versions.insert().values(name=self.name, version=version, run_id=run_id, variable=variable, created_at=time.time())
+        )
+        return version
+
+    def set_alias(self, alias: str, version: int, user: str, reason: str | None = None) -> int | None:
+        """Point ``alias`` at ``version`` and record the move; return the version it pointed at before."""
+        if self.conn.execute(
+            select(s.model_versions.c.version).where(s.model_versions.c.name == self.name, s.model_versions.c.version == version)
+        ).first() is None:
+            raise NotFoundError(f"model {self.name!r} has no version {version}: see %mlops_models.")
+        where = (s.aliases.c.name == self.name) & (s.aliases.c.alias == alias)
+        previous = self.conn.execute(select(s.aliases.c.version).where(where)).scalar()
+        if previous is None:
+            self.conn.execute(s.aliases.insert().values(name=self.name, alias=alias, version=version))
+        else:
+            self.conn.execute(s.aliases.update().where(where).values(version=version))
+        self.conn.execute(
+            s.alias_history.insert().values(
+                name=self.name, alias=alias, from_version=previous, to_version=version, user=user, time=time.time(), reason=reason
+            )
+        )
+        return previous
+
+
 class RegistryStore:
     """Mixin of ``Store``: model names, versions, aliases and who moved them when."""
 
-    def add_model_version(self, name: str, run_id: str, variable: str) -> int:
-        """Register a new version of ``name`` (created on first use); return its number."""
+    @contextlib.contextmanager
+    def registry_write(self, name: str) -> Iterator[RegistryWrite]:
+        """One write transaction on model ``name``'s registry, holding its lock: all of it is
+        committed, or (on any error, a refused gate included) none of it."""
         with self.db.writing() as conn:
-            if conn.execute(select(s.registered_models.c.name).where(s.registered_models.c.name == name)).first() is None:
-                conn.execute(s.registered_models.insert().values(name=name, created_at=time.time()))
-            latest = conn.execute(select(func.max(s.model_versions.c.version)).where(s.model_versions.c.name == name)).scalar()
-            version = (latest or 0) + 1
-            conn.execute(
-                s.model_versions.insert().values(name=name, version=version, run_id=run_id, variable=variable, created_at=time.time())
-            )
-        return version
-
-    def set_alias(self, name: str, alias: str, version: int, user: str, reason: str | None = None) -> int | None:
-        """Point ``alias`` of ``name`` at ``version``, record the move; return the previous version."""
-        with self.db.writing() as conn:
-            if conn.execute(
-                select(s.model_versions.c.version).where(s.model_versions.c.name == name, s.model_versions.c.version == version)
-            ).first() is None:
-                raise NotFoundError(f"model {name!r} has no version {version}: see %mlops_models.")
-            previous = conn.execute(
-                select(s.aliases.c.version).where(s.aliases.c.name == name, s.aliases.c.alias == alias)
-            ).scalar()
-            if previous is None:
-                conn.execute(s.aliases.insert().values(name=name, alias=alias, version=version))
-            else:
-                conn.execute(s.aliases.update().where(s.aliases.c.name == name, s.aliases.c.alias == alias).values(version=version))
-            conn.execute(
-                s.alias_history.insert().values(
-                    name=name, alias=alias, from_version=previous, to_version=version, user=user, time=time.time(), reason=reason
-                )
-            )
-        return previous
+            yield RegistryWrite(conn, name)
 
     def model_names(self) -> list[str]:
         with self.db.reading() as conn:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, exists, func, select
 
 from ..errors import InvalidInputError, NotFoundError
 from . import schema as s
@@ -168,13 +168,19 @@ class RunsStore:
             return conn.execute(query).scalar()
 
     def best_run_id(self, experiment: str, metric: str, higher_is_better: bool, exclude: str | None = None) -> str | None:
-        """The finished run of ``experiment`` with the best value of ``metric``."""
+        """The best run of ``experiment`` by ``metric``: the one rule for "best run", which the run
+        card compares with and ``promote best`` registers: finished, with a saved model (newest on a tie)."""
         value = s.metrics.c.value
         query = (
             select(s.runs.c.run_id)
             .join(s.metrics, s.metrics.c.run_id == s.runs.c.run_id)
             .join(s.experiments)
-            .where(s.experiments.c.name == experiment, s.metrics.c.key == metric, s.runs.c.status == "finished")
+            .where(
+                s.experiments.c.name == experiment,
+                s.metrics.c.key == metric,
+                s.runs.c.status == "finished",
+                exists().where(s.run_models.c.run_id == s.runs.c.run_id),
+            )
             .order_by(value.desc() if higher_is_better else value.asc(), s.runs.c.start_time.desc())
             .limit(1)
         )

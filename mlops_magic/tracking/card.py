@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..store import Run, Store
-from .metrics import PRIMARY_METRIC, higher_is_better
+from ..store.entities import PRIMARY_METRIC
+from .metrics import higher_is_better
 
 
 @dataclass
@@ -41,7 +42,7 @@ class RunCardData:
 
 def primary_metric(run: Run) -> str | None:
     """The metric that ranks runs: the task's (accuracy, rmse) if present, else the first logged."""
-    preferred = PRIMARY_METRIC.get(run.tags.get("mlops.task", ""))
+    preferred = PRIMARY_METRIC.get(run.task or "")
     if preferred in run.metrics:
         return preferred
     return next(iter(run.metrics), None)

@@ -1,7 +1,7 @@
 """Metrics of a run: numbers the cell bound to metric-like names, and standard metrics on eval data.
 
-Which metric is better, and which one leads, is known per task: the registry and the run card
-use ``PRIMARY_METRIC`` and ``higher_is_better``.
+Whether a metric is better higher or lower is told by its name (``higher_is_better``); which
+metric leads each task is ``store.entities.PRIMARY_METRIC``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ METRIC_WORDS = {
     "precision", "recall", "logloss", "error", "err", "ap", "brier", "kappa", "mcc",
 }  # fmt: skip
 LOWER_IS_BETTER_WORDS = {"rmse", "mse", "mae", "mape", "loss", "logloss", "error", "err", "brier"}
-PRIMARY_METRIC = {"classification": "accuracy", "regression": "rmse"}
 
 
 def _words(name: str) -> set[str]:
