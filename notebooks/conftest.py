@@ -1,4 +1,4 @@
-"""The tutorials fail when a magic fails, and a cell marked to raise must raise.
+"""The tutorials run as JupyterLab runs them, fail when a magic fails, and a cell marked to raise must raise.
 
 nbval fails a cell only on an ``error`` message from the kernel. A magic's user error is an
 IPython ``UsageError``, which the kernel prints to stderr and does not send as an error (nbval
@@ -6,6 +6,10 @@ issue #147), so a failing ``%mlops_*`` cell would pass. After each cell has run,
 the outputs nbval collected (``IPyNbCell.test_outputs``) and fails the cell when its stderr holds
 a ``UsageError``, or when a cell marked ``# NBVAL_RAISES_EXCEPTION`` (which nbval only *allows* to
 raise) raised nothing.
+
+nbval also sends each cell with ``store_history=False``, so ``In``, the execution counts and a
+run's upstream cells (read from the history) would be empty; here cells are kept in the history,
+as JupyterLab keeps them.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from nbval.kernel import RunningKernel
 from nbval.plugin import IPyNbCell
 
 USAGE_ERROR = re.compile(r"^UsageError: .*$", re.MULTILINE)
@@ -27,6 +32,14 @@ def cell_failure(outputs, must_raise: bool) -> str | None:
     if must_raise and not any(o.get("output_type") == "error" for o in outputs):
         return "the cell is marked NBVAL_RAISES_EXCEPTION but raised no exception"
     return None
+
+
+def execute_as_jupyterlab_does(kernel: RunningKernel, cell_input: str, allow_stdin: bool | None = None) -> str:
+    """nbval's ``RunningKernel.execute_cell_input``, with the cell kept in the kernel's history."""
+    return kernel.kc.execute(cell_input, store_history=True, allow_stdin=allow_stdin, stop_on_error=False)
+
+
+RunningKernel.execute_cell_input = execute_as_jupyterlab_does
 
 
 @pytest.hookimpl(wrapper=True)

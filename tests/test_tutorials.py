@@ -43,10 +43,11 @@ def code_cell_number(notebook: nbformat.NotebookNode, text: str) -> int:
     return next(number for number, cell in enumerate(code) if text in cell.source)
 
 
-def test_a_failing_magic_or_a_cell_that_must_raise_and_did_not_fails_its_cell(tmp_path):
+def test_a_failing_magic_or_a_cell_that_must_raise_and_did_not_fails_its_cell_and_only_that_cell(tmp_path):
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell(source) for source in [
         "%load_ext mlops_magic",
+        "assert get_ipython().execution_count == 2",      # cells are kept in the history, as in JupyterLab
         "%mlops_runs",                                    # a magic that works
         "%mlops_runs --sort",                             # a flag without its value: argparse refuses
         "%mlops_promote best --name wine -e nowhere",     # the package refuses (NotFoundError)
@@ -55,10 +56,10 @@ def test_a_failing_magic_or_a_cell_that_must_raise_and_did_not_fails_its_cell(tm
     ]]
     status, cells = run_nbval(notebook, tmp_path)
     assert status == 1
-    assert cells["Cell 0"] == cells["Cell 1"] == cells["Cell 4"] == "passed"
-    assert "Cell 2: a magic failed: UsageError: argument --sort: expected one argument" in cells["Cell 2"]
-    assert "Cell 3: a magic failed: UsageError: " in cells["Cell 3"] and "nowhere" in cells["Cell 3"]
-    assert "Cell 5: the cell is marked NBVAL_RAISES_EXCEPTION but raised no exception" in cells["Cell 5"]
+    assert cells["Cell 0"] == cells["Cell 1"] == cells["Cell 2"] == cells["Cell 5"] == "passed"
+    assert "Cell 3: a magic failed: UsageError: argument --sort: expected one argument" in cells["Cell 3"]
+    assert "Cell 4: a magic failed: UsageError: " in cells["Cell 4"] and "nowhere" in cells["Cell 4"]
+    assert "Cell 6: the cell is marked NBVAL_RAISES_EXCEPTION but raised no exception" in cells["Cell 6"]
 
 
 def test_a_tutorial_whose_promotion_gate_refuses_fails_at_that_cell(tmp_path):
