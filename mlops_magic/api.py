@@ -90,6 +90,8 @@ def resolve_model_ref(ref: str) -> tuple[Run, str]:
     store = get_store()
     ref = ref.strip()
     if "@" in ref or "/" in ref or ref in store.model_names():
+        from .refs import parse_model_ref
+
         name, version, alias = parse_model_ref(ref)
         found = store.model_version(name, version=version, alias=alias)
         return store.get_run(found.run_id), found.variable
@@ -97,21 +99,6 @@ def resolve_model_ref(ref: str) -> tuple[Run, str]:
     if run.model is None:
         raise InvalidInputError(f"run {run.short_id} saved no model: its cell fitted no scikit-learn estimator.")
     return run, run.model.variable
-
-
-def parse_model_ref(ref: str) -> tuple[str, int | None, str | None]:
-    """``name@alias`` → (name, None, alias); ``name/3`` → (name, 3, None); ``name`` → (name, None, None)."""
-    if "@" in ref:
-        name, alias = ref.split("@", 1)
-        if not name or not alias:
-            raise InvalidInputError(f"model reference {ref!r} is malformed: write NAME@ALIAS, e.g. wine-quality@production.")
-        return name, None, alias
-    if "/" in ref:
-        name, version = ref.rsplit("/", 1)
-        if not name or not version.isdigit():
-            raise InvalidInputError(f"model reference {ref!r} is malformed: write NAME/VERSION, e.g. wine-quality/2.")
-        return name, int(version), None
-    return ref, None, None
 
 
 # --- tracking ----------------------------------------------------------------------------------
@@ -239,9 +226,7 @@ def deployments(name: str | None = None):
 
 def predictions(name: str, *, since: float | None = None, include_shadow: bool = True):
     """The prediction log of model ``name`` as a DataFrame with its feedback labels (shadow rows too)."""
-    from .serving.prediction_log import with_shadow_labels
-
-    return with_shadow_labels(get_store().predictions_frame(name, since=since, include_shadow=include_shadow))
+    return get_store().predictions_frame(name, since=since, include_shadow=include_shadow)
 
 
 # --- monitoring --------------------------------------------------------------------------------

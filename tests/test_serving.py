@@ -12,7 +12,7 @@ import requests
 
 from mlops_magic import api
 
-from .serving_support import forest, invoke, logistic, train, session_with_store, wine_frames
+from .serving_support import forest, invoke, logistic, session_with_store, train, wine_frames
 
 
 @pytest.fixture(scope="module")

@@ -108,30 +108,25 @@ def test_a_model_that_fails_to_load_is_a_clear_error(promoted):
         api.stop("nope")
 
 
-def test_magics_serve_show_a_live_card_list_and_stop(ip, monkeypatch):
+def test_magics_serve_return_a_live_card_list_and_stop(ip):
     from mlops_magic.widgets.deployments import DeploymentCard, DeploymentsTable
 
-    shown = []
-    monkeypatch.setattr("mlops_magic.magics.display", shown.append)
     run, _ = train(logistic())
     api.promote(run.run_id, name="wine", alias="production")
     with pytest.raises(UsageError, match="give a model to serve"):
         ip.run_line_magic("mlops_serve", "")
     with pytest.raises(UsageError, match="no registered model 'nope'"):
         ip.run_line_magic("mlops_serve", "nope@production")
-    ip.run_line_magic("mlops_serve", "wine@production")
-    card = shown[-1]
+    card = ip.run_line_magic("mlops_serve", "wine@production")
     assert isinstance(card, DeploymentCard) and card.status.status == "running"
     assert "curl -s http://127.0.0.1:" in card.body.value and '"alcohol": 0.0' in html.unescape(card.body.value)
     with requests.Session() as session:
         invoke(session, card.status.url, {"dataframe_records": [{c: 1.0 for c in card.status.columns}]})
     card.refresh_button.click()
     assert card.status.requests == 1 and "<td" in card.body.value
-    ip.run_line_magic("mlops_deployments", "")
-    table = shown[-1]
+    table = ip.run_line_magic("mlops_deployments", "")
     assert isinstance(table, DeploymentsTable) and "running" in table.body.value
-    ip.run_line_magic("mlops_serve", "--stop wine")
-    assert shown[-1].status.status == "stopped"
+    assert ip.run_line_magic("mlops_serve", "--stop wine").status.status == "stopped"
     table.refresh_button.click()
     assert "stopped" in table.body.value and "running" not in table.body.value
 

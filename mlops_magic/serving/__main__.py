@@ -81,9 +81,10 @@ def serve(endpoint, app, host: str, port: int, workers: int) -> None:
         return
     sock = config.bind_socket()
     children, parent = [], os.getpid()
-    for _ in range(workers - 1):
+    for index in range(1, workers):
         pid = os.fork()
         if pid == 0:
+            endpoint.worker_index = index  # its prediction ids and journal are its own
             if sys.platform == "linux":
                 ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: SIGTERM when the serving process dies
             if os.getppid() != parent:  # it died before that took effect

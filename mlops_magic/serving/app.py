@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -24,14 +23,18 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
 from ..errors import MLOpsError, NotFoundError
+from ..store.journal import orphans_waiting, writable_journal_folder
 from .models import ServedVersion
 from .payloads import PayloadError, invocation_columns, parse_json, v2_columns, v2_output
-from .prediction_log import PredictionBatch, PredictionIds, PredictionLog
+from .prediction_log import PredictionBatch, PredictionIds, PredictionLog, deployment_prefix
 from .router import Router, Target, Variant
 from .shadow import ShadowScorer
 from .watcher import AliasWatcher, Slots
 
 MAX_BODY_BYTES = 20 * 1024 * 1024
+FEEDBACK_WAIT_S = 5.0  # how long /feedback waits for the predictions queued before it to reach the store
+SIBLING_WAIT_S = 2.0  # how long it waits for ids another worker of the endpoint still queues
+RETRY_AFTER_S = 5  # the Retry-After of a 503 from /feedback
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -51,6 +54,9 @@ class Metrics:
         )
         self.rows = Counter("mlops_predictions", "Rows answered, by version and variant.", ["model", "version", "variant"], registry=self.registry)
         self.swaps = Counter("mlops_model_swaps", "Versions swapped in after an alias moved.", ["model", "variant"], registry=self.registry)
+        self.shadow_skipped = Counter(
+            "mlops_shadow_skipped_rows", "Rows not shadowed because the shadow model was behind the traffic.", ["model", "variant"], registry=self.registry
+        )
 
     def exposition(self) -> bytes:
         """The Prometheus text of this process, or of every worker together."""
@@ -75,10 +81,13 @@ class Endpoint:
         self.target = target
         self.max_body_bytes = max_body_bytes
         self.poll_interval = poll_interval
+        self.journals = writable_journal_folder(store.artifacts.root)
         self.slots = Slots(store, target)
         self.metrics = Metrics()
         self.pid = os.getpid()  # the serving process: forked workers answer /health with it too
         self.workers: list[int] = []  # pids of the workers it forked (set in it alone), waited for on stop
+        self.deployment = deployment_prefix()  # shared by the workers' prediction ids
+        self.worker_index = 0  # set in each forked worker before it starts
         self.started_at = time.time()
         self.requests = 0
         self.ready = False
@@ -86,10 +95,10 @@ class Endpoint:
     def start(self) -> None:
         """Start this worker's own router, prediction ids, log writer, shadow scorer and alias watcher."""
         self.router = Router(self.target.variants)
-        self.ids = PredictionIds()
-        self.log = PredictionLog(self.store.url, str(self.store.artifacts.root))
+        self.ids = PredictionIds(self.deployment, self.worker_index)
+        self.log = PredictionLog(self.store.url, str(self.store.artifacts.root), journal_name=self.ids.prefix)
         self.log.start()
-        self.shadow = ShadowScorer(self.slots, self.target.shadow.label, self.log) if self.target.shadow else None
+        self.shadow = ShadowScorer(self.slots, self.target.shadow.label, self.log, on_skip=self._shadow_skipped) if self.target.shadow else None
         if self.shadow:
             self.shadow.start()
         self.watcher = AliasWatcher(self.slots, self.poll_interval, on_swap=self._swapped)
@@ -97,7 +106,7 @@ class Endpoint:
         self.ready = True
 
     def stop(self) -> None:
-        """Stop following aliases, finish shadow scoring, write every queued prediction."""
+        """Stop following aliases, finish shadow scoring, write every queued prediction (or journal it: bounded)."""
         self.ready = False
         self.watcher.stop()
         if self.shadow:
@@ -108,6 +117,9 @@ class Endpoint:
             multiprocess.mark_process_dead(pid, self.metrics.multiprocess_dir)
         if self.metrics.multiprocess_dir and os.getppid() != self.pid:  # the serving process, or a worker that outlived it (kill -9)
             shutil.rmtree(self.metrics.multiprocess_dir, ignore_errors=True)
+
+    def _shadow_skipped(self, rows: int) -> None:
+        self.metrics.shadow_skipped.labels(self.target.name, self.target.shadow.label).inc(rows)
 
     def _swapped(self, label: str, old: ServedVersion, new: ServedVersion) -> None:
         self.metrics.swaps.labels(self.target.name, label).inc()
@@ -124,7 +136,7 @@ class Endpoint:
         try:
             frame = served.schema.frame(columns_of(served.schema))
             try:
-                outputs = served.predict(frame).tolist()
+                answers, confidence = served.predict(frame)
             except Exception as exc:  # the model refuses these values: the client's problem, not a crash
                 raise PayloadError(422, f"the model could not score this input: {str(exc).splitlines()[0]}") from None
         except PayloadError as exc:
@@ -132,8 +144,13 @@ class Endpoint:
             raise
         latency_ms = self.record(served.version, 200, started, len(frame))
         ids = self.ids.take(len(frame))
-        schema = served.schema
-        self.log.predictions(PredictionBatch(ids, schema.order, schema.values(frame), outputs, served.name, served.version, variant.label, False, latency_ms, time.time()))
+        schema, outputs = served.schema, answers.tolist()
+        self.log.predictions(
+            PredictionBatch(
+                ids, schema.order, schema.values(frame), outputs, None if confidence is None else confidence.tolist(),
+                served.name, served.version, variant.label, False, latency_ms, time.time(),
+            )  # fmt: skip
+        )
         self.metrics.rows.labels(served.name, served.version, variant.label).inc(len(frame))
         if self.shadow:
             self.shadow.submit(frame, ids)
@@ -158,18 +175,37 @@ class Endpoint:
             raise PayloadError(422, f"feedback has {len(ids)} ids and {len(labels)} labels: send one label per id, at least one.")
         if not all(isinstance(i, str) for i in ids):
             raise PayloadError(422, "feedback ids must be the strings /invocations returned in \"ids\".")
-        self.log.flush()
-        # Another worker may still hold some of these ids in its queue: it writes within ~0.1 s.
-        deadline = time.monotonic() + (2.0 if self.worker_count > 1 else 0.0)
+        if not self.log.flush(timeout=FEEDBACK_WAIT_S):
+            raise PayloadError(
+                503,
+                f"the predictions logged before this feedback did not reach the store within {FEEDBACK_WAIT_S:.0f} s "
+                f"(the store is slow or unreachable): nothing was recorded, send the feedback again in {RETRY_AFTER_S} s.",
+                retry_after=RETRY_AFTER_S,
+            )
+        deadline = time.monotonic() + SIBLING_WAIT_S
         while True:
             try:
-                return self.store.log_feedback(ids, labels)
-            except NotFoundError as exc:
-                if time.monotonic() > deadline:
-                    raise PayloadError(404, str(exc)) from None
-                time.sleep(0.05)
+                try:
+                    return self.store.log_feedback(ids, labels)
+                except NotFoundError as exc:
+                    unknown, refusal = self.store.unknown_prediction_ids(ids), str(exc)
             except MLOpsError as exc:
-                raise PayloadError(503, f"the store cannot take feedback now: {exc}") from None
+                raise PayloadError(503, f"the store cannot take feedback now: {exc}", retry_after=RETRY_AFTER_S) from None
+            queued = [i for i in unknown if self.ids.of_sibling(i)]
+            if queued and time.monotonic() < deadline:
+                time.sleep(0.05)  # another worker writes its queue within ~0.1 s when the store is well
+                continue
+            if queued:
+                raise PayloadError(
+                    503, f"prediction {queued[0]!r} is still queued by another worker of this endpoint: send the feedback again in {RETRY_AFTER_S} s.", retry_after=RETRY_AFTER_S
+                )
+            foreign = [i for i in unknown if not i.startswith(self.deployment)]
+            if foreign and orphans_waiting(self.journals):
+                raise PayloadError(
+                    503, f"prediction {foreign[0]!r} may be among the rows an earlier serving process left in its journal, "
+                    f"not yet in the store: send the feedback again in {RETRY_AFTER_S} s.", retry_after=RETRY_AFTER_S,
+                )  # fmt: skip
+            raise PayloadError(404, refusal)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -186,7 +222,8 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def error_response(exc: PayloadError) -> JSONResponse:
-    return JSONResponse({"error": exc.message, "status": exc.status}, status_code=exc.status)
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    return JSONResponse({"error": exc.message, "status": exc.status}, status_code=exc.status, headers=headers)
 
 
 def json_response(content: Any, headers: dict[str, str] | None = None) -> Response:
@@ -308,19 +345,32 @@ def add_v2_routes(app: FastAPI, endpoint: Endpoint) -> None:
     def v2_ready():
         return JSONResponse({"ready": endpoint.ready}, status_code=200 if endpoint.ready else 503)
 
+    def metadata(served: ServedVersion, versions: list[str]) -> dict[str, Any]:
+        schema = served.schema
+        return {
+            "name": name,
+            "versions": versions,
+            "platform": "sklearn",
+            "inputs": [{"name": c, "datatype": "FP64" if c in schema.numeric else "BYTES", "shape": [-1]} for c in schema.order],
+            "outputs": [{"name": "predict", "datatype": served.output_datatype, "shape": [-1]}],
+        }
+
     @app.get("/v2/models/{model}", tags=["v2"])
     def v2_metadata(model: str):
         if model != name:
             return unknown(model)
         current = endpoint.slots.current
-        first = current[endpoint.target.variants[0].label]
-        return {
-            "name": name,
-            "versions": [str(current[v.label].version) for v in endpoint.target.variants],
-            "platform": "sklearn",
-            "inputs": [{"name": c, "datatype": "FP64" if c in first.schema.numeric else "BYTES", "shape": [-1]} for c in first.schema.order],
-            "outputs": [{"name": "predict", "datatype": "BYTES", "shape": [-1]}],
-        }
+        return metadata(current[endpoint.target.variants[0].label], [str(current[v.label].version) for v in endpoint.target.variants])
+
+    @app.get("/v2/models/{model}/versions/{version}", tags=["v2"])
+    def v2_version_metadata(model: str, version: str):
+        if model != name:
+            return unknown(model)
+        current = endpoint.slots.current
+        served = next((current[v.label] for v in endpoint.target.variants if str(current[v.label].version) == version), None)
+        if served is None:
+            return JSONResponse({"error": f"version {version} of {name!r} is not served here: see GET /v2/models/{name}."}, status_code=404)
+        return metadata(served, [version])
 
     @app.get("/v2/models/{model}/ready", tags=["v2"])
     def v2_model_ready(model: str):
@@ -344,7 +394,7 @@ def add_v2_routes(app: FastAPI, endpoint: Endpoint) -> None:
             if exc.status == 413:
                 endpoint.record(None, 413, started, 0)
             return error_response(exc)
-        output = v2_output(np.asarray(outputs), _output_name(payload))
+        output = v2_output(outputs, _output_name(payload))
         answer = {"model_name": name, "model_version": str(served.version), "outputs": [output], "parameters": {"ids": ids, "variant": chosen.label}}
         if payload_id is not None:
             answer["id"] = payload_id

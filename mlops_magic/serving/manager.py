@@ -64,10 +64,6 @@ class DeploymentStatus:
         return f"<Deployment {self.name} {self.status} at {self.url} ({versions}{count}) pid {self.pid}>"
 
 
-def log_path_for(store, name: str) -> Path:
-    return Path(store.artifacts.root).parent / "serving" / f"{name}.log"
-
-
 def start(store, target: Target, host: str = "127.0.0.1", port: int | None = None, workers: int = DEFAULT_WORKERS, timeout: float = 60.0) -> DeploymentStatus:
     """Start a serving process for ``target`` (``workers`` processes on its port), wait until it answers ``/ready``, record it."""
     existing = store.deployment(target.name)
@@ -76,8 +72,7 @@ def start(store, target: Target, host: str = "127.0.0.1", port: int | None = Non
     port = port or free_port(host)
     if not port_is_free(host, port):
         raise ServingError(f"port {port} on {host} is busy: choose another --port, or stop what uses it.")
-    log_path = log_path_for(store, target.name)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path = store.deployment_log_path(target.name)
     command = [
         sys.executable, "-m", "mlops_magic.serving", "--store", store.url, "--artifacts", str(store.artifacts.root),
         "--target", json.dumps(target.to_dict()), "--host", host, "--port", str(port), "--workers", str(workers),
@@ -141,12 +136,12 @@ def stop(store, name: str, timeout: float = 30.0) -> DeploymentStatus:
         if not _terminate(record.pid, timeout):
             raise ServingError(f"the serving process {record.pid} of {name} did not stop within {timeout:.0f} s; kill it with: kill -9 {record.pid}")
     store.mark_deployment_stopped(name)
-    return probe(store.deployment(name), log_path_for(store, name))
+    return probe(store.deployment(name), store.deployment_log_path(name))
 
 
 def statuses(store, name: str | None = None) -> list[DeploymentStatus]:
     records = store.deployment_records()
-    return [probe(r, log_path_for(store, r.name)) for r in records if name is None or r.name == name]
+    return [probe(r, store.deployment_log_path(r.name)) for r in records if name is None or r.name == name]
 
 
 def _terminate(pid: int, timeout: float = 30.0) -> bool:

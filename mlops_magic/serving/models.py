@@ -1,4 +1,5 @@
-"""Loading a registered version for serving: the model (sha256-checked), its input schema, its identity."""
+"""Loading a registered version for serving: the model (sha256-checked), its input schema, its identity,
+and how it predicts: the answered class and the model's confidence in it, in one call where it can."""
 
 from __future__ import annotations
 
@@ -7,8 +8,29 @@ from typing import Any
 
 import numpy as np
 
-from ..registry import input_schema
-from .payloads import InputSchema
+from ..store.entities import Run
+from .payloads import InputSchema, v2_datatype
+
+# Final estimators whose ``predict`` is the class of highest ``predict_proba`` (scikit-learn computes
+# it so, or from scores that ``predict_proba`` maps monotonically): for these one ``predict_proba``
+# call gives both the answer and its confidence (tests/test_serving_payloads.py checks each one).
+ARGMAX_CLASSIFIERS = frozenset(
+    {
+        "RandomForestClassifier", "ExtraTreesClassifier", "DecisionTreeClassifier", "ExtraTreeClassifier",
+        "GradientBoostingClassifier", "HistGradientBoostingClassifier", "BaggingClassifier", "AdaBoostClassifier",
+        "KNeighborsClassifier", "GaussianNB", "MultinomialNB", "BernoulliNB", "ComplementNB", "CategoricalNB",
+        "MLPClassifier", "LogisticRegression", "LinearDiscriminantAnalysis", "QuadraticDiscriminantAnalysis",
+        "CalibratedClassifierCV",
+    }
+)  # fmt: skip
+
+
+def input_schema(run: Run) -> dict[str, str] | None:
+    """The columns (and dtypes) the run's model was trained on: its training data minus the target."""
+    train = run.datasets.get("train")
+    if train is None:
+        return None
+    return {column: dtype for column, dtype in train.columns.items() if column != train.target}
 
 
 @dataclass(frozen=True)
@@ -22,9 +44,23 @@ class ServedVersion:
     model: Any
     schema: InputSchema
     by_name: bool  # fitted on a DataFrame (feature names), so it predicts on one
+    scoring: str  # "argmax": predict_proba alone; "both": predict, then predict_proba; "predict": no probabilities
+    output_datatype: str  # the V2 datatype of its answers (INT64, FP64, BOOL or BYTES)
 
-    def predict(self, frame) -> np.ndarray:
-        return np.asarray(self.model.predict(frame if self.by_name else frame.to_numpy()))
+    def predict(self, frame) -> tuple[np.ndarray, np.ndarray | None]:
+        """The answers for ``frame`` and, for a classifier with ``predict_proba``, the probability of each."""
+        X = frame if self.by_name else frame.to_numpy()
+        if self.scoring == "predict":
+            return np.asarray(self.model.predict(X)), None
+        classes = np.asarray(self.model.classes_)
+        if self.scoring == "argmax":
+            proba = np.asarray(self.model.predict_proba(X))
+            best = proba.argmax(axis=1)
+            return classes.take(best), proba[np.arange(len(best)), best]
+        outputs = np.asarray(self.model.predict(X))
+        proba = np.asarray(self.model.predict_proba(X))
+        position = {c: i for i, c in enumerate(classes.tolist())}
+        return outputs, proba[np.arange(len(outputs)), [position[c] for c in outputs.tolist()]]
 
     def describe(self) -> dict[str, Any]:
         return {"version": self.version, "run_id": self.run_id, "sha256": self.sha256, "model": type(self.model).__name__}
@@ -36,7 +72,49 @@ def load_version(store, name: str, version: int | None = None, alias: str | None
     run = store.get_run(found.run_id)
     record = run.model_named(found.variable)
     model = store.artifacts.load_model(record.sha256, record.trusted_types)
-    return ServedVersion(name, found.version, run.run_id, record.sha256, model, schema_for(model, input_schema(run)), hasattr(model, "feature_names_in_"))
+    return ServedVersion(
+        name, found.version, run.run_id, record.sha256, model, schema_for(model, input_schema(run)), hasattr(model, "feature_names_in_"),
+        scoring_of(model), output_datatype(model),
+    )  # fmt: skip
+
+
+def final_estimator(model):
+    """The estimator that answers: the last step of a pipeline, the refitted best of a search."""
+    while True:
+        if hasattr(model, "steps"):
+            model = model.steps[-1][1]
+        elif hasattr(model, "best_estimator_"):
+            model = model.best_estimator_
+        else:
+            return model
+
+
+def classes_of(model) -> np.ndarray | None:
+    """The classes a single-output classifier answers with, else None."""
+    try:
+        classes = np.asarray(model.classes_)
+    except (AttributeError, ValueError):  # no classes_, or one array per output
+        return None
+    return classes if classes.ndim == 1 else None
+
+
+def scoring_of(model) -> str:
+    """How ``model`` gives its answers and confidence (see ``ServedVersion.scoring``)."""
+    if classes_of(model) is None or not hasattr(model, "predict_proba"):
+        return "predict"
+    final = final_estimator(model)
+    return "argmax" if type(final).__name__ in ARGMAX_CLASSIFIERS and type(final).__module__.startswith("sklearn.") else "both"
+
+
+def output_datatype(model) -> str:
+    """The V2 datatype of ``model``'s answers as ``/infer`` sends them: its classes', else by its kind."""
+    classes = classes_of(model)
+    if classes is not None:
+        return v2_datatype(classes.tolist())
+    from sklearn.utils import get_tags
+
+    kind = get_tags(model).estimator_type
+    return {"regressor": "FP64", "clusterer": "INT64", "outlier_detector": "INT64"}.get(kind, "BYTES")
 
 
 def schema_for(model, recorded: dict[str, str] | None) -> InputSchema:

@@ -17,16 +17,17 @@ import orjson
 import pandas as pd
 
 MLFLOW_FORMS = ("dataframe_split", "dataframe_records", "instances", "inputs")
-_V2_DTYPES = {"BOOL": "BOOL", "b": "BOOL", "i": "INT64", "u": "INT64", "f": "FP64"}
+_V2_DTYPES = {"b": "BOOL", "i": "INT64", "u": "INT64", "f": "FP64"}  # numpy dtype kind -> V2 datatype
 
 
 class PayloadError(Exception):
-    """A request that cannot be scored as sent: ``status`` is its 4xx code."""
+    """A request that cannot be served as sent: ``status`` is its HTTP code (4xx, or 503 with ``retry_after`` seconds)."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, retry_after: int | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.retry_after = retry_after
 
 
 def is_numeric(dtype: str) -> bool:
@@ -272,7 +273,11 @@ def v2_columns(payload: Any, schema: InputSchema) -> dict[str, Any] | Rows:
     return columns
 
 
-def v2_output(predictions: np.ndarray, name: str = "predict") -> dict[str, Any]:
-    """A V2 output tensor for a 1-d array of predictions."""
-    datatype = _V2_DTYPES.get(predictions.dtype.kind, "BYTES")
-    return {"name": name, "datatype": datatype, "shape": [len(predictions)], "data": predictions.tolist()}
+def v2_datatype(values: list) -> str:
+    """The V2 datatype of answers as they are sent (plain values): BOOL, INT64, FP64, else BYTES."""
+    return _V2_DTYPES.get(np.asarray(values).dtype.kind, "BYTES")
+
+
+def v2_output(outputs: list, name: str = "predict") -> dict[str, Any]:
+    """A V2 output tensor for a batch of answers (plain values, one per row)."""
+    return {"name": name, "datatype": v2_datatype(outputs), "shape": [len(outputs)], "data": outputs}

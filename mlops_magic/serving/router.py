@@ -12,6 +12,7 @@ import random
 from dataclasses import asdict, dataclass
 
 from ..errors import InvalidInputError
+from ..refs import parse_model_ref
 
 
 @dataclass(frozen=True)
@@ -60,13 +61,9 @@ def parse_variant(text: str, weight: float = 100.0) -> Variant:
 
 def parse_target(ref: str, split: str | None = None, shadow: str | None = None) -> Target:
     """A target from ``name@alias`` or ``name/N``, or ``name`` with ``split="a=90,b=10"``; ``shadow`` a variant."""
-    ref = ref.strip()
-    name, _, alias = ref.partition("@")
-    name, slash, version = name.partition("/")
-    if not name:
-        raise InvalidInputError(f"model reference {ref!r} is malformed: write NAME@ALIAS, NAME/VERSION or NAME.")
+    name, version, alias = parse_model_ref(ref)
     if split:
-        if alias or slash:
+        if alias or version is not None:
             raise InvalidInputError(f"--split routes between variants of a model: write {name} --split {split}, without @alias or /version.")
         variants = []
         for part in split.split(","):
@@ -82,10 +79,8 @@ def parse_target(ref: str, split: str | None = None, shadow: str | None = None) 
             raise InvalidInputError(f"--split {split!r} needs distinct variants and a positive total weight.")
     elif alias:
         variants = [Variant(alias, alias=alias)]
-    elif slash:
-        if not version.isdigit():
-            raise InvalidInputError(f"model reference {ref!r} is malformed: write NAME/VERSION, e.g. {name}/2.")
-        variants = [parse_variant(version)]
+    elif version is not None:
+        variants = [parse_variant(str(version))]
     else:
         raise InvalidInputError(f"serve {name!r} how? write {name}@ALIAS, {name}/VERSION, or add --split.")
     shadow_variant = parse_variant(shadow, 0.0) if shadow else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -34,7 +35,14 @@ def _record(row) -> DeploymentRecord:
 
 
 class DeploymentsStore:
-    """Mixin of ``Store``: one row per served model name, replaced when it is served again."""
+    """Mixin of ``Store``: one row per served model name, replaced when it is served again, and the
+    file its serving process writes its output to (beside the artifact folder, in ``serving/``)."""
+
+    def deployment_log_path(self, name: str) -> Path:
+        """The output file of ``name``'s serving process; its folder is created."""
+        path = Path(self.artifacts.root).parent / "serving" / f"{name}.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
 
     def record_deployment(self, name: str, target: dict[str, Any], host: str, port: int, pid: int) -> DeploymentRecord:
         record = DeploymentRecord(name, target, host, port, pid, time.time())

@@ -12,6 +12,12 @@ from sqlalchemy import bindparam, select
 from ..errors import NotFoundError
 from . import schema as s
 
+SHADOW_SUFFIX = ".s"  # a shadow prediction's id is the id of the prediction it shadowed, plus this
+
+
+def shadow_id(prediction_id: str) -> str:
+    return prediction_id + SHADOW_SUFFIX
+
 
 def _present(conn, column, ids: list[str]) -> set[str]:
     """The subset of ``ids`` found in ``column`` (queried in chunks to stay under parameter limits)."""
@@ -21,6 +27,61 @@ def _present(conn, column, ids: list[str]) -> set[str]:
     return found
 
 
+def _prediction_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A row as the table takes it: every column named (so one statement inserts a batch), JSON encoded."""
+    inputs = row["inputs"]
+    return {
+        "prediction_id": row["prediction_id"],
+        "time": row["time"],
+        "model": row["model"],
+        "version": row["version"],
+        "variant": row.get("variant"),
+        "shadow": bool(row.get("shadow", False)),
+        "inputs": inputs if isinstance(inputs, str) else json.dumps(inputs),
+        "output": json.dumps(row["output"]),
+        "latency_ms": row["latency_ms"],
+        "confidence": row.get("confidence"),
+        "label": None,
+        "label_time": None,
+    }
+
+
+def _insert_predictions(conn, rows: Sequence[dict[str, Any]], replayed: bool) -> None:
+    """Insert prediction rows; shadow rows take the label their champion row already has.
+
+    ``replayed`` rows (from a journal) may already be stored: those are skipped, not inserted twice.
+    """
+    rows = [_prediction_row(row) for row in rows]
+    if replayed:
+        stored = _present(conn, s.predictions.c.prediction_id, [r["prediction_id"] for r in rows])
+        rows = [r for r in rows if r["prediction_id"] not in stored]
+    shadowed = {r["prediction_id"].removesuffix(SHADOW_SUFFIX): r for r in rows if r["shadow"]}
+    if shadowed:  # feedback may have come before the shadow model had scored: its rows get the label now
+        p = s.predictions.c
+        ids = list(shadowed)
+        for start in range(0, len(ids), 500):
+            query = select(p.prediction_id, p.label, p.label_time).where(p.prediction_id.in_(ids[start : start + 500]), p.label.is_not(None))
+            for prediction_id, label, label_time in conn.execute(query):
+                shadowed[prediction_id].update(label=label, label_time=label_time)
+    if rows:
+        conn.execute(s.predictions.insert(), rows)
+
+
+def _insert_requests(conn, rows: Sequence[dict[str, Any]], replayed: bool) -> None:
+    """Insert request records; ``replayed`` ones already stored (same model and time) are skipped."""
+    rows = list(rows)
+    if replayed and rows:
+        r = s.requests_log.c
+        stored = set()
+        for model in {row["model"] for row in rows}:
+            times = [row["time"] for row in rows if row["model"] == model]
+            for start in range(0, len(times), 500):
+                stored.update((model, t) for t in conn.execute(select(r.time).where(r.model == model, r.time.in_(times[start : start + 500]))).scalars())
+        rows = [row for row in rows if (row["model"], row["time"]) not in stored]
+    if rows:
+        conn.execute(s.requests_log.insert(), rows)
+
+
 class PredictionsStore:
     """Mixin of ``Store``: what a serving process logs, and the labels that come back later."""
 
@@ -28,28 +89,38 @@ class PredictionsStore:
         """Insert a batch of prediction rows in one transaction.
 
         ``output`` is a plain value; ``inputs`` a dict, or that dict already JSON-encoded (a ``str``,
-        as the serving process's writer sends it).
+        as the serving process's writer sends it); ``confidence`` optional.
         """
-        if not rows:
-            return
-        with self.db.writing() as conn:
-            conn.execute(
-                s.predictions.insert(),
-                [
-                    {**row, "inputs": row["inputs"] if isinstance(row["inputs"], str) else json.dumps(row["inputs"]), "output": json.dumps(row["output"])}
-                    for row in rows
-                ],
-            )
+        self.log_served(rows, [])
 
     def log_requests(self, rows: Sequence[dict[str, Any]]) -> None:
         """Insert a batch of request records (time, model, version, status_code, latency_ms, n_rows)."""
-        if rows:
-            with self.db.writing() as conn:
-                conn.execute(s.requests_log.insert(), list(rows))
+        self.log_served([], rows)
+
+    def log_served(self, predictions: Sequence[dict[str, Any]], requests: Sequence[dict[str, Any]], replayed: bool = False) -> None:
+        """Insert what a serving process answered, predictions and request records, in one transaction.
+
+        ``replayed``: the rows come from a journal and some may be stored already; those are skipped.
+        """
+        if not predictions and not requests:
+            return
+        with self.db.writing() as conn:
+            if predictions:
+                _insert_predictions(conn, predictions, replayed)
+            if requests:
+                _insert_requests(conn, requests, replayed)
+
+    def unknown_prediction_ids(self, prediction_ids: Sequence[str]) -> list[str]:
+        """Those of ``prediction_ids`` the store holds no prediction for, in the order given."""
+        ids = [str(i) for i in prediction_ids]
+        with self.db.reading() as conn:
+            known = _present(conn, s.predictions.c.prediction_id, ids)
+        return [i for i in ids if i not in known]
 
     def log_feedback(self, prediction_ids: Sequence[str], labels: Sequence[Any]) -> int:
         """Record ground-truth labels for earlier predictions (a later label replaces an earlier one);
-        unknown ids are refused, all or nothing."""
+        unknown ids are refused, all or nothing. The shadow rows of those predictions (``<id>.s``)
+        get the same label in the same transaction."""
         ids = [str(i) for i in prediction_ids]
         now = time.time()
         with self.db.writing() as conn:
@@ -57,9 +128,11 @@ class PredictionsStore:
             missing = [i for i in ids if i not in known]
             if missing:
                 raise NotFoundError(f"no prediction with id {missing[0]!r} ({len(missing)} unknown ids): send ids returned by /invocations.")
+            encoded = [json.dumps(label) for label in labels]
             conn.execute(
                 s.predictions.update().where(s.predictions.c.prediction_id == bindparam("id")).values(label=bindparam("new_label"), label_time=now),
-                [{"id": i, "new_label": json.dumps(label)} for i, label in zip(ids, labels)],
+                [{"id": i, "new_label": label} for i, label in zip(ids, encoded)]
+                + [{"id": shadow_id(i), "new_label": label} for i, label in zip(ids, encoded) if not i.endswith(SHADOW_SUFFIX)],
             )
         return len(ids)
 
