@@ -8,7 +8,11 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes
 from sklearn.dummy import DummyClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from mlops_magic import api, cli
 from mlops_magic.errors import InvalidInputError
@@ -69,9 +73,13 @@ def test_baseline_gap_equals_sklearn_cross_validation():
     gap = baseline_gap(data.data, data.target, "classification", cv=5)
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
     dummy = cross_val_score(DummyClassifier(strategy="most_frequent"), data.data, data.target, cv=folds)
+    # the simple model, built here: impute, scale, logistic regression (the data is all numeric)
+    simple = make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression(max_iter=1000))
+    model = cross_val_score(simple, data.data, data.target, cv=folds)
     assert gap.dummy_scores == pytest.approx(list(dummy), abs=1e-12)
-    assert gap.gap == pytest.approx(np.mean(np.asarray(gap.model_scores) - dummy), abs=1e-12)
-    assert gap.spread == pytest.approx(np.std(np.asarray(gap.model_scores) - dummy, ddof=1), abs=1e-12)
+    assert gap.model_scores == pytest.approx(list(model), abs=1e-12)
+    assert gap.gap == pytest.approx(np.mean(model - dummy), abs=1e-12)
+    assert gap.spread == pytest.approx(np.std(model - dummy, ddof=1), abs=1e-12)
     assert gap.helps and gap.model_score > 0.95
 
 

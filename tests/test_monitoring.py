@@ -13,11 +13,13 @@ import pytest
 from sklearn import metrics as skm
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from mlops_magic import api, cli
 from mlops_magic.errors import InvalidInputError, NotFoundError
 from mlops_magic.monitoring.monitor import monitor_model
-from tests.monitoring_fixtures import diabetes_frame, log_stream, register_model
+from tests.monitoring_fixtures import answered_confidence, diabetes_frame, log_stream, register_model, wine_frame
 
 
 def flipped(labels, n_wrong: int) -> np.ndarray:
@@ -98,7 +100,8 @@ def test_cbpe_estimate_tracks_realised_accuracy_of_a_calibrated_model(store):
     version = register_model("synthetic", model, train, "target", eval_frame=calibration)
     ids = log_stream(store, "synthetic", version, model, live.drop(columns="target"), live["target"], start=time.time() - 100, step=0.01, label_share=0.0)
     unlabelled = api.monitor("synthetic", window=1000)
-    assert unlabelled.windows["n_labelled"].sum() == 0 and "accuracy" not in unlabelled.windows or unlabelled.windows["accuracy"].isna().all()
+    assert unlabelled.windows["n_labelled"].sum() == 0
+    assert "accuracy" not in unlabelled.windows or unlabelled.windows["accuracy"].isna().all()
     predicted = model.predict(live.drop(columns="target"))
     for w, (_, window) in enumerate(unlabelled.windows.iterrows()):
         realised = skm.accuracy_score(live["target"].iloc[w * 1000 : (w + 1) * 1000], predicted[w * 1000 : (w + 1) * 1000])
@@ -160,17 +163,29 @@ def test_health_per_window_equals_numpy(store, wine):
 
 
 def test_metrics_per_version_and_variant(store, wine):
+    from sklearn.tree import DecisionTreeClassifier
+
     model, version, live = wine
-    second = api.promote(api.get_run(api.models("wine").versions["run_id"].iloc[0]).run_id, name="wine").version
+    train = wine_frame().sample(frac=1, random_state=0).iloc[:100]
+    stump = DecisionTreeClassifier(max_depth=1, random_state=0)  # another run: it can tell two classes apart at most
+    second = register_model("wine", stump, train, "target")
     X, y = live.drop(columns="target"), live["target"].to_numpy()
     start = time.time() - 100
     log_stream(store, "wine", version, model, X.iloc[:40], flipped(y[:40], 4), start=start, variant="production")
-    log_stream(store, "wine", second, model, X.iloc[40:60], flipped(y[40:60], 10), start=start + 0.5, variant="staging")
+    log_stream(store, "wine", second, stump, X.iloc[40:60], y[40:60], start=start + 0.5, variant="staging")
     report = api.monitor("wine", window=100, record=False)
     variants = report.by_variant.set_index("variant")
-    assert variants.loc["production", "accuracy"] == pytest.approx(skm.accuracy_score(flipped(y[:40], 4), model.predict(X.iloc[:40])))
-    assert variants.loc["staging", "accuracy"] == pytest.approx(0.5)
-    assert set(report.by_variant["version"]) == {version, second}
+    production = skm.accuracy_score(flipped(y[:40], 4), model.predict(X.iloc[:40]))
+    staging = skm.accuracy_score(y[40:60], stump.predict(X.iloc[40:60]))
+    assert second != version and set(report.by_variant["version"]) == {version, second}
+    assert variants.loc["production", "version"] == version and variants.loc["staging", "version"] == second
+    assert variants.loc["production", "accuracy"] == pytest.approx(production)
+    assert variants.loc["staging", "accuracy"] == pytest.approx(staging)
+    assert staging < production - 0.2  # the stump is worse, and the figures show it
+    assert list(variants.loc[["production", "staging"], "n_predictions"]) == [40, 20]
+    assert variants.loc["staging", "estimated_accuracy"] == pytest.approx(
+        np.mean(answered_confidence(stump, X.iloc[40:60], stump.predict(X.iloc[40:60]))), abs=1e-9
+    )  # no eval data behind the stump: its estimate is its mean confidence
 
 
 def test_unknown_model_and_bad_options_are_named(store, wine):
@@ -231,3 +246,179 @@ def test_request_log_is_sampled_above_the_cap_and_counts_scaled(store):
     every_tenth = failed[9::10]  # request ids start at 1: the sample holds ids 10, 20, ...
     assert health["requests"].iloc[0] == 1000 and health["errors"].iloc[0] == 10 * every_tenth.sum() and health["sampled"].all()
     assert health["error_rate"].iloc[0] == pytest.approx(every_tenth.mean()) and abs(every_tenth.mean() - failed.mean()) < 0.1
+
+
+def test_a_policy_is_checked_on_its_own_window_only(ip, wine):
+    model, version, live = wine
+    X = live.drop(columns="target").iloc[:60]
+    predicted = model.predict(X)
+    labels = np.concatenate([predicted[:50], flipped(predicted[50:], 10)])  # the newest 10 answers wrong
+    log_stream(api.get_store(), "wine", version, model, X, labels, start=time.time() - 100)
+    api.set_policy("wine", "accuracy", min_value=0.9, window=200)
+    view = ip.run_line_magic("mlops_monitor", "wine --window 20")
+    assert list(view.report.windows["accuracy"]) == [1.0, 1.0, 0.5] and view.report.threshold_min is None
+    threshold = api.alerts("wine").query("kind == 'threshold'")
+    assert not [a for a in view.report.fired if a["kind"] == "threshold"] and not len(threshold)
+    view = ip.run_line_magic("mlops_monitor", "wine --window 200")
+    assert view.report.threshold_min == 0.9 and view.report.verdict == "degraded"
+    threshold = api.alerts("wine").query("kind == 'threshold'")
+    assert len(threshold) == 1 and threshold["window"].iloc[0]["window"] == "200"
+    assert threshold["value"].iloc[0] == pytest.approx(50 / 60)
+
+
+def test_cli_check_exits_1_only_when_a_policy_is_crossed_on_its_own_window(store, wine, capsys):
+    model, version, live = wine
+    X = pd.concat([live.drop(columns="target").iloc[20:60], live.drop(columns="target").iloc[:20]])  # newest rows like the training data: no drift
+    predicted = model.predict(X)
+    start = time.time() - 200
+    log_stream(store, "wine", version, model, X, np.concatenate([predicted[:40], flipped(predicted[40:], 5)]), start=start)
+    assert cli.main(["monitor", "policy", "wine", "--metric", "accuracy", "--min", "0.9", "--window", "200"]) == 0
+    assert cli.main(["monitor", "policy", "wine", "--metric", "error_rate", "--max", "0.5", "--window", "20"]) == 0
+    # accuracy is 0.75 over the newest 20 (the other policy's window) and 55/60 over its own: no alert
+    assert cli.main(["monitor", "check", "wine"]) == 0
+    assert "ALERT" not in capsys.readouterr().out
+    log_stream(store, "wine", version, model, X.iloc[:20], flipped(predicted[:20], 10), start=start + 100)  # 65/80 over 200
+    assert cli.main(["monitor", "check", "wine"]) == 1
+    out = capsys.readouterr().out
+    assert "ALERT [threshold] accuracy 0.8125" in out and out.count("ALERT") == 1
+
+
+def test_windows_count_answered_predictions_and_show_the_shadow_on_the_same_rows(store, wine):
+    from sklearn.tree import DecisionTreeClassifier
+
+    from mlops_magic.widgets.monitor import MonitorDashboard
+
+    model, version, live = wine
+    train = wine_frame().sample(frac=1, random_state=0).iloc[:100]
+    stump = DecisionTreeClassifier(max_depth=1, random_state=0)
+    challenger = register_model("wine", stump, train, "target", eval_frame=live)
+    X, y = live.drop(columns="target").iloc[:60], live["target"].to_numpy()[:60]
+    start = time.time() - 100
+    ids = log_stream(store, "wine", version, model, X, y, start=start, variant="production")
+    log_stream(store, "wine", challenger, stump, X, y, start=start, variant="staging", shadow_of=ids)  # labels on <id>.s too
+    report = api.monitor("wine", window=20, record=False)
+    assert report.n_predictions == 60 and list(report.windows["n_predictions"]) == [20, 20, 20]
+    newest = report.by_variant[report.by_variant["window"] == 2].set_index("shadow")
+    assert list(newest["version"]) == [version, challenger] and list(newest["n_predictions"]) == [20, 20]
+    rows = slice(40, 60)
+    assert newest.loc[False, "accuracy"] == pytest.approx(skm.accuracy_score(y[rows], model.predict(X.iloc[rows])))
+    assert newest.loc[True, "accuracy"] == pytest.approx(skm.accuracy_score(y[rows], stump.predict(X.iloc[rows])))
+    assert newest.loc[True, "accuracy"] < newest.loc[False, "accuracy"]
+    assert report.windows["accuracy"].iloc[-1] == newest.loc[False, "accuracy"]  # the shadow stays out of the served figures
+    assert newest[["estimated_accuracy", "estimated_f1_macro"]].notna().all().all()
+    assert newest.loc[True, "estimated_accuracy"] < newest.loc[False, "estimated_accuracy"]
+    dashboard = MonitorDashboard(report)
+    for html in (dashboard.variants.value, dashboard._repr_html_(), report._repr_html_()):
+        assert "shadow" in html and "estimated_accuracy" in html and "staging" in html
+
+
+def test_a_shadow_row_is_in_the_time_window_of_the_prediction_it_shadows(store, wine):
+    model, version, live = wine
+    X, y = live.drop(columns="target").iloc[:60], live["target"].to_numpy()[:60]
+    start = time.time() - 100
+    ids = log_stream(store, "wine", version, model, X, y, start=start)
+    log_stream(store, "wine", version, model, X, y, start=start + 0.9, shadow_of=ids)  # each 0.9 s after its prediction
+    report = monitor_model(api.get_store(), "wine", window="10s", until=start + 60.5, record=False)
+    sizes = report.by_variant.pivot_table(index="window", columns="shadow", values="n_predictions")
+    assert list(report.windows["n_predictions"]) == [1, 10, 10, 10, 10, 10, 9]
+    assert list(sizes[True]) == list(sizes[False]) == list(report.windows["n_predictions"])
+
+
+def test_the_estimate_covers_exactly_the_rows_of_each_count_window(store):
+    from sklearn.linear_model import LogisticRegression as Logistic
+
+    frame = wine_frame().sample(frac=1, random_state=1).reset_index(drop=True)
+    model = make_pipeline(StandardScaler(), Logistic(C=0.05, max_iter=1000))
+    version = register_model("raw", model, frame.iloc[:100], "target")  # no eval data: the estimate is the mean confidence
+    X = frame.drop(columns="target").iloc[100:130]
+    ids = log_stream(store, "raw", version, model, X, frame["target"].iloc[100:130], start=time.time() - 10, step=0.0, label_share=0.0)
+    assert ids == sorted(ids)  # one request: every row at one time, in arrival order by id
+    confidence = np.array(answered_confidence(model, X, model.predict(X)))
+    report = api.monitor("raw", window=10, record=False)
+    assert list(report.windows["n_predictions"]) == [10, 10, 10]
+    for w in range(3):
+        assert report.windows["estimated_accuracy"].iloc[w] == pytest.approx(confidence[w * 10 : (w + 1) * 10].mean(), abs=1e-12)
+
+
+def test_cbpe_follows_accuracy_that_moves_with_confidence_and_calibration_helps(store):
+    from sklearn.naive_bayes import GaussianNB
+
+    X, y = make_classification(n_samples=7000, n_features=8, n_informative=3, n_redundant=4, class_sep=0.7, flip_y=0.02, random_state=5)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(8)]).assign(target=y)
+    train, calibration, live = frame.iloc[:1500], frame.iloc[1500:4500], frame.iloc[4500:].reset_index(drop=True)
+    model = GaussianNB()  # redundant features make naive Bayes overconfident
+    calibrated = register_model("calibrated", model, train, "target", eval_frame=calibration)
+    raw = register_model("raw", model, train, "target")
+    features = live.drop(columns="target")
+    order = np.argsort(-model.predict_proba(features).max(axis=1))
+    # three windows of 400, oldest first: the most confident rows, middling ones, the ones nearest the boundary
+    stream = live.iloc[np.concatenate([order[:400], order[1000:1400], order[-400:]])].reset_index(drop=True)
+    predicted = model.predict(stream.drop(columns="target"))
+    realised = np.array([skm.accuracy_score(stream["target"][w * 400 : (w + 1) * 400], predicted[w * 400 : (w + 1) * 400]) for w in range(3)])
+    assert realised[0] - realised[2] > 0.2  # a constant estimate cannot pass
+    errors = {}
+    for name, version in (("calibrated", calibrated), ("raw", raw)):
+        log_stream(store, name, version, model, stream.drop(columns="target"), stream["target"], start=time.time() - 2000, label_share=0.0)
+        estimated = api.monitor(name, window=400, record=False).windows["estimated_accuracy"].to_numpy()
+        errors[name] = np.abs(estimated - realised)
+        assert estimated[0] > estimated[1] > estimated[2], name  # the estimate follows the fall
+    assert errors["calibrated"].max() < 0.06
+    assert errors["calibrated"].sum() < errors["raw"].sum() / 2
+
+
+def test_rows_logged_without_a_confidence_are_estimated_from_the_sample(store):
+    X, y = make_classification(n_samples=3000, n_features=8, n_informative=5, class_sep=0.8, random_state=3)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(8)]).assign(target=y)
+    train, calibration, live = frame.iloc[:1000], frame.iloc[1000:2000], frame.iloc[2000:].reset_index(drop=True)
+    model = LogisticRegression(max_iter=1000)
+    for name, confidence in (("logged", True), ("old", False)):
+        version = register_model(name, model, train, "target", eval_frame=calibration)
+        log_stream(store, name, version, model, live.drop(columns="target"), live["target"], start=time.time() - 2000, label_share=0.0, confidence=confidence)
+    logged = api.monitor("logged", window=500, record=False).windows["estimated_accuracy"]
+    old = api.monitor("old", window=500, record=False).windows["estimated_accuracy"]
+    assert old.notna().all() and np.abs(old.to_numpy() - logged.to_numpy()).max() < 0.03
+
+
+def test_a_version_without_predict_proba_keeps_the_others_estimates(store, wine):
+    from sklearn.linear_model import RidgeClassifier
+
+    model, version, live = wine
+    train = wine_frame().sample(frac=1, random_state=0).iloc[:100]
+    ridge = RidgeClassifier()
+    other = register_model("wine", ridge, train, "target")
+    assert not hasattr(ridge, "predict_proba")
+    X, y = live.drop(columns="target"), live["target"].to_numpy()
+    start = time.time() - 100
+    log_stream(store, "wine", version, model, X.iloc[:30], y[:30], start=start, variant="a", label_share=0.0)
+    log_stream(store, "wine", other, ridge, X.iloc[30:60], y[30:60], start=start + 0.5, variant="b", label_share=0.0)
+    report = api.monitor("wine", window=20, record=False)
+    assert report.windows["estimated_accuracy"].notna().all()
+    variants = report.by_variant.groupby("version")["estimated_accuracy"]
+    assert variants.apply(lambda v: v.notna().all())[version] and variants.apply(lambda v: v.isna().all())[other]
+
+
+def test_monitoring_end_to_end_through_a_real_serving_process(store, wine):
+    import requests
+
+    model, version, live = wine
+    X, y = live.drop(columns="target").iloc[:50], live["target"].iloc[:50]
+    status = api.serve(f"wine/{version}", workers=1)
+    try:
+        with requests.Session() as session:
+            ids, predictions = [], []
+            for chunk in (slice(0, 20), slice(20, 50)):
+                split = X.iloc[chunk].to_dict("split")
+                answer = session.post(f"{status.url}/invocations", json={"dataframe_split": {"columns": split["columns"], "data": split["data"]}}, timeout=30)
+                assert answer.status_code == 200, answer.text
+                ids += answer.json()["ids"]
+                predictions += answer.json()["predictions"]
+            labels = flipped(y.to_numpy(), 6).tolist()  # six wrong answers among the first rows
+            sent = session.post(f"{status.url}/feedback", json={"ids": ids[:40], "labels": labels[:40]}, timeout=30)
+            assert sent.status_code == 200, sent.text
+    finally:
+        api.stop("wine")
+    report = api.monitor("wine", window=50, record=False)
+    assert report.n_predictions == 50 and list(report.windows["n_predictions"]) == [50] and report.n_labelled == 40
+    assert predictions == model.predict(X).tolist()
+    assert report.windows["accuracy"].iloc[0] == pytest.approx(skm.accuracy_score(labels[:40], predictions[:40]), abs=1e-12)
+    assert 0 < report.windows["estimated_accuracy"].iloc[0] <= 1

@@ -19,7 +19,7 @@ from ..store.monitoring import Policy
 from . import performance
 from .drift import drift_frames
 from .health import HEALTH_COLUMNS, health_windows
-from .policies import check_metric, evaluate
+from .policies import check_metric, evaluate, on_window
 from .report import MonitorReport
 from .windows import DEFAULT_WINDOW, parse_window
 
@@ -313,9 +313,10 @@ def monitor_model(
         shown = Policy(None, name, metric, min_value, max_value, spec.text, time.time())
         if save_policy:
             shown = store.set_policy(name, metric, min_value, max_value, spec.text)
-    policies = [p for p in store.policies(name) if p.window == spec.text]  # a policy is checked on its own window only
+    policies = store.policies(name)
     if shown is None:
-        shown = next((p for p in policies if p.metric == metric), None) if metric else (policies[0] if policies else None)
+        own = on_window(policies, spec.text)
+        shown = next((p for p in own if p.metric == metric), None) if metric else (own[0] if own else None)
     served = store.newest_version(name, until)
     found = store.model_version(name, version=served if served is not None else versions[-1].version)
     run = store.get_run(found.run_id)

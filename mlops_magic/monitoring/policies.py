@@ -22,6 +22,11 @@ def check_metric(metric: str) -> str:
     return metric
 
 
+def on_window(policies, window: str) -> list:
+    """The policies stored for ``window`` (as ``parse_window`` writes it): a policy is checked on its own window only."""
+    return [p for p in policies if p.window == window]
+
+
 def crossing(value: float | None, min_value: float | None, max_value: float | None) -> str | None:
     """``"below"`` the minimum, ``"above"`` the maximum, or None (within the bounds, or no value)."""
     if value is None or math.isnan(value):
@@ -102,9 +107,7 @@ def evaluate(report, policies) -> list[dict[str, Any]]:
     """Alerts of this evaluation: each policy of the report's window whose newest value(s) cross its
     threshold (policies of other windows are checked on theirs), and drift."""
     alerts = []
-    for policy in policies:
-        if policy.window != report.window:
-            continue
+    for policy in on_window(policies, report.window):
         for _, newest in newest_values(report, policy.metric).iterrows():
             side = crossing(newest["value"], policy.min_value, policy.max_value)
             if side is None:

@@ -94,10 +94,10 @@ class MonitorReport:
         return "healthy"
 
     def latest(self, metric: str) -> float | None:
-        """The metric's value in the newest window that has it (realised, else estimated)."""
-        for name in (metric, f"estimated_{metric}"):
-            if name in self.windows and self.windows[name].notna().any():
-                return float(self.windows[name].dropna().iloc[-1])
+        """The metric's value in the newest window that has it (realised, else estimated; health from ``health``)."""
+        for table, name in ((self.windows, metric), (self.windows, f"estimated_{metric}"), (self.health, metric)):
+            if name in table and table[name].notna().any():
+                return float(table[name].dropna().iloc[-1])
         return None
 
     def crossed(self) -> bool:
