@@ -4,8 +4,9 @@ nbval fails a cell only on an ``error`` message from the kernel. A magic's user 
 IPython ``UsageError``, which the kernel prints to stderr and does not send as an error (nbval
 issue #147), so a failing ``%mlops_*`` cell would pass. After each cell has run, this hook reads
 the outputs nbval collected (``IPyNbCell.test_outputs``) and fails the cell when its stderr holds
-a ``UsageError``, or when a cell marked ``# NBVAL_RAISES_EXCEPTION`` (which nbval only *allows* to
-raise) raised nothing.
+a ``UsageError``, or when a cell marked to raise (the ``raises-exception`` tag, with which JupyterLab's
+"Run All" goes on past the error, or ``# NBVAL_RAISES_EXCEPTION``), which nbval only *allows* to
+raise, raised nothing.
 
 nbval also sends each cell with ``store_history=False``, so ``In``, the execution counts and a
 run's upstream cells (read from the history) would be empty; here cells are kept in the history,
@@ -30,7 +31,7 @@ def cell_failure(outputs, must_raise: bool) -> str | None:
     if usage_errors:
         return "a magic failed: " + " / ".join(usage_errors)
     if must_raise and not any(o.get("output_type") == "error" for o in outputs):
-        return "the cell is marked NBVAL_RAISES_EXCEPTION but raised no exception"
+        return "the cell is marked to raise (raises-exception, NBVAL_RAISES_EXCEPTION) but raised no exception"
     return None
 
 

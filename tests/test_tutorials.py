@@ -53,13 +53,18 @@ def test_a_failing_magic_or_a_cell_that_must_raise_and_did_not_fails_its_cell_an
         "%mlops_promote best --name wine -e nowhere",     # the package refuses (NotFoundError)
         "# NBVAL_RAISES_EXCEPTION\n1 / 0",                # marked to raise, raises
         "# NBVAL_RAISES_EXCEPTION\n1 + 1",                # marked to raise, does not
+        "1 / 0",                                          # tagged raises-exception, raises
+        "1 + 1",                                          # tagged raises-exception, does not
     ]]
+    for cell in notebook.cells[-2:]:
+        cell.metadata["tags"] = ["raises-exception"]
     status, cells = run_nbval(notebook, tmp_path)
     assert status == 1
-    assert cells["Cell 0"] == cells["Cell 1"] == cells["Cell 2"] == cells["Cell 5"] == "passed"
+    assert cells["Cell 0"] == cells["Cell 1"] == cells["Cell 2"] == cells["Cell 5"] == cells["Cell 7"] == "passed"
     assert "Cell 3: a magic failed: UsageError: argument --sort: expected one argument" in cells["Cell 3"]
     assert "Cell 4: a magic failed: UsageError: " in cells["Cell 4"] and "nowhere" in cells["Cell 4"]
-    assert "Cell 6: the cell is marked NBVAL_RAISES_EXCEPTION but raised no exception" in cells["Cell 6"]
+    for number in (6, 8):
+        assert f"Cell {number}: the cell is marked to raise (raises-exception, NBVAL_RAISES_EXCEPTION) but raised no exception" in cells[f"Cell {number}"]
 
 
 def test_a_tutorial_whose_promotion_gate_refuses_fails_at_that_cell(tmp_path):
