@@ -1,7 +1,8 @@
 """``%mlops_monitor`` on a store holding 1,000,000 logged predictions with feedback: time to render.
 
 Builds the store once (a wine classifier; predictions logged through ``store.log_predictions`` in
-batches as the serving process does, feedback for every one, a request record per 10), then times
+batches as the serving process does, with the answered class's confidence, feedback for every
+one, a request record per 10), then times
 ``mm.monitor`` plus building the dashboard widget and its static HTML: a cold call (fresh process:
 imports, the skops model load) and warm calls. The baseline is reading the whole log as
 ``mm.predictions`` does, in the same run.
@@ -44,6 +45,7 @@ def build(store_dir: Path, rows: int) -> None:
     X = frame.drop(columns="target")
     records = X.to_dict(orient="records")
     outputs = model.predict(X).tolist()
+    confidences = model.predict_proba(X).max(axis=1).tolist()  # the answered class's probability, as serving logs it
     labels = frame["target"].tolist()
     rng = np.random.default_rng(0)
     start = time.time() - rows * 0.01
@@ -54,7 +56,7 @@ def build(store_dir: Path, rows: int) -> None:
         store.log_predictions(
             [
                 {"prediction_id": pid, "time": t, "model": "wine", "version": version, "variant": None, "shadow": False,
-                 "inputs": records[k], "output": outputs[k], "latency_ms": 1.0 + k % 7}
+                 "inputs": records[k], "output": outputs[k], "latency_ms": 1.0 + k % 7, "confidence": confidences[k]}
                 for pid, t, k in zip(ids, times, picks)
             ]
         )

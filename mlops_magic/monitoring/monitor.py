@@ -97,13 +97,15 @@ def _realised(groups, task: str, keys: list[str]):
     labelled = groups[groups["labelled"]]
     if keys == ["win"]:
         labelled = labelled[~labelled["shadow"]]
+    if task != "regression":  # one (output, label) count per key: the confidence bins summed away
+        labelled = labelled.groupby([*keys, "output", "label"], sort=False)["n"].sum().reset_index()
     rows = []
     for key, group in labelled.groupby(keys, sort=False):
         if task == "regression":
             totals = group[["n", "sum_error2", "sum_abs_error", "sum_label", "sum_label2"]].sum()
             figures = performance.regression_metrics(*totals)
         else:
-            figures = performance.classification_metrics(group.groupby(["output", "label"], sort=False)["n"].sum().reset_index())
+            figures = performance.classification_metrics(group)
         rows.append({**dict(zip(keys, key)), **figures})
     names = performance.REGRESSION_METRICS if task == "regression" else performance.CLASSIFICATION_METRICS[:4]
     return pd.DataFrame(rows, columns=[*keys, *names])
