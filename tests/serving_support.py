@@ -56,3 +56,33 @@ def session_with_store(path):
 def invoke(session, url: str, payload, **headers):
     """POST ``payload`` (JSON) to ``/invocations``; return the response."""
     return session.post(f"{url}/invocations", json=payload, headers=headers or None, timeout=30)
+
+
+def session_on_worker(url: str, avoid: int | None = None, timeout: float = 20.0):
+    """A kept-alive session and the pid of the worker that accepted its connection (not ``avoid``).
+
+    The kernel decides which worker accepts a connection: fresh ones are tried until one fits."""
+    import time
+
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        session = requests.Session()
+        worker = session.get(f"{url}/health", timeout=10).json()["worker"]
+        if worker != avoid:
+            return session, worker
+        session.close()
+        time.sleep(0.02)
+    raise AssertionError(f"no worker other than {avoid} accepted a connection within {timeout} s")
+
+
+def writer_of(worker: int) -> int:
+    """The pid of the prediction-log writer process that serving worker ``worker`` spawned (Linux ``/proc``)."""
+    from pathlib import Path
+
+    for children in Path(f"/proc/{worker}/task").glob("*/children"):
+        for child in children.read_text().split():
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                return int(child)
+    raise AssertionError(f"serving worker {worker} has no prediction-log writer process")

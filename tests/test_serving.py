@@ -15,15 +15,15 @@ from mlops_magic import api
 from .serving_support import forest, invoke, logistic, session_with_store, train, wine_frames
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """Model ``wine`` v1 (a logistic pipeline, which cannot take NaN) served at production."""
+@pytest.fixture(scope="module", params=[1, 2], ids=["1 worker", "2 workers"])
+def served(request, tmp_path_factory):
+    """Model ``wine`` v1 (a logistic pipeline, which cannot take NaN) served at production, by 1 or 2 workers."""
     with session_with_store(tmp_path_factory.mktemp("serving") / "store"):
         frames = wine_frames()
         run, model = train(logistic(), frames=frames)
         train(forest(), frames=frames)
         api.promote(run.run_id, name="wine", alias="production")
-        status = api.serve("wine@production")
+        status = api.serve("wine@production", workers=request.param)
         X = frames[1].drop(columns="target")
         with requests.Session() as session:
             yield type("Served", (), {"url": status.url, "model": model, "X": X, "y": frames[1]["target"], "session": session, "status": status})
@@ -121,10 +121,48 @@ def test_feedback_is_durable_when_answered_and_joined_to_the_log(served):
     assert log.loc[ids, "output"].tolist() == served.model.predict(rows).tolist()
     assert log.loc[ids, "inputs.alcohol"].tolist() == rows["alcohol"].tolist()
     assert (log.loc[ids, "version"] == 1).all() and (log.loc[ids, "variant"] == "production").all()
+    # the answered class's probability, from the one predict_proba call that also gave the answer
+    np.testing.assert_allclose(log.loc[ids, "confidence"].to_numpy(dtype=float), served.model.predict_proba(rows).max(axis=1))
     unknown = served.session.post(f"{served.url}/feedback", json={"ids": ["nope"], "labels": [1]})
     assert unknown.status_code == 404 and "'nope'" in unknown.json()["error"]
     uneven = served.session.post(f"{served.url}/feedback", json={"ids": ids, "labels": [1]})
     assert uneven.status_code == 422 and "one label per id" in uneven.json()["error"]
+
+
+def test_prediction_ids_sort_by_arrival_as_text(served):
+    rows = served.X.sample(300, replace=True, random_state=0)  # more than 0xff rows: the counter crosses ff -> 100
+    ids = invoke(served.session, served.url, {"dataframe_split": rows.to_dict("split")}).json()["ids"]
+    assert len(set(ids)) == 300 and sorted(ids) == ids
+
+
+def test_v2_metadata_states_the_datatype_infer_answers_with(store):
+    """Versions answering int, text and bool classes, and a regressor's floats: metadata agrees with /infer."""
+    from sklearn.linear_model import LinearRegression
+
+    train_df, test_df = wine_frames()
+    kinds = {  # expected V2 datatype: (model, target of the wine data)
+        "INT64": (logistic(), lambda t: t),
+        "BYTES": (logistic(), lambda t: t.map({0: "barolo", 1: "grignolino", 2: "barbera"})),
+        "BOOL": (forest(), lambda t: t == 0),
+        "FP64": (LinearRegression(), lambda t: t.astype(float) * 1.5),
+    }
+    for model, target in kinds.values():
+        run, _ = train(model, frames=(train_df.assign(target=target(train_df["target"])), test_df.assign(target=target(test_df["target"]))))
+        api.promote(run.run_id, name="kinds")
+    status = api.serve("kinds", split="1=1,2=1,3=1,4=1", workers=1)
+    rows = test_df.drop(columns="target").head(3)
+    matrix = {"inputs": [{"name": "input-0", "shape": list(rows.shape), "datatype": "FP64", "data": rows.to_numpy().ravel().tolist()}]}
+    try:
+        with requests.Session() as session:
+            for version, expected in enumerate(kinds, 1):
+                declared = session.get(f"{status.url}/v2/models/kinds/versions/{version}").json()["outputs"]
+                answered = session.post(f"{status.url}/v2/models/kinds/versions/{version}/infer", json=matrix).json()["outputs"]
+                assert declared == [{"name": "predict", "datatype": expected, "shape": [-1]}], version
+                assert answered[0]["datatype"] == expected and answered[0]["shape"] == [3], version
+            assert session.get(f"{status.url}/v2/models/kinds").json()["outputs"][0]["datatype"] == "INT64"  # the first variant's
+            assert session.get(f"{status.url}/v2/models/kinds/versions/9").status_code == 404
+    finally:
+        api.stop("kinds")
 
 
 def test_service_endpoints_health_model_metrics_docs(served):

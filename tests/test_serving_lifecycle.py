@@ -1,4 +1,5 @@
-"""Serving processes' life: SIGTERM under load loses nothing, survives a kernel restart, dead shown dead, clear errors."""
+"""Serving processes' life: SIGTERM under load loses nothing, an unreachable store neither hangs a stop nor loses a row,
+feedback never answers a false 404, a deployment outlives its kernel, dead shown dead, clear errors."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import html
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -36,12 +39,34 @@ def promoted(store):
     return store
 
 
-def test_sigterm_under_load_loses_no_logged_prediction(promoted):
+def wine_records(n: int) -> dict:
     from .serving_support import wine_frames
 
-    record = {"dataframe_records": wine_frames()[1].drop(columns="target").head(5).to_dict("records")}
-    status = api.serve("wine@production")
+    return {"dataframe_records": wine_frames()[1].drop(columns="target").head(n).to_dict("records")}
+
+
+def wait_until_ended(pid: int, timeout: float) -> float:
+    """Seconds until process ``pid`` has ended (gone, or a zombie not yet reaped); fails past ``timeout``."""
+    from pathlib import Path
+
+    started = time.monotonic()
+    while True:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0]
+        except FileNotFoundError:
+            state = "X"
+        if state in "ZX":
+            return time.monotonic() - started
+        assert time.monotonic() - started < timeout, f"process {pid} still runs after {timeout} s"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigterm_under_load_loses_no_logged_prediction(promoted, workers):
+    record = wine_records(5)
+    status = api.serve("wine@production", workers=workers)
     answered: list[str] = []
+    requests_answered = []
     stop_sending = threading.Event()
 
     def client():
@@ -53,37 +78,103 @@ def test_sigterm_under_load_loses_no_logged_prediction(promoted):
                     return  # the server has closed: stop, as a real client would
                 if answer.status_code == 200:
                     answered.extend(answer.json()["ids"])
+                    requests_answered.append(1)
 
     clients = [threading.Thread(target=client) for _ in range(4)]
     for thread in clients:
         thread.start()
-    time.sleep(1.5)
+    deadline = time.monotonic() + 30
+    while len(requests_answered) < 40 and time.monotonic() < deadline:  # under load: a count, not a duration
+        time.sleep(0.02)
     try:
         stopped = api.stop("wine")  # SIGTERM while the clients keep sending
     finally:
         stop_sending.set()
         for thread in clients:
             thread.join()
-    assert stopped.status == "stopped" and len(answered) > 20
+    assert stopped.status == "stopped" and len(requests_answered) >= 40
     logged = api.predictions("wine")["prediction_id"]
-    assert len(logged) == len(answered) and set(logged) == set(answered)
-    requests_log = promoted.requests_frame("wine")
-    assert requests_log.query("status_code == 200")["n_rows"].sum() == len(answered)
+    assert len(logged) == len(answered) and set(logged) == set(answered)  # every answered row, once
+    answered_requests = promoted.requests_frame("wine").query("status_code == 200")
+    assert len(answered_requests) == len(requests_answered) and answered_requests["n_rows"].sum() == len(answered)
 
 
-def test_a_deployment_outlives_the_kernel_and_a_dead_process_is_shown_dead(promoted, monkeypatch):
-    status = api.serve("wine@production")
-    monkeypatch.setattr(manager, "_children", {})  # a new kernel: it did not start the process
+@pytest.mark.parametrize("workers", [1, 2])
+def test_feedback_answers_503_with_a_retry_hint_while_the_log_writer_is_stopped(promoted, workers):
+    """A writer that does not write (here: SIGSTOP) must not turn valid ids into a 404."""
+    from .serving_support import session_on_worker, writer_of
+
+    status = api.serve("wine@production", workers=workers)
+    scoring, worker = session_on_worker(status.url)
+    writer = writer_of(worker)
+    os.kill(writer, signal.SIGSTOP)
+    try:
+        ids = invoke(scoring, status.url, wine_records(4)).json()["ids"]
+        # with two workers, the other one takes the feedback: its own log is written, these ids are queued in a sibling's
+        asking = scoring if workers == 1 else session_on_worker(status.url, avoid=worker)[0]
+        refused = asking.post(f"{status.url}/feedback", json={"ids": ids, "labels": [0, 1, 2, 0]}, timeout=30)
+        assert refused.status_code == 503, refused.text
+        assert refused.headers["Retry-After"] == "5" and "send the feedback again in 5 s" in refused.json()["error"]
+        why = "did not reach the store within 5 s" if workers == 1 else "still queued by another worker of this endpoint"
+        assert why in refused.json()["error"]
+    finally:
+        os.kill(writer, signal.SIGCONT)
+    assert asking.post(f"{status.url}/feedback", json={"ids": ids, "labels": [0, 1, 2, 0]}, timeout=30).json() == {"recorded": 4}
+    assert api.predictions("wine").set_index("prediction_id").loc[ids, "label"].tolist() == [0, 1, 2, 0]
+    api.stop("wine")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_sigterm_while_the_store_is_locked_ends_soon_and_the_next_start_writes_every_row(promoted, workers):
+    import sqlite3
+
+    from mlops_magic.serving.prediction_log import CLOSE_TIMEOUT_S
+    from mlops_magic.store.journal import journal_folder
+
+    status = api.serve("wine@production", workers=workers)
+    locker = sqlite3.connect(promoted.url.split("///", 1)[1], isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")  # no other connection writes until this one ends: the store is unreachable for writes
+    answered: list[str] = []
+    try:
+        for _ in range(10):  # fresh connections: with two workers, both get some
+            with requests.Session() as session:
+                answered += invoke(session, status.url, wine_records(3)).json()["ids"]
+        os.kill(status.pid, signal.SIGTERM)
+        took = wait_until_ended(status.pid, timeout=CLOSE_TIMEOUT_S + 10)
+        journals = list(journal_folder(promoted.artifacts.root).glob("*.jsonl"))
+    finally:
+        locker.rollback()
+        locker.close()
+    assert len(answered) == 30 and took < CLOSE_TIMEOUT_S + 5 and journals  # ended in bounded time, the rows kept on disk
+    assert len(api.predictions("wine")) == 0
+    api.serve("wine@production", workers=workers)  # the next start writes what the last one could not
+    api.stop("wine")
+    assert sorted(api.predictions("wine")["prediction_id"]) == sorted(answered)  # every row, once
+    assert promoted.requests_frame("wine").query("status_code == 200")["n_rows"].sum() == 30
+    assert not list(journal_folder(promoted.artifacts.root).glob("*.jsonl"))
+
+
+def test_a_deployment_outlives_the_kernel_that_started_it(promoted):
+    """A real process (a kernel) serves the model and exits; this one finds the deployment, calls it, stops it."""
+    kernel = "import sys, mlops_magic as mm; mm.set_store(sys.argv[1]); print(mm.serve('wine@production', workers=1).pid)"
+    pid = int(subprocess.run([sys.executable, "-c", kernel, promoted.url], capture_output=True, text=True, timeout=120, check=True).stdout.split()[-1])
     found = api.deployments()
-    assert [(d.name, d.status, d.pid, d.versions) for d in found] == [("wine", "running", status.pid, {"production": 1})]
+    assert [(d.name, d.status, d.pid, d.versions) for d in found] == [("wine", "running", pid, {"production": 1})]
+    with requests.Session() as session:
+        assert invoke(session, found[0].url, wine_records(2)).status_code == 200
     with pytest.raises(ServingError, match="already served at"):
         api.serve("wine@production")
+    assert api.stop("wine").status == "stopped"
+    wait_until_ended(pid, timeout=5)
+    assert len(api.predictions("wine")) == 2
+
+
+def test_a_dead_process_is_shown_dead_and_can_be_served_again(promoted):
+    status = api.serve("wine@production", workers=1)
     os.kill(status.pid, signal.SIGKILL)
-    deadline = time.monotonic() + 5
-    while api.deployments()[0].status != "dead" and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until_ended(status.pid, timeout=5)
     assert api.deployments()[0].status == "dead"
-    restarted = api.serve("wine@production")  # a dead deployment can be served again
+    restarted = api.serve("wine@production", workers=1)
     assert restarted.status == "running" and restarted.pid != status.pid
     assert api.stop("wine").status == "stopped"
 
@@ -142,32 +233,31 @@ def test_cli_serve_and_stop(promoted, capsys):
 
 
 def test_two_workers_share_the_port_log_everything_and_stop_together(promoted):
-    from .serving_support import wine_frames
-
-    record = {"dataframe_records": wine_frames()[1].drop(columns="target").head(3).to_dict("records")}
+    record = wine_records(3)
     status = api.serve("wine@production", workers=2)
-    answered, workers = [], set()
-    for _ in range(40):  # fresh connections, so both workers get some
+    answered, workers, sent = [], set(), 0
+    deadline = time.monotonic() + 30
+    while (len(workers) < 2 or sent < 20) and time.monotonic() < deadline:  # fresh connections until both workers answered
         with requests.Session() as session:
             answered += invoke(session, status.url, record).json()["ids"]
-            health = session.get(f"{status.url}/health").json()
-            assert health["pid"] == status.pid
-            workers.add(health["worker"])
+            health = session.get(f"{status.url}/health").json()  # the same connection: the worker that scored
+        sent += 1
+        assert health["pid"] == status.pid
+        workers.add(health["worker"])
+        time.sleep(0.01)
     assert len(workers) == 2 and len({i.split("-")[0] for i in answered}) == 2  # one id prefix per worker
     scraped = set()
-    for _ in range(40):  # /health and /metrics on one connection: one worker answers both
+    while scraped != workers and time.monotonic() < deadline:  # /health and /metrics on one connection: one worker answers both
         with requests.Session() as session:
             scraped.add(session.get(f"{status.url}/health").json()["worker"])
             metrics = session.get(f"{status.url}/metrics").text
-        assert sample_sum(metrics, "mlops_requests_total") == 40 and sample_sum(metrics, "mlops_request_latency_seconds_count") == 40
-        assert sample_sum(metrics, "mlops_predictions_total") == 40 * 3  # every worker's series, summed
-        if scraped == workers:
-            break
+        assert sample_sum(metrics, "mlops_requests_total") == sent and sample_sum(metrics, "mlops_request_latency_seconds_count") == sent
+        assert sample_sum(metrics, "mlops_predictions_total") == sent * 3  # every worker's series, summed
         time.sleep(0.05)  # both workers idle again: otherwise the one that just answered tends to accept the next connection too
     assert scraped == workers
     with requests.Session() as session:  # whichever worker takes it, feedback finds ids the other one logged
         assert session.post(f"{status.url}/feedback", json={"ids": answered, "labels": [1] * len(answered)}).json() == {"recorded": len(answered)}
-    assert api.deployments("wine")[0].requests == 40  # scoring requests of both workers
+    assert api.deployments("wine")[0].requests == sent  # scoring requests of both workers
     assert api.stop("wine").status == "stopped"
     for worker in workers:
         with pytest.raises(ProcessLookupError):

@@ -105,3 +105,93 @@ def test_a_pipeline_with_a_text_column_is_served_and_checked(store):
             assert wrong.status_code == 422 and "column 'region' row 0 is 3 (int); the model expects text" in wrong.json()["error"]
     finally:
         api.stop("regions")
+
+
+def _classifiers():
+    """One fitted-to-be instance of every final estimator in ``ARGMAX_CLASSIFIERS``, in a pipeline where its input needs one."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis, QuadraticDiscriminantAnalysis
+    from sklearn.ensemble import (
+        AdaBoostClassifier,
+        BaggingClassifier,
+        ExtraTreesClassifier,
+        GradientBoostingClassifier,
+        HistGradientBoostingClassifier,
+        RandomForestClassifier,
+    )
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import BernoulliNB, CategoricalNB, ComplementNB, GaussianNB, MultinomialNB
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import KBinsDiscretizer, MinMaxScaler, StandardScaler
+    from sklearn.svm import LinearSVC
+    from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
+
+    scaled = lambda model: make_pipeline(StandardScaler(), model)  # noqa: E731
+    return [
+        RandomForestClassifier(n_estimators=10, random_state=0),
+        ExtraTreesClassifier(n_estimators=10, random_state=0),
+        DecisionTreeClassifier(random_state=0),
+        ExtraTreeClassifier(random_state=0),
+        GradientBoostingClassifier(n_estimators=10, random_state=0),
+        HistGradientBoostingClassifier(max_iter=10, random_state=0),
+        BaggingClassifier(n_estimators=5, random_state=0),
+        AdaBoostClassifier(n_estimators=10, random_state=0),
+        scaled(KNeighborsClassifier()),
+        GaussianNB(),
+        make_pipeline(MinMaxScaler(), MultinomialNB()),
+        scaled(BernoulliNB()),
+        make_pipeline(MinMaxScaler(), ComplementNB()),
+        make_pipeline(KBinsDiscretizer(n_bins=4, encode="ordinal", quantile_method="averaged_inverted_cdf"), CategoricalNB(min_categories=4)),
+        scaled(MLPClassifier(hidden_layer_sizes=(8,), max_iter=300, random_state=0)),
+        scaled(LogisticRegression(max_iter=500)),
+        LinearDiscriminantAnalysis(),
+        QuadraticDiscriminantAnalysis(reg_param=0.5),
+        CalibratedClassifierCV(scaled(LinearSVC()), cv=3),
+    ]
+
+
+def _served(model):
+    from mlops_magic.serving.models import ServedVersion, output_datatype, schema_for, scoring_of
+
+    return ServedVersion("m", 1, "run", "sha", model, schema_for(model, None), hasattr(model, "feature_names_in_"), scoring_of(model), output_datatype(model))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning", "ignore::UserWarning")
+def test_one_predict_proba_call_answers_as_predict_for_every_classifier_it_is_used_for():
+    from sklearn.datasets import load_breast_cancer, load_wine
+    from sklearn.model_selection import train_test_split
+
+    from mlops_magic.serving.models import ARGMAX_CLASSIFIERS, final_estimator
+
+    classifiers = _classifiers()
+    assert {type(final_estimator(c)).__name__ for c in classifiers} == ARGMAX_CLASSIFIERS
+    for load in (load_wine, load_breast_cancer):  # several classes, and two
+        X, y = load(return_X_y=True, as_frame=True)
+        X_train, X_test, y_train, _ = train_test_split(X, y, test_size=0.5, random_state=0, stratify=y)
+        for model in classifiers:
+            served = _served(model.fit(X_train, y_train))
+            assert served.scoring == "argmax", type(model).__name__
+            answers, confidence = served.predict(X_test)
+            np.testing.assert_array_equal(answers, model.predict(X_test), err_msg=f"{type(final_estimator(model)).__name__} on {load.__name__}")
+            np.testing.assert_allclose(confidence, model.predict_proba(X_test).max(axis=1))
+
+
+def test_other_models_answer_with_predict_and_their_own_confidence():
+    from sklearn.datasets import load_wine
+    from sklearn.linear_model import LogisticRegression, Ridge
+
+    class Contrarian(LogisticRegression):  # a classifier of our own whose predict is not the most probable class
+        def predict(self, X):
+            return self.classes_[self.predict_proba(X).argmin(axis=1)]
+
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    contrarian = Contrarian(max_iter=5000).fit(X, y)
+    served = _served(contrarian)
+    answers, confidence = served.predict(X)
+    assert served.scoring == "both" and answers.tolist() == contrarian.predict(X).tolist()
+    np.testing.assert_allclose(confidence, contrarian.predict_proba(X).min(axis=1))  # the probability of the class it answered
+    ridge = _served(Ridge().fit(X, y.astype(float)))
+    answers, confidence = ridge.predict(X)
+    assert ridge.scoring == "predict" and confidence is None and ridge.output_datatype == "FP64"

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import collections
+import json
 import threading
 import time
 
+import numpy as np
 import pytest
 import requests
+from sqlalchemy import bindparam, text
 
 from mlops_magic import api
 
@@ -47,6 +50,16 @@ def test_ab_split_follows_the_weights_and_records_the_variant(registry):
     assert set(log.loc[log["variant"] == "staging", "version"]) == {2}
 
 
+def stored_rows(ids: list[str]) -> dict[str, tuple]:
+    """``(label, confidence, shadow)`` of each of ``ids`` as the store holds them (SQL, no DataFrame on the way)."""
+    with api.get_store().db.reading() as conn:
+        rows = conn.execute(
+            text("SELECT prediction_id, label, confidence, shadow FROM predictions WHERE prediction_id IN :ids").bindparams(bindparam("ids", expanding=True)),
+            {"ids": ids},
+        ).all()
+    return {pid: (None if label is None else json.loads(label), confidence, bool(shadow)) for pid, label, confidence, shadow in rows}
+
+
 def test_shadow_scores_the_challenger_but_answers_with_the_champion(registry):
     rows = registry.X.head(20)
     status = api.serve("wine@production", shadow="staging")
@@ -54,16 +67,29 @@ def test_shadow_scores_the_challenger_but_answers_with_the_champion(registry):
         with requests.Session() as session:
             answer = invoke(session, status.url, {"dataframe_records": rows.to_dict("records")}).json()
             labels = [int(v) for v in registry.strong.predict(rows)]
-            session.post(f"{status.url}/feedback", json={"ids": answer["ids"], "labels": labels})
+            assert session.post(f"{status.url}/feedback", json={"ids": answer["ids"], "labels": labels}).json() == {"recorded": 20}
     finally:
         api.stop("wine")
     assert answer["predictions"] == registry.weak.predict(rows).tolist()
     log = api.predictions("wine").set_index("prediction_id")
-    shadow = log.loc[[f"{i}.s" for i in answer["ids"]]]
+    shadow_ids = [f"{i}.s" for i in answer["ids"]]
+    shadow = log.loc[shadow_ids]
     assert shadow["shadow"].all() and (shadow["version"] == 2).all() and (shadow["variant"] == "staging").all()
     assert shadow["output"].tolist() == registry.strong.predict(rows).tolist()
-    assert shadow["label"].tolist() == labels  # feedback reaches the shadow rows too
-    assert not log.loc[answer["ids"], "shadow"].any()
+    stored = stored_rows([*answer["ids"], *shadow_ids])
+    assert [stored[i][0] for i in shadow_ids] == labels  # the store labels the shadow rows too
+    assert [stored[i][0] for i in answer["ids"]] == labels and not any(stored[i][2] for i in answer["ids"])
+    # each row carries the confidence of the model that made it: the champion's, and the shadow's own
+    np.testing.assert_allclose([stored[i][1] for i in answer["ids"]], registry.weak.predict_proba(rows).max(axis=1))
+    np.testing.assert_allclose([stored[i][1] for i in shadow_ids], registry.strong.predict_proba(rows).max(axis=1))
+
+
+def test_feedback_before_the_shadow_row_is_written_labels_it_when_it_comes(store):
+    row = {"time": 1.0, "model": "m", "version": 1, "variant": "production", "inputs": {"a": 1.0}, "output": 1, "latency_ms": 1.0}
+    store.log_predictions([{**row, "prediction_id": "p-1", "shadow": False}])
+    store.log_feedback(["p-1"], [0])
+    store.log_predictions([{**row, "prediction_id": "p-1.s", "shadow": True, "version": 2, "confidence": 0.5}])
+    assert stored_rows(["p-1", "p-1.s"]) == {"p-1": (0, None, False), "p-1.s": (0, 0.5, True)}
 
 
 def test_an_alias_move_swaps_the_version_without_dropping_a_request(registry):
