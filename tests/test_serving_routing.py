@@ -130,3 +130,38 @@ def test_an_alias_move_swaps_the_version_without_dropping_a_request(registry):
     logged = api.predictions("wine", since=since, include_shadow=False)
     assert len(logged) == 2 * len(outcomes)  # every answered row is in the log, none twice
     assert logged["version"].value_counts().to_dict() == {1: 2 * versions.count("1"), 2: 2 * versions.count("2")}
+
+
+def test_the_shadow_queue_is_bounded_and_close_scores_everything_it_holds():
+    """A shadow model slower than the traffic: requests beyond the bound are skipped (counted), the queued rest all scored."""
+    from types import SimpleNamespace
+
+    from sklearn.datasets import load_wine
+    from sklearn.linear_model import LogisticRegression
+
+    from mlops_magic.serving.models import ServedVersion, output_datatype, schema_for, scoring_of
+    from mlops_magic.serving.shadow import QUEUE_REQUESTS, ShadowScorer
+
+    entered, go_on = threading.Event(), threading.Event()
+
+    class Slow(LogisticRegression):  # scores only when the test lets it
+        def predict(self, X):
+            entered.set()
+            go_on.wait(30)
+            return super().predict(X)
+
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    model = Slow(max_iter=5000).fit(X, y)
+    served = ServedVersion("wine", 2, "run", "sha", model, schema_for(model, None), True, scoring_of(model), output_datatype(model))
+    logged, skipped = [], []
+    scorer = ShadowScorer(SimpleNamespace(current={"staging": served}), "staging", SimpleNamespace(predictions=logged.append), on_skip=skipped.append)
+    scorer.start()
+    scorer.submit(X.head(2), ["p-0", "p-1"])
+    assert entered.wait(10)  # the first request is being scored: the queue holds what comes next
+    for i in range(QUEUE_REQUESTS + 5):
+        scorer.submit(X.head(2), [f"q-{i}-a", f"q-{i}-b"])
+    assert skipped == [2] * 5  # 5 requests of 2 rows beyond the bound
+    go_on.set()
+    scorer.close()
+    assert len(logged) == QUEUE_REQUESTS + 1 and logged[-1].ids == [f"q-{QUEUE_REQUESTS - 1}-a.s", f"q-{QUEUE_REQUESTS - 1}-b.s"]
+    assert all(batch.shadow and batch.confidence is not None for batch in logged)
