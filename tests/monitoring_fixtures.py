@@ -22,14 +22,14 @@ def diabetes_frame() -> pd.DataFrame:
     return load_diabetes(as_frame=True).frame
 
 
-def register_model(name: str, model, train: pd.DataFrame, target: str, eval_frame: pd.DataFrame | None = None) -> int:
-    """Fit ``model`` on ``train`` inside a tracked run (``mm.run``) and promote it as ``name``; return the version."""
+def register_model(name: str, model, train: pd.DataFrame, target: str, eval_frame: pd.DataFrame | None = None, alias: str | None = None) -> int:
+    """Fit ``model`` on ``train`` inside a tracked run (``mm.run``) and promote it as ``name`` (at ``alias``); return the version."""
     from mlops_magic import api
 
     with api.run("monitoring", name=name, data=train, target=target, eval=eval_frame) as active:
         model.fit(train.drop(columns=target), train[target])
         active.track_model(model)
-    return api.promote(active.run_id, name=name).version
+    return api.promote(active.run_id, name=name, alias=alias).version
 
 
 @pytest.fixture

@@ -397,28 +397,41 @@ def test_a_version_without_predict_proba_keeps_the_others_estimates(store, wine)
     assert variants.apply(lambda v: v.notna().all())[version] and variants.apply(lambda v: v.isna().all())[other]
 
 
-def test_monitoring_end_to_end_through_a_real_serving_process(store, wine):
+def test_monitoring_end_to_end_through_a_real_serving_process(store):
+    """/invocations -> the writer process -> the store -> /feedback -> mm.monitor, with a shadow beside the champion."""
     import requests
+    from sklearn.tree import DecisionTreeClassifier
 
-    model, version, live = wine
+    frame = wine_frame().sample(frac=1, random_state=0).reset_index(drop=True)
+    train, live = frame.iloc[:100], frame.iloc[100:].reset_index(drop=True)
+    champion = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    challenger = DecisionTreeClassifier(max_depth=1, random_state=0)
+    register_model("wine", champion, train, "target", eval_frame=live, alias="production")
+    register_model("wine", challenger, train, "target", eval_frame=live, alias="staging")
     X, y = live.drop(columns="target").iloc[:50], live["target"].iloc[:50]
-    status = api.serve(f"wine/{version}", workers=1)
+    status = api.serve("wine@production", shadow="staging", workers=1)
     try:
         with requests.Session() as session:
             ids, predictions = [], []
-            for chunk in (slice(0, 20), slice(20, 50)):
-                split = X.iloc[chunk].to_dict("split")
+            for rows in (slice(0, 20), slice(20, 50)):
+                split = X.iloc[rows].to_dict("split")
                 answer = session.post(f"{status.url}/invocations", json={"dataframe_split": {"columns": split["columns"], "data": split["data"]}}, timeout=30)
                 assert answer.status_code == 200, answer.text
                 ids += answer.json()["ids"]
                 predictions += answer.json()["predictions"]
-            labels = flipped(y.to_numpy(), 6).tolist()  # six wrong answers among the first rows
+            labels = flipped(y.to_numpy(), 6).tolist()  # six of the first answers wrong
             sent = session.post(f"{status.url}/feedback", json={"ids": ids[:40], "labels": labels[:40]}, timeout=30)
             assert sent.status_code == 200, sent.text
     finally:
-        api.stop("wine")
+        api.stop("wine")  # the shadow's rows are written before it returns
+    assert predictions == champion.predict(X).tolist()
+    with api.get_store().db.reading() as conn:  # each row carries its confidence: the estimates are aggregates
+        assert conn.exec_driver_sql("SELECT count(*), count(confidence) FROM predictions").one() == (100, 100)
     report = api.monitor("wine", window=50, record=False)
     assert report.n_predictions == 50 and list(report.windows["n_predictions"]) == [50] and report.n_labelled == 40
-    assert predictions == model.predict(X).tolist()
     assert report.windows["accuracy"].iloc[0] == pytest.approx(skm.accuracy_score(labels[:40], predictions[:40]), abs=1e-12)
     assert 0 < report.windows["estimated_accuracy"].iloc[0] <= 1
+    sides = report.by_variant.set_index("shadow")
+    assert list(sides["variant"]) == ["production", "staging"] and list(sides["n_predictions"]) == [50, 50] and list(sides["n_labelled"]) == [40, 40]
+    assert sides.loc[True, "accuracy"] == pytest.approx(skm.accuracy_score(labels[:40], challenger.predict(X.iloc[:40])), abs=1e-12)
+    assert sides[["estimated_accuracy", "estimated_f1_macro"]].notna().all().all()

@@ -28,12 +28,12 @@ from sqlalchemy import (
 
 from ..errors import InvalidInputError
 from . import schema as s
+from .predictions import SHADOW_SUFFIX
 
 REQUEST_ROWS_CAP = 200_000
 CONFIDENCE_BINS = 1000  # the confidence histogram's resolution: estimates move by under 0.001 with it
 SAMPLE_ROWS = 200  # rows per window read for what needs each row's probabilities (ROC AUC)
 NEWEST_ROWS = 2000  # rows of the newest window read for drift
-SHADOW_SUFFIX = ".s"  # a shadow row's id is the id of the prediction it shadows plus this
 
 
 @dataclass
