@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -111,11 +112,13 @@ def _realised(groups, task: str, keys: list[str]):
     return pd.DataFrame(rows, columns=[*keys, *names])
 
 
+@dataclass
 class _Scorer:
     """A served version's model, its input columns and its ``ConfidenceModel`` (cached per artifact)."""
 
-    def __init__(self, model, features: list[str] | None, confidence: performance.ConfidenceModel):
-        self.model, self.features, self.confidence = model, features, confidence
+    model: Any
+    features: list[str] | None
+    confidence: performance.ConfidenceModel
 
 
 def _scorer(store, name: str, version: int) -> _Scorer | None:
@@ -161,73 +164,65 @@ def _sample_probabilities(sample, scorers) -> dict[int, Any]:
     return found
 
 
-def _model_figures(store, name, groups, sample):
-    """CBPE estimates per (win, version, variant, shadow) and per window, and ROC AUC per window.
-
-    Estimates aggregate the logged confidence of every row of the window; rows logged without one
-    (before the serving process logged it) are estimated from the sampled rows like them, scaled to
-    their number. ROC AUC uses the labelled sample rows. A version whose model gives no
-    probabilities contributes no estimate; the others still do.
-    """
-    import pandas as pd
-
-    scorers = {int(v): _scorer(store, name, v) for v in groups["version"].unique()}
-    usable = {v: s for v, s in scorers.items() if s is not None}
-    classes = sorted({c for s in usable.values() for c in s.confidence.classes}, key=repr)
-    position = {c: i for i, c in enumerate(classes)}
-    probabilities = _sample_probabilities(sample, usable)
+def _estimates(groups, sample, scorers, probabilities, classes) -> dict[tuple, performance.ExpectedConfusion]:
+    """Expected confusion per (win, version, variant, shadow) from the confidence histogram of each
+    window's rows; rows logged without a confidence (before the serving process logged it) count as
+    the sampled rows like them do, scaled to their number."""
     sampled = {key: rows for key, rows in sample.groupby(["win", "version", "variant"], sort=False)}
-    counts: dict[tuple, np.ndarray] = {}
-
-    def add(key, scorer, outputs, n, confidence):
-        local = {c: i for i, c in enumerate(scorer.confidence.classes)}
-        predicted = np.array([local.get(o, -1) for o in outputs], dtype=int)
-        keep = predicted >= 0
-        tp, fp, fn = scorer.confidence.expected_counts(predicted[keep], n[keep], confidence[keep])
-        slot = counts.setdefault(key, np.zeros((3, len(classes) + 1)))
-        columns = [position[c] for c in scorer.confidence.classes]
-        slot[0, columns] += tp
-        slot[1, columns] += fp
-        slot[2, columns] += fn
-        slot[0, -1] += n[keep].sum()  # rows estimated
-
+    found = {}
     for key, rows in groups.groupby(VARIANT_KEYS, sort=False):
-        scorer = usable.get(int(key[1]))
+        scorer = scorers.get(int(key[1]))
         if scorer is None:
-            continue
+            continue  # no probabilities from this version: the others are still estimated
+        expected = found[key] = performance.ExpectedConfusion(classes)
         logged = rows[rows["bin"].notna()]
-        if len(logged):
-            n = logged["n"].to_numpy(dtype=float)
-            add(key, scorer, logged["output"], n, logged["sum_confidence"].to_numpy(dtype=float) / n)
+        n = logged["n"].to_numpy(dtype=float)
+        expected.add(scorer.confidence, logged["output"], n, logged["sum_confidence"].to_numpy(dtype=float) / np.maximum(n, 1))
         missing = float(rows.loc[rows["bin"].isna(), "n"].sum())
-        like = sampled.get(key[:3]) if not key[3] else None
+        like = sampled.get(key[:3]) if not key[3] else None  # the sample holds answered rows only
         if missing and like is not None and int(key[1]) in probabilities:
             index, proba = probabilities[int(key[1])]
             like = like[like["confidence"].isna() & like.index.isin(index)]
             if len(like):
-                local = {c: i for i, c in enumerate(scorer.confidence.classes)}
+                answered = scorer.confidence.positions(like["output"])
                 at = index.get_indexer(like.index)
-                chosen = np.array([local.get(o, -1) for o in like["output"]])
-                confidence = np.where(chosen >= 0, proba[at, np.maximum(chosen, 0)], proba[at].max(axis=1))
-                add(key, scorer, like["output"], np.full(len(like), missing / len(like)), confidence)
+                confidence = np.where(answered >= 0, proba[at, np.maximum(answered, 0)], proba[at].max(axis=1))
+                expected.add(scorer.confidence, like["output"], np.full(len(like), missing / len(like)), confidence)
+    return found
 
-    def metrics(slot) -> dict[str, float]:
-        found = performance.confusion_metrics(slot[0, :-1], slot[1, :-1], slot[2, :-1], slot[0, -1])
-        return {f"estimated_{m}": found.get(m, math.nan) for m in performance.ESTIMATED_METRICS}
 
-    by_variant = pd.DataFrame([{**dict(zip(VARIANT_KEYS, key)), **metrics(slot)} for key, slot in counts.items()])
-    per_window: dict[int, np.ndarray] = {}
-    for key, slot in counts.items():
-        if not key[3]:
-            per_window[int(key[0])] = per_window.get(int(key[0]), 0) + slot
-    windows = {win: metrics(slot) for win, slot in per_window.items()}
+def _roc_aucs(sample, scorers, probabilities) -> dict[int, float]:
+    """ROC AUC per window on its labelled sample rows (the mean over versions when several answered)."""
+    found = {}
     for win, rows in sample[sample["label"].notna()].groupby("win"):
         aucs = []
         for version, (index, proba) in probabilities.items():
             inside = rows[rows["version"] == version]
             if len(inside) > 1:
-                aucs.append(performance.roc_auc(list(inside["label"]), proba[index.get_indexer(inside.index)], list(usable[version].confidence.classes)))
-        windows.setdefault(int(win), {})["roc_auc"] = float(np.mean(aucs)) if aucs else math.nan
+                aucs.append(performance.roc_auc(list(inside["label"]), proba[index.get_indexer(inside.index)], scorers[version].confidence.classes))
+        found[int(win)] = float(np.mean(aucs)) if aucs else math.nan
+    return found
+
+
+def _model_figures(store, name, groups, sample):
+    """The figures that need the models: per window the CBPE estimates of the answered rows and ROC
+    AUC, and per (win, version, variant, shadow) the estimates. A version whose model gives no
+    probabilities contributes none; the others still do."""
+    import pandas as pd
+
+    scorers = {int(v): s for v in groups["version"].unique() if (s := _scorer(store, name, v)) is not None}
+    classes = sorted({c for s in scorers.values() for c in s.confidence.classes}, key=repr)
+    probabilities = _sample_probabilities(sample, scorers)
+    estimates = _estimates(groups, sample, scorers, probabilities, classes)
+    by_variant = pd.DataFrame([{**dict(zip(VARIANT_KEYS, key)), **expected.metrics()} for key, expected in estimates.items()])
+    answered: dict[int, performance.ExpectedConfusion] = {}
+    for key, expected in estimates.items():
+        if not key[3]:
+            win = int(key[0])
+            answered[win] = answered[win].merge(expected) if win in answered else expected
+    windows = {win: expected.metrics() for win, expected in answered.items()}
+    for win, auc in _roc_aucs(sample, scorers, probabilities).items():
+        windows.setdefault(win, {})["roc_auc"] = auc
     return pd.DataFrame([{"win": w, **f} for w, f in windows.items()]), by_variant
 
 

@@ -129,6 +129,11 @@ class ConfidenceModel:
         totals = wrong.sum(axis=1, keepdims=True)
         return cls(classes, calibration, np.where(totals > 0, wrong / np.where(totals > 0, totals, 1.0), uniform))
 
+    def positions(self, outputs) -> np.ndarray:
+        """The class index of each answer (-1 for an answer that is none of the model's classes)."""
+        index = {c: i for i, c in enumerate(self.classes)}
+        return np.array([index.get(o, -1) for o in outputs], dtype=int)
+
     def right(self, confidence: np.ndarray) -> np.ndarray:
         """The probability that an answer given with ``confidence`` is right."""
         confidence = np.asarray(confidence, dtype=float)
@@ -145,3 +150,35 @@ class ConfidenceModel:
         fn = ((n - right)[:, None] * self.mix[predicted]).sum(axis=0)
         return tp, fp, fn
 
+
+
+class ExpectedConfusion:
+    """Expected confusion counts over ``classes``, summed over groups of answers of one or more models."""
+
+    def __init__(self, classes: list[Any]):
+        self.classes = list(classes)
+        self._position = {c: i for i, c in enumerate(self.classes)}
+        self.counts = np.zeros((3, len(self.classes)))  # true positives, false positives, false negatives
+        self.rows = 0.0
+
+    def add(self, model: ConfidenceModel, outputs, n: np.ndarray, confidence: np.ndarray) -> None:
+        """Count ``n`` answers ``outputs`` given with (mean) ``confidence`` by the model ``model`` describes."""
+        predicted = model.positions(outputs)
+        known = predicted >= 0
+        if not known.any():
+            return
+        n = np.asarray(n, dtype=float)[known]
+        tp, fp, fn = model.expected_counts(predicted[known], n, np.asarray(confidence, dtype=float)[known])
+        columns = [self._position[c] for c in model.classes]
+        self.counts[:, columns] += np.vstack([tp, fp, fn])
+        self.rows += n.sum()
+
+    def merge(self, other: ExpectedConfusion) -> ExpectedConfusion:
+        merged = ExpectedConfusion(self.classes)
+        merged.counts, merged.rows = self.counts + other.counts, self.rows + other.rows
+        return merged
+
+    def metrics(self) -> dict[str, float]:
+        """``estimated_<metric>`` for each of ``ESTIMATED_METRICS`` (NaN when no answer was counted)."""
+        found = confusion_metrics(*self.counts, self.rows)
+        return {f"estimated_{m}": found.get(m, math.nan) for m in ESTIMATED_METRICS}
