@@ -160,12 +160,18 @@ def stored_revision(store) -> tuple[int, str]:
 
 @pytest.mark.parametrize("fixture", EARLIER_SCHEMAS)
 def test_a_store_of_an_earlier_schema_is_migrated_with_everything_in_it(tmp_path, fixture):
+    shutil.copytree(FIXTURES / fixture, tmp_path / "s")
+    assert_migrated_whole(str(tmp_path / "s"), tmp_path / "s")
+
+
+def assert_migrated_whole(url: str, folder: Path) -> None:
+    """The store at ``url`` (written by an old mlops_magic, its artifacts and ``expected.json`` in
+    ``folder``) opens migrated, holds all it held, and takes new writes."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    shutil.copytree(FIXTURES / fixture, tmp_path / "s")
-    expected = json.loads((tmp_path / "s" / "expected.json").read_text())
-    store = Store(str(tmp_path / "s"))
+    expected = json.loads((folder / "expected.json").read_text())
+    store = Store(url, folder / "artifacts")
 
     assert stored_revision(store) == (schema.SCHEMA_VERSION, f"{schema.SCHEMA_VERSION:04d}")
     with store.db.reading() as conn:  # the migrated tables are exactly those a new store gets
@@ -199,7 +205,7 @@ def test_a_store_of_an_earlier_schema_is_migrated_with_everything_in_it(tmp_path
     assert labelled.loc["new-1", ["confidence", "label"]].tolist() == [0.75, 2]
     assert labelled.loc["fixture-19", "label"] == 1
     store.close()
-    assert stored_revision(Store(str(tmp_path / "s"))) == (schema.SCHEMA_VERSION, f"{schema.SCHEMA_VERSION:04d}")
+    assert stored_revision(Store(url, folder / "artifacts")) == (schema.SCHEMA_VERSION, f"{schema.SCHEMA_VERSION:04d}")
 
 
 def test_the_schema_version_is_the_head_migration_and_a_new_store_is_stamped_with_it(tmp_path):
