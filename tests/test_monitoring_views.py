@@ -104,6 +104,7 @@ def test_data_report_view():
     assert "does ML help? yes" in view.baseline.value and "DummyClassifier" not in view.baseline.value
     assert "proline" in view.profile.value and "target (target)" in view.profile.value
     assert "class balance" in view._repr_html_() and repr(view).startswith("<DataReport data: 178 rows")
+    assert view.report._repr_html_() == view._repr_html_()  # one renderer for the record and the view
 
 
 def test_monitor_and_data_magics_return_their_views(ip, wine):

@@ -120,6 +120,9 @@ class MonitorReport:
         lines = [f"MonitorReport {self.summary()} (window {self.window})"]
         if len(self.windows):
             lines.append(self.windows.tail(10).to_string(index=False))
+        newest = self.by_variant[self.by_variant["window"] == self.by_variant["window"].max()] if len(self.by_variant) else self.by_variant
+        if len(newest) > 1:  # versions, A/B variants or a shadow side by side
+            lines.append("newest window per version and variant:\n" + newest.drop(columns=["window", "end"]).to_string(index=False))
         if self.drift is not None:
             lines.append(repr(self.drift))
         return "\n".join(lines)
