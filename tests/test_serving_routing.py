@@ -165,3 +165,16 @@ def test_the_shadow_queue_is_bounded_and_close_scores_everything_it_holds():
     scorer.close()
     assert len(logged) == QUEUE_REQUESTS + 1 and logged[-1].ids == [f"q-{QUEUE_REQUESTS - 1}-a.s", f"q-{QUEUE_REQUESTS - 1}-b.s"]
     assert all(batch.shadow and batch.confidence is not None for batch in logged)
+
+
+def test_one_parser_reads_model_references_for_serving_and_loading(store):
+    from mlops_magic.errors import InvalidInputError
+    from mlops_magic.serving.router import Variant, parse_target
+
+    assert parse_target("wine@production").variants == [Variant("production", alias="production")]
+    assert parse_target("wine/3").variants == [Variant("v3", version=3)]
+    assert parse_target("team/wine@production").name == "team/wine"  # the alias is split off first, as loading does
+    for ref, message in [("wine@", "write NAME@ALIAS"), ("@production", "write NAME@ALIAS"), ("wine/x", "write NAME/VERSION")]:
+        for use in (api.load_model, api.serve, parse_target):
+            with pytest.raises(InvalidInputError, match=f"model reference '{ref}' is malformed: {message}"):
+                use(ref)

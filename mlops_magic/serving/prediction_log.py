@@ -105,7 +105,6 @@ class PredictionLog:
         self._stored = context.Value("q", 0, lock=False)  # items the store holds; only the writer writes this
         self._sent = 0
         self._lock = threading.Lock()
-        self.journal = journal_folder(artifact_root) / f"{journal_name}.jsonl"
         self._process = context.Process(
             target=write_forever,
             args=(store_url, artifact_root, journal_name, self._queue, self._stored, interval, os.getpid()),
