@@ -147,10 +147,12 @@ def test_a_sigterm_while_the_store_is_locked_ends_soon_and_the_next_start_writes
         locker.close()
     assert len(answered) == 30 and took < CLOSE_TIMEOUT_S + 5 and journals  # ended in bounded time, the rows kept on disk
     assert len(api.predictions("wine")) == 0
-    api.serve("wine@production", workers=workers)  # the next start writes what the last one could not
-    api.stop("wine")
+    restarted = api.serve("wine@production", workers=workers)  # the next start writes what the last one could not, before it is ready
     assert sorted(api.predictions("wine")["prediction_id"]) == sorted(answered)  # every row, once
     assert promoted.requests_frame("wine").query("status_code == 200")["n_rows"].sum() == 30
+    with requests.Session() as session:
+        assert session.post(f"{restarted.url}/feedback", json={"ids": answered, "labels": [1] * 30}, timeout=30).json() == {"recorded": 30}
+    api.stop("wine")
     assert not list(journal_folder(promoted.artifacts.root).glob("*.jsonl"))
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,8 +23,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
-from ..errors import MLOpsError, NotFoundError
-from ..store.journal import orphans_waiting, writable_journal_folder
+from ..errors import MLOpsError, NotFoundError, StoreError
+from ..store.journal import replay_orphans, replays_waiting, writable_journal_folder
 from .models import ServedVersion
 from .payloads import PayloadError, invocation_columns, parse_json, v2_columns, v2_output
 from .prediction_log import PredictionBatch, PredictionIds, PredictionLog, deployment_prefix
@@ -82,6 +83,7 @@ class Endpoint:
         self.max_body_bytes = max_body_bytes
         self.poll_interval = poll_interval
         self.journals = writable_journal_folder(store.artifacts.root)
+        self._replay_journals()
         self.slots = Slots(store, target)
         self.metrics = Metrics()
         self.pid = os.getpid()  # the serving process: forked workers answer /health with it too
@@ -91,6 +93,16 @@ class Endpoint:
         self.started_at = time.time()
         self.requests = 0
         self.ready = False
+
+    def _replay_journals(self) -> None:
+        """Write what earlier serving processes of this store left in their journals, before serving."""
+        try:
+            replayed = replay_orphans(self.store, self.store.artifacts.root)
+        except StoreError as exc:
+            print(f"mlops-serving: rows earlier serving processes left in {self.journals} wait for the store: {exc}", file=sys.stderr, flush=True)
+        else:
+            if replayed:
+                print(f"mlops-serving: wrote {replayed} journal entries earlier serving processes left in {self.journals}.", flush=True)
 
     def start(self) -> None:
         """Start this worker's own router, prediction ids, log writer, shadow scorer and alias watcher."""
@@ -200,7 +212,7 @@ class Endpoint:
                     503, f"prediction {queued[0]!r} is still queued by another worker of this endpoint: send the feedback again in {RETRY_AFTER_S} s.", retry_after=RETRY_AFTER_S
                 )
             foreign = [i for i in unknown if not i.startswith(self.deployment)]
-            if foreign and orphans_waiting(self.journals):
+            if foreign and replays_waiting(self.journals):
                 raise PayloadError(
                     503, f"prediction {foreign[0]!r} may be among the rows an earlier serving process left in its journal, "
                     f"not yet in the store: send the feedback again in {RETRY_AFTER_S} s.", retry_after=RETRY_AFTER_S,

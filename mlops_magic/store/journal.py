@@ -3,8 +3,9 @@
 A serving process's log writer appends each batch here before writing it to the store, and empties
 the file once the store has everything. So rows that cannot reach the store (a locked, slow or
 missing database) survive a shutdown or a crash of the writer, and the next serving process of the
-same store writes them. One file per writer, held under an exclusive ``flock`` while that writer
-lives: a file nobody holds belongs to a writer that is gone, and the next writer adopts its entries.
+same store writes them when it starts (``replay_orphans``). One file per writer, held under an
+exclusive ``flock`` while that writer lives: a file nobody holds belongs to a writer that is gone,
+and what the start could not write, running writers adopt (``Journal.adopt_orphans``) and write.
 
 An entry is one JSON line: ``{"predictions": [...], "requests": [...], "items": N, "replayed": bool}``
 (``items``: how many queued items of the live writer it accounts for; adopted entries count none).
@@ -16,8 +17,10 @@ import fcntl
 import os
 import sys
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -87,32 +90,11 @@ class Journal:
     def adopt_orphans(self) -> int:
         """Move the entries of journals whose writer is gone into this one (marked replayed); how many."""
         adopted = 0
-        for path in sorted(self.folder.glob("*.jsonl")):
-            if path == self.path:
-                continue
-            try:
-                orphan = open(path, "rb")  # noqa: SIM115 - closed below, after its lock is taken
-            except FileNotFoundError:
-                continue
-            with orphan:
-                try:
-                    fcntl.flock(orphan.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    continue  # its writer is alive
-                try:
-                    if os.stat(path).st_ino != os.fstat(orphan.fileno()).st_ino:
-                        continue  # adopted and removed by another writer meanwhile
-                except FileNotFoundError:
-                    continue
-                for number, line in enumerate(orphan, 1):
-                    try:
-                        entry = orjson.loads(line)
-                    except orjson.JSONDecodeError:  # the last line of a writer killed while appending it
-                        print(f"mlops-serving: journal {path.name} line {number} is incomplete, skipped.", file=sys.stderr, flush=True)
-                        continue
-                    self.append({**entry, "items": 0, "replayed": True})
-                    adopted += 1
-                path.unlink()
+        for path, orphan in _claimed_orphans(self.folder, self.path):
+            for entry in _entries(path, orphan):
+                self.append({**entry, "items": 0, "replayed": True})
+                adopted += 1
+            path.unlink()
         return adopted
 
     def close(self) -> None:
@@ -136,14 +118,85 @@ def writable_journal_folder(artifact_root: str | os.PathLike) -> Path:
     return folder
 
 
-def orphans_waiting(folder: Path) -> bool:
-    """Whether a journal whose writer is gone still holds entries (the next writer to start adopts them)."""
+def replay_orphans(store, artifact_root: str | os.PathLike, budget_s: float = 10.0) -> int:
+    """Write into ``store`` the rows that ended serving processes left in their journals; how many entries.
+
+    A serving process does this when it starts. It stops after ``budget_s`` seconds, or at the first
+    write the store refuses (``StoreError``): what is left, its writers adopt and write later.
+    """
+    written, deadline = 0, time.monotonic() + budget_s
+    for path, orphan in _claimed_orphans(journal_folder(artifact_root), None):
+        entries = []
+        for entry in _entries(path, orphan):
+            entries.append(entry)
+            if sum(len(e["predictions"]) + len(e["requests"]) for e in entries) >= 5000:
+                _replay(store, entries)
+                written, entries = written + len(entries), []
+            if time.monotonic() > deadline:
+                return written  # the file stays whole: its rows already written are skipped when it is replayed
+        _replay(store, entries)
+        written += len(entries)
+        path.unlink()
+    return written
+
+
+def _replay(store, entries: list[dict[str, Any]]) -> None:
+    store.log_served([r for e in entries for r in e["predictions"]], [r for e in entries for r in e["requests"]], replayed=True)
+
+
+def replays_waiting(folder: Path) -> bool:
+    """Whether rows of an ended serving process may still wait for the store: in a journal nobody holds,
+    or among the entries a live writer adopted and has not written yet."""
     for path in folder.glob("*.jsonl"):
         try:
             with open(path, "rb") as journal:
-                fcntl.flock(journal.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+                try:
+                    fcntl.flock(journal.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+                except BlockingIOError:  # a live writer's journal: only the entries it adopted count
+                    if _holds_replayed(journal):
+                        return True
+                    continue
                 if os.fstat(journal.fileno()).st_size:
                     return True
-        except (BlockingIOError, FileNotFoundError):
-            continue  # held by a live writer, or adopted meanwhile
+        except FileNotFoundError:
+            continue  # adopted and removed meanwhile
     return False
+
+
+def _holds_replayed(journal) -> bool:
+    marker, tail = b'"replayed":true', b""
+    while chunk := journal.read(1 << 20):
+        if marker in tail + chunk:
+            return True
+        tail = chunk[-len(marker) :]
+    return False
+
+
+def _claimed_orphans(folder: Path, own: Path | None) -> Iterator[tuple[Path, BinaryIO]]:
+    """Each journal in ``folder`` whose writer is gone, open and locked until the next one is taken."""
+    for path in sorted(folder.glob("*.jsonl")):
+        if path == own:
+            continue
+        try:
+            orphan = open(path, "rb")  # noqa: SIM115 - closed by the with below, after the caller used it
+        except FileNotFoundError:
+            continue
+        with orphan:
+            try:
+                fcntl.flock(orphan.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # its writer is alive
+            try:
+                if os.stat(path).st_ino != os.fstat(orphan.fileno()).st_ino:
+                    continue  # taken and removed by another process meanwhile
+            except FileNotFoundError:
+                continue
+            yield path, orphan
+
+
+def _entries(path: Path, orphan: BinaryIO) -> Iterator[dict[str, Any]]:
+    for number, line in enumerate(orphan, 1):
+        try:
+            yield orjson.loads(line)
+        except orjson.JSONDecodeError:  # the last line of a writer killed while appending it
+            print(f"mlops-serving: journal {path.name} line {number} is incomplete, skipped.", file=sys.stderr, flush=True)
