@@ -271,3 +271,24 @@ def test_two_workers_share_the_port_log_everything_and_stop_together(promoted):
 def sample_sum(metrics: str, name: str) -> float:
     """The sum of every sample of ``name`` in a Prometheus text exposition."""
     return sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines() if line.startswith(name + "{"))
+
+
+def test_a_journal_tells_whether_rows_of_an_ended_serving_process_still_wait(tmp_path):
+    from mlops_magic.store.journal import Journal, replays_waiting
+
+    entry = {"predictions": [], "requests": [{"time": 1.0, "model": "m", "version": 1, "status_code": 200, "latency_ms": 1.0, "n_rows": 1}], "items": 1, "replayed": False}
+    live = Journal(tmp_path, "live")
+    live.append(entry)
+    assert not replays_waiting(tmp_path)  # a live writer's own rows: it writes them
+    ended = Journal(tmp_path, "ended")
+    ended.append(entry)
+    ended.close()  # a writer gone with its rows not stored: they wait in its file
+    assert replays_waiting(tmp_path)
+    assert live.adopt_orphans() == 1 and not (tmp_path / "ended.jsonl").exists()
+    assert replays_waiting(tmp_path)  # adopted, not yet stored
+    entries, upto = live.unstored(timeout=0)
+    assert [e["replayed"] for e in entries] == [False, True]
+    live.stored(upto)
+    assert not replays_waiting(tmp_path) and (tmp_path / "live.jsonl").stat().st_size == 0
+    live.close()
+    assert not list(tmp_path.glob("*.jsonl"))
