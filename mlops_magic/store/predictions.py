@@ -139,8 +139,9 @@ class PredictionsStore:
     def predictions_frame(self, model: str, since: float | None = None, include_shadow: bool = True):
         """Predictions of ``model`` (oldest first) with their feedback labels, as a DataFrame.
 
-        Columns: prediction_id, time, model, version, variant, shadow, latency_ms, output, label,
-        label_time, and one ``inputs.<column>`` column per input column.
+        Columns: prediction_id, time, model, version, variant, shadow, latency_ms, output, confidence
+        (the model's probability of the class it answered; None for a regressor), label, label_time,
+        and one ``inputs.<column>`` column per input column. Shadow rows carry their champion row's label.
         """
         import pandas as pd
 
