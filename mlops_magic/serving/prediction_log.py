@@ -137,9 +137,8 @@ class PredictionLog:
             time.sleep(0.002)
         return True
 
-    def close(self, timeout: float = CLOSE_TIMEOUT_S) -> bool:
-        """Stop the writer within ``timeout`` s; whether the store holds everything queued (else the journal does)."""
-        ended = True
+    def close(self, timeout: float = CLOSE_TIMEOUT_S) -> None:
+        """Stop the writer within ``timeout`` s: what the store could not take by then stays in its journal."""
         if self._process.is_alive():
             self._queue.put(_STOP)
             self._process.join(timeout)
@@ -147,15 +146,12 @@ class PredictionLog:
                 print(f"mlops-serving: the prediction log writer did not stop within {timeout:.0f} s; stopped it.", file=sys.stderr, flush=True)
                 self._process.kill()
                 self._process.join(1.0)
-                ended = False
-        everything = self._stored.value >= self._sent
         self._queue.close()
-        if ended:
+        if self._process.exitcode == 0:
             self._queue.join_thread()
         else:
-            self._queue.cancel_join_thread()  # nobody reads the queue any more: never wait for its pipe
+            self._queue.cancel_join_thread()  # the writer died or was stopped: never wait for a pipe nobody reads
         self._queue = None  # its semaphores are released now, not reported as leaked at exit
-        return everything
 
 
 def write_forever(store_url: str, artifact_root: str, journal_name: str, items: multiprocessing.Queue, stored, interval: float, parent: int) -> None:
