@@ -2,7 +2,8 @@
 
 The kernel starts this through ``serving.manager``. A model that cannot load or a busy port ends the
 process with one line on stderr (the manager shows it); SIGTERM stops it gracefully, every
-queued prediction written first.
+queued prediction written first (or, when the store cannot take it within a few seconds, kept in
+the journal that the next serving process of the store writes).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def serve(endpoint, app, host: str, port: int, workers: int) -> None:
 
     The model is loaded once before the fork (copy-on-write); each worker then starts its own log
     writer, watcher and database connections. SIGTERM to this process reaches every worker, each
-    stops gracefully (its queued predictions written), and this process's own shutdown waits for them.
+    stops gracefully (its queued predictions written or journaled, in bounded time), and this process's own shutdown waits for them.
     A worker whose serving process dies (kill -9) gets SIGTERM too (Linux), so none is left on the port.
     """
     import uvicorn

@@ -124,7 +124,7 @@ class Endpoint:
         if self.shadow:
             self.shadow.close()
         self.log.close()
-        for pid in self.workers:  # they got the same signal; the process ends only once they have written everything
+        for pid in self.workers:  # they got the same signal; the process ends only once they have written (or journaled) everything
             os.waitpid(pid, 0)
             multiprocess.mark_process_dead(pid, self.metrics.multiprocess_dir)
         if self.metrics.multiprocess_dir and os.getppid() != self.pid:  # the serving process, or a worker that outlived it (kill -9)
@@ -179,7 +179,10 @@ class Endpoint:
         return elapsed * 1000
 
     def feedback(self, payload: Any) -> int:
-        """Store labels for earlier prediction ids, after the predictions themselves are written."""
+        """Store labels for earlier prediction ids, after the predictions themselves are written.
+
+        Answers 503 with a retry hint, never 404, while some of those predictions may still be on their way.
+        """
         if not isinstance(payload, dict) or not isinstance(payload.get("ids"), list) or not isinstance(payload.get("labels"), list):
             raise PayloadError(422, "feedback must be {\"ids\": [...], \"labels\": [...]} with one label per prediction id.")
         ids, labels = payload["ids"], payload["labels"]

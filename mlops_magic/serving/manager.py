@@ -127,7 +127,7 @@ def probe(record: DeploymentRecord, log_path: Path | None = None) -> DeploymentS
 
 
 def stop(store, name: str, timeout: float = 30.0) -> DeploymentStatus:
-    """SIGTERM the serving process of ``name`` (it writes every queued prediction first) and wait for it."""
+    """SIGTERM the serving process of ``name`` (it writes every queued prediction first, or journals it) and wait for it."""
     record = store.deployment(name)
     if record is None:
         served = ", ".join(r.name for r in store.deployment_records()) or "none"
