@@ -52,14 +52,35 @@ def start_lab(root: Path, port: int) -> subprocess.Popen:
     raise RuntimeError("JupyterLab did not start")
 
 
+def accept_dialog(page) -> None:
+    """Take what an open dialog proposes (a lab that has not listed its kernels yet asks which to start)."""
+    if page.locator(".jp-Dialog .jp-mod-accept").count():
+        page.click(".jp-Dialog .jp-mod-accept")
+
+
+def run_all(page) -> None:
+    """Run > Run All Cells, until the last code cell is queued: a click before the kernel is ready runs nothing."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    last_prompt = page.locator(".jp-CodeCell .jp-InputArea-prompt").last.element_handle()
+    for _ in range(5):
+        accept_dialog(page)
+        page.click(".lm-MenuBar-item:has-text('Run')", timeout=10_000)
+        page.click(".lm-Menu-item:has-text('Run All Cells')", timeout=10_000)
+        try:
+            page.wait_for_function("prompt => prompt.textContent.trim() !== '[ ]:'", arg=last_prompt, timeout=10_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise RuntimeError("Run All Cells did not queue the notebook's cells")
+
+
 def screenshot(page, url: str, out: Path, wait_s: float) -> None:
     page.goto(url)
     page.wait_for_selector(".jp-Notebook", timeout=60_000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
-    page.click(".lm-MenuBar-item:has-text('Run')", timeout=10_000)
-    page.click(".lm-Menu-item:has-text('Run All Cells')", timeout=10_000)
+    run_all(page)
     deadline = time.time() + wait_s
-    time.sleep(3)
     while time.time() < deadline:
         if page.locator(".jp-InputArea-prompt:has-text('[*]')").count() == 0:
             break
