@@ -30,6 +30,7 @@ def run_nbval(notebook: nbformat.NotebookNode, folder: Path, *options: str) -> t
     command = [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider",
                "--color=no", "-c", str(folder / "pytest.ini"), f"--junitxml={report}", *options, "tutorial.ipynb"]
     finished = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=300)
+    assert report.exists(), finished.stdout + finished.stderr
     cells = {}
     for case in ElementTree.parse(report).iter("testcase"):
         failure = case.find("failure")
@@ -37,10 +38,9 @@ def run_nbval(notebook: nbformat.NotebookNode, folder: Path, *options: str) -> t
     return finished.returncode, cells
 
 
-def code_cell_number(notebook: nbformat.NotebookNode, text: str) -> int:
-    """nbval's number ("Cell N") of the first code cell containing ``text``."""
-    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    return next(number for number, cell in enumerate(code) if text in cell.source)
+def code_cells(notebook: nbformat.NotebookNode) -> list:
+    """The code cells, in nbval's numbering ("Cell N" is the N-th)."""
+    return [cell for cell in notebook.cells if cell.cell_type == "code"]
 
 
 def test_a_failing_magic_or_a_cell_that_must_raise_and_did_not_fails_its_cell_and_only_that_cell(tmp_path):
@@ -69,8 +69,7 @@ def test_a_failing_magic_or_a_cell_that_must_raise_and_did_not_fails_its_cell_an
 
 def test_a_tutorial_whose_promotion_gate_refuses_fails_at_that_cell(tmp_path):
     notebook = nbformat.read(NOTEBOOKS / "02-promote-and-serve.ipynb", as_version=4)
-    promote = code_cell_number(notebook, "%mlops_promote")
-    cell = [c for c in notebook.cells if c.cell_type == "code"][promote]
+    promote, cell = next((number, cell) for number, cell in enumerate(code_cells(notebook)) if "%mlops_promote" in cell.source)
     assert '--require "accuracy >= 0.9"' in cell.source
     cell.source = cell.source.replace('--require "accuracy >= 0.9"', '--require "accuracy > 1"')
     status, cells = run_nbval(notebook, tmp_path, "-x")  # stop there: nothing after it runs
