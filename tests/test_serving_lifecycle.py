@@ -3,6 +3,7 @@ feedback never answers a false 404, a deployment outlives its kernel, dead shown
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 import signal
@@ -160,14 +161,18 @@ def test_a_deployment_outlives_the_kernel_that_started_it(promoted):
     """A real process (a kernel) serves the model and exits; this one finds the deployment, calls it, stops it."""
     kernel = "import sys, mlops_magic as mm; mm.set_store(sys.argv[1]); print(mm.serve('wine@production', workers=1).pid)"
     pid = int(subprocess.run([sys.executable, "-c", kernel, promoted.url], capture_output=True, text=True, timeout=120, check=True).stdout.split()[-1])
-    found = api.deployments()
-    assert [(d.name, d.status, d.pid, d.versions) for d in found] == [("wine", "running", pid, {"production": 1})]
-    with requests.Session() as session:
-        assert invoke(session, found[0].url, wine_records(2)).status_code == 200
-    with pytest.raises(ServingError, match="already served at"):
-        api.serve("wine@production")
-    assert api.stop("wine").status == "stopped"
-    wait_until_ended(pid, timeout=5)
+    try:
+        found = api.deployments()
+        assert [(d.name, d.status, d.pid, d.versions) for d in found] == [("wine", "running", pid, {"production": 1})]
+        with requests.Session() as session:
+            assert invoke(session, found[0].url, wine_records(2)).status_code == 200
+        with pytest.raises(ServingError, match="already served at"):
+            api.serve("wine@production")
+        assert api.stop("wine").status == "stopped"
+        wait_until_ended(pid, timeout=5)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)  # not this process's child: the autouse fixture would not find it
     assert len(api.predictions("wine")) == 2
 
 
