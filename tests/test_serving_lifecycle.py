@@ -25,12 +25,12 @@ from .serving_support import invoke, logistic, train
 
 
 @pytest.fixture(autouse=True)
-def no_stray_processes():
+def no_stray_processes(store):
     """A test that fails half-way must not leave its serving process behind."""
-    before = set(manager._children)
     yield
-    for pid in set(manager._children) - before:
-        manager._terminate(pid, timeout=10)
+    for status in manager.statuses(store):
+        if status.status == "running":
+            manager._terminate(status.pid, timeout=10)
 
 
 @pytest.fixture

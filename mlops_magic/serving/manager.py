@@ -25,9 +25,6 @@ from . import DEFAULT_WORKERS
 from .ports import free_port, port_is_free
 from .router import Target
 
-_children: dict[int, subprocess.Popen] = {}  # processes this kernel started, so they can be reaped
-
-
 @dataclass
 class DeploymentStatus:
     """A deployment as it is now: where, what, and whether its process answers."""
@@ -79,13 +76,11 @@ def start(store, target: Target, host: str = "127.0.0.1", port: int | None = Non
     ]  # fmt: skip
     with open(log_path, "ab") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    _children[process.pid] = process
     url = f"http://{host}:{port}"
     deadline = time.monotonic() + timeout
     with requests.Session() as session:
         while True:
             if process.poll() is not None:
-                _children.pop(process.pid, None)
                 raise ServingError(f"the serving process for {target.name} exited: {last_line(log_path)}")
             try:
                 if session.get(f"{url}/ready", timeout=1).status_code == 200:
@@ -149,13 +144,6 @@ def _terminate(pid: int, timeout: float = 30.0) -> bool:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         return True
-    child = _children.pop(pid, None)
-    if child is not None:
-        try:
-            child.wait(timeout)
-            return True
-        except subprocess.TimeoutExpired:
-            return False
     deadline = time.monotonic() + timeout
     while _alive(pid):
         if time.monotonic() > deadline:
@@ -165,9 +153,11 @@ def _terminate(pid: int, timeout: float = 30.0) -> bool:
 
 
 def _alive(pid: int) -> bool:
-    child = _children.get(pid)
-    if child is not None:
-        return child.poll() is None
+    try:  # a process this one started is reaped here once it has exited, so it never lingers as a zombie
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass  # started by another process (an earlier kernel, the command line)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
