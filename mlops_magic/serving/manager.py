@@ -25,6 +25,7 @@ from . import DEFAULT_WORKERS
 from .ports import free_port, port_is_free
 from .router import Target
 
+
 @dataclass
 class DeploymentStatus:
     """A deployment as it is now: where, what, and whether its process answers."""
