@@ -73,6 +73,7 @@ def deploy_step(state: dict[str, Any]) -> None:
 def stop_step(state: dict[str, Any]) -> None:
     """4. Stop the endpoint: a graceful stop writes every logged prediction first."""
     say(f"  {api.stop(state['deployment'].name)!r}; {len(api.predictions(state['deployment'].name))} predictions logged")
+    state["stopped"] = True
 
 
 def monitor_step(state: dict[str, Any]) -> None:
@@ -116,9 +117,13 @@ def run_tour(store: str | None = None) -> int:
     started = time.perf_counter()
     say(f"mlops_magic tour — store: {api.get_store().url}")
     state: dict[str, Any] = {}
-    for number, (title, step) in enumerate(STEPS, start=1):
-        say(f"\n[{number}/{len(STEPS)}] {title}")
-        step(state)
+    try:
+        for number, (title, step) in enumerate(STEPS, start=1):
+            say(f"\n[{number}/{len(STEPS)}] {title}")
+            step(state)
+    finally:
+        if "deployment" in state and not state.get("stopped"):  # a step failed: leave no endpoint behind
+            api.stop(state["deployment"].name)
     say(f"\ndone in {time.perf_counter() - started:.1f} s. The store is at {api.get_store().url}")
     say("Open the tutorials in notebooks/ to see the same steps with widgets.")
     return 0
