@@ -72,6 +72,7 @@ def select_runs(frame: pd.DataFrame, sort: str | None = None, ascending: bool | 
         if ascending is None:
             ascending = column.startswith("metrics.") and not higher_is_better(column[len("metrics.") :])
         frame = frame.sort_values(column, ascending=ascending, na_position="last", kind="stable")
+        frame.attrs["sorted_by"] = (column, ascending)  # the runs table's controls start from it
     if limit is not None:
         frame = frame.head(limit)
     return frame.reset_index(drop=True)

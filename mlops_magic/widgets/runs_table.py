@@ -38,8 +38,9 @@ class RunsTable(View):
     def __init__(self, frame: pd.DataFrame):
         self.frame = frame
         columns = table_columns(frame)
-        self.sort_by = widgets.Dropdown(options=columns, value="start_time" if "start_time" in columns else None, description="sort by")
-        self.descending = widgets.ToggleButton(value=True, description="descending", icon="sort-amount-desc")
+        sorted_by, ascending = frame.attrs.get("sorted_by", ("start_time", False))  # how mm.runs ordered it
+        self.sort_by = widgets.Dropdown(options=columns, value=sorted_by if sorted_by in columns else None, description="sort by")
+        self.descending = widgets.ToggleButton(value=not ascending, description="descending", icon="sort-amount-desc")
         self.selection = widgets.SelectMultiple(
             options=[(f"{r.run_id[:8]} {r.name}", r.run_id) for r in frame.itertuples()],
             description="select",
