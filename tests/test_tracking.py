@@ -125,6 +125,7 @@ def test_failing_cell_is_recorded_and_the_exception_reaches_the_user(wine):
     run = only_run()
     assert run.status == "failed"
     assert "ZeroDivisionError: division by zero" in run.error
+    assert "mlops_magic" not in run.error and "1 / 0" in run.error  # the traceback starts at the user's code
     assert wine.user_ns["x"] == 1  # statements before the failure ran, as without the magic
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import traceback
+from pathlib import Path
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,17 @@ from .metrics import as_metric_value, baseline_metrics, evaluate
 
 if TYPE_CHECKING:
     from .tracker import Tracker
+
+
+PACKAGE_FOLDER = str(Path(__file__).resolve().parents[1])
+
+
+def user_traceback(error: BaseException) -> str:
+    """The traceback of ``error`` from the user's own code on: mlops_magic's frames above it are left out."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None and tb.tb_frame.f_code.co_filename.startswith(PACKAGE_FOLDER):
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(error), error, tb))
 
 
 @dataclass
@@ -85,7 +97,7 @@ class RunRecorder:
             duration_s=time.perf_counter() - self._started,
             source=self.source,
             provenance=provenance or {},
-            error="".join(traceback.format_exception(type(error), error, error.__traceback__)) if error is not None else None,
+            error=user_traceback(error) if error is not None else None,
             warnings=self.warnings,
             tags=dict(self.tags),
         )
