@@ -324,14 +324,15 @@ def test_a_shadow_row_is_in_the_time_window_of_the_prediction_it_shadows(store, 
     assert list(sizes[True]) == list(sizes[False]) == list(report.windows["n_predictions"])
 
 
-def test_the_estimate_covers_exactly_the_rows_of_each_count_window(store):
+@pytest.mark.parametrize("logged", [True, False], ids=["confidence logged", "old rows: from the sample"])
+def test_the_estimate_covers_exactly_the_rows_of_each_count_window(store, logged):
     from sklearn.linear_model import LogisticRegression as Logistic
 
     frame = wine_frame().sample(frac=1, random_state=1).reset_index(drop=True)
     model = make_pipeline(StandardScaler(), Logistic(C=0.05, max_iter=1000))
     version = register_model("raw", model, frame.iloc[:100], "target")  # no eval data: the estimate is the mean confidence
     X = frame.drop(columns="target").iloc[100:130]
-    ids = log_stream(store, "raw", version, model, X, frame["target"].iloc[100:130], start=time.time() - 10, step=0.0, label_share=0.0)
+    ids = log_stream(store, "raw", version, model, X, frame["target"].iloc[100:130], start=time.time() - 10, step=0.0, label_share=0.0, confidence=logged)
     assert ids == sorted(ids)  # one request: every row at one time, in arrival order by id
     confidence = np.array(answered_confidence(model, X, model.predict(X)))
     report = api.monitor("raw", window=10, record=False)

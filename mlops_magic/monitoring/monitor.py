@@ -59,14 +59,14 @@ def _window_table(groups, spec, until: float):
     (answered predictions only: shadow rows are scored beside them)."""
     import pandas as pd
 
-    columns = ["win", "start_s", "end_s", "window", "start", "end", "n_predictions", "n_labelled"]
+    columns = ["win", "start_s", "end_s", "newest_id", "window", "start", "end", "n_predictions", "n_labelled"]
     if groups is None or not len(groups):
         return pd.DataFrame(columns=columns)
     served = groups[~groups["shadow"]]
     windows = (
         served.assign(n_labelled=served["n"].where(served["labelled"], 0))
         .groupby("win")
-        .agg(n_predictions=("n", "sum"), n_labelled=("n_labelled", "sum"), first=("first", "min"), last=("last", "max"))
+        .agg(n_predictions=("n", "sum"), n_labelled=("n_labelled", "sum"), first=("first", "min"), last=("last", "max"), newest_id=("newest_id", "first"))
         .sort_index(ascending=False)
         .reset_index()
     )
@@ -81,6 +81,7 @@ def _window_table(groups, spec, until: float):
             "win": windows["win"],
             "start_s": starts.astype(float),
             "end_s": ends.astype(float),
+            "newest_id": windows["newest_id"] if spec.count is not None else None,
             "window": range(len(windows)),
             "start": pd.to_datetime(starts.astype(float), unit="s", utc=True),
             "end": pd.to_datetime(ends.astype(float), unit="s", utc=True),
@@ -256,12 +257,12 @@ def _by_variant(groups, task, estimates, table):
     return frame.drop(columns="win").sort_values(["window", "shadow", "version"]).reset_index(drop=True)
 
 
-def _observed(store, name, run, variable, task, spec, until, groups, table, reference, drift_options):
+def _observed(store, name, run, variable, task, groups, table, reference, drift_options):
     """What the logged predictions show: metrics per window and per variant, drift, service health."""
     import pandas as pd
 
     features = list(reference.columns) if reference is not None else None
-    sample = store.window_sample(name, spec.count, spec.seconds, list(zip(table["win"], table["start_s"], table["end_s"])), until=until)
+    sample = store.window_sample(name, list(zip(table["win"], table["start_s"], table["end_s"], table["newest_id"], table["n_predictions"])))
     sample["variant"] = sample["variant"].fillna(NO_VARIANT)
     table = table.merge(_realised(groups, task, ["win"]), on="win", how="left")
     estimates = pd.DataFrame()
@@ -326,9 +327,7 @@ def monitor_model(
     health = pd.DataFrame(columns=[*HEALTH_COLUMNS, "sampled"])
     if len(table):
         reference = reference_features(store, run)
-        table, by_variant, drift, prediction_drift, health = _observed(
-            store, name, run, found.variable, task, spec, until, groups, table, reference, drift_options
-        )
+        table, by_variant, drift, prediction_drift, health = _observed(store, name, run, found.variable, task, groups, table, reference, drift_options)
     report = MonitorReport(
         model=name,
         version=found.version if len(table) else None,
@@ -337,7 +336,7 @@ def monitor_model(
         metric=shown.metric if shown else (metric or PRIMARY_METRIC.get(task)),
         threshold_min=shown.min_value if shown else None,
         threshold_max=shown.max_value if shown else None,
-        windows=table.drop(columns=["win", "start_s", "end_s"]),
+        windows=table.drop(columns=["win", "start_s", "end_s", "newest_id"]),
         by_variant=by_variant,
         health=health,
         drift=drift,

@@ -17,11 +17,13 @@ import orjson
 from sqlalchemy import (
     Float,
     Integer,
+    String,
     and_,
     case,
     cast,
     func,
     literal,
+    or_,
     select,
     union_all,
 )
@@ -31,7 +33,7 @@ from . import schema as s
 from .predictions import SHADOW_SUFFIX
 
 REQUEST_ROWS_CAP = 200_000
-CONFIDENCE_BINS = 1000  # the confidence histogram's resolution: estimates move by under 0.001 with it
+CONFIDENCE_BINS = 100  # confidence histogram bins per window; the calibration map is applied at each bin's mean
 SAMPLE_ROWS = 200  # rows per window read for what needs each row's probabilities (ROC AUC)
 NEWEST_ROWS = 2000  # rows of the newest window read for drift
 
@@ -136,6 +138,14 @@ class MonitoringStore:
         with self.db.reading() as conn:
             return conn.execute(query).scalar()
 
+    def _shadows_among_newest(self, model: str, rows: int, until: float | None) -> bool:
+        """Whether ``model``'s newest ``rows`` predictions hold a shadow row: when none do, no answered
+        row of the newest windows has one (a shadow row is logged after its prediction)."""
+        p = s.predictions
+        newest = select(p.c.shadow).where(p.c.model == model, *([p.c.time <= until] if until is not None else [])).order_by(p.c.time.desc()).limit(rows).subquery()
+        with self.db.reading() as conn:
+            return bool(conn.execute(select(func.max(cast(newest.c.shadow, Integer)))).scalar())
+
     def _answered(self, model: str, count: int, max_windows: int, until: float | None, columns):
         """``model``'s newest ``count * max_windows`` answered (non-shadow) predictions, with ``win``
         (0 = newest): ranked by arrival, ``time`` then ``prediction_id``, so a request whose rows
@@ -147,18 +157,22 @@ class MonitoringStore:
         base = [p.c.prediction_id, p.c.time, p.c.version, p.c.variant, p.c.shadow, *columns]
         latest = select(*base).where(*where).order_by(p.c.time.desc(), p.c.prediction_id.desc()).limit(count * max_windows).subquery()
         rank = func.row_number().over(order_by=(latest.c.time.desc(), latest.c.prediction_id.desc())) - 1
-        return select(*latest.c, (rank // count).label("win"))
+        return select(*latest.c, (rank // count).label("win"), (rank % count).label("position"))
 
     def _windowed(self, model: str, count: int | None, seconds: float | None, max_windows: int, until: float | None, columns):
         """A subquery of the rows in the newest windows, with ``win`` (0 = newest): the answered
         predictions that make up the windows, and each shadow row (``<id>.s``) in the window of the
-        prediction it shadows, so champion and shadow are compared on the same rows."""
+        prediction it shadows, so champion and shadow are compared on the same rows. Count windows
+        also carry ``position`` (0 = a window's newest answered row; None on shadow rows)."""
         p = s.predictions
         if count is not None:
             answered = self._answered(model, count, max_windows, until, columns).cte("answered")
+            if not self._shadows_among_newest(model, count * max_windows, until):
+                return select(answered).subquery()
             shadow = p.alias("shadow_rows")
             shadows = (
-                select(shadow.c.prediction_id, shadow.c.time, shadow.c.version, shadow.c.variant, shadow.c.shadow, *[shadow.c[c.name] for c in columns], answered.c.win)
+                select(shadow.c.prediction_id, shadow.c.time, shadow.c.version, shadow.c.variant, shadow.c.shadow, *[shadow.c[c.name] for c in columns])
+                .add_columns(answered.c.win, literal(None, Integer).label("position"))
                 .select_from(shadow.join(answered, shadow.c.prediction_id == answered.c.prediction_id + SHADOW_SUFFIX))
                 .where(shadow.c.model == model, shadow.c.shadow.is_(True))  # found by primary key, row by row
             )
@@ -183,7 +197,8 @@ class MonitoringStore:
     ):
         """Aggregates of the newest windows of ``model``'s predictions, from one grouped query, as a DataFrame.
 
-        Columns: win, version, variant, shadow, labelled, n, first, last (times); for classifiers
+        Columns: win, version, variant, shadow, labelled, n, first, last (times), newest_id (count
+        windows: the id of the window's newest answered row, in the group holding it); for classifiers
         output and label (JSON decoded; label None where no feedback came), ``bin`` (the answered
         class's confidence in ``1/CONFIDENCE_BINS`` steps; NaN where none was logged) and
         ``sum_confidence``; for regressors sum_error2, sum_abs_error, sum_label, sum_label2 over the
@@ -198,7 +213,8 @@ class MonitoringStore:
         sub = self._windowed(model, count, seconds, max_windows, until, columns)
         labelled = sub.c.label.isnot(None)
         keys = [sub.c.win, sub.c.version, sub.c.variant, sub.c.shadow, labelled.label("labelled")]
-        common = [func.count(), func.min(sub.c.time), func.max(sub.c.time)]
+        newest = func.max(case((sub.c.position == 0, sub.c.prediction_id))) if count is not None else literal(None, String)
+        common = [func.count(), func.min(sub.c.time), func.max(sub.c.time), newest]
         if task == "regression":
             error = cast(sub.c.output, Float) - cast(sub.c.label, Float)
             label = cast(sub.c.label, Float)
@@ -212,7 +228,7 @@ class MonitoringStore:
         query = select(*keys, *common, *extra).group_by(*groups)
         with self.db.reading() as conn:
             rows = conn.execute(query).all()
-        frame = pd.DataFrame(rows, columns=["win", "version", "variant", "shadow", "labelled", "n", "first", "last", *names])
+        frame = pd.DataFrame(rows, columns=["win", "version", "variant", "shadow", "labelled", "n", "first", "last", "newest_id", *names])
         frame["labelled"] = frame["labelled"].astype(bool)
         frame["shadow"] = frame["shadow"].astype(bool)
         if task != "regression":
@@ -223,40 +239,31 @@ class MonitoringStore:
             frame["sum_confidence"] = frame["sum_confidence"].astype(float)
         return frame
 
-    def window_sample(self, model: str, count: int | None, seconds: float | None, bounds: list[tuple[int, float, float]], until: float | None = None, per_window: int = SAMPLE_ROWS, newest: int = NEWEST_ROWS):
+    def window_sample(self, model: str, bounds: list[tuple[int, float, float, str | None, int]], per_window: int = SAMPLE_ROWS, newest: int = NEWEST_ROWS):
         """The newest ``per_window`` answered predictions of each window (``newest`` of window 0), with
         inputs, label and confidence, as a DataFrame in arrival order (``time``, then ``prediction_id``).
 
-        Each row is in exactly the window the aggregates put it in. ``bounds`` lists (win, start, end)
-        of the windows shown. Count windows take the sample from the same ranking as the aggregates;
-        time windows are one indexed query with a LIMIT per window. Columns: win, prediction_id, time,
-        version, variant, output, label, confidence, and ``inputs.<column>`` per input.
+        ``bounds`` lists (win, start, end, newest_id, size) per window, start exclusive. A count
+        window (``newest_id`` given) is read from its newest row, ``(end, newest_id)``, back in arrival
+        order for at most its ``size`` rows, so each row is in exactly the window the aggregates put it
+        in; a time window is ``(start, end]``.
+        One indexed query with a LIMIT per window, so the cost does not grow with the log. Columns:
+        win, prediction_id, time, version, variant, output, label, confidence, ``inputs.<column>``.
         """
         import pandas as pd
 
         p = s.predictions
         picked = [p.c.prediction_id, p.c.time, p.c.version, p.c.variant, p.c.output, p.c.inputs, p.c.label, p.c.confidence]
+        rows = []
         with self.db.reading() as conn:
-            if count is not None:
-                ranked = self._answered(model, count, len(bounds), until, []).subquery()
-                within = func.row_number().over(partition_by=ranked.c.win, order_by=(ranked.c.time.desc(), ranked.c.prediction_id.desc()))
-                chosen = select(ranked.c.prediction_id, ranked.c.win, within.label("rank")).subquery()
-                query = (
-                    select(chosen.c.win, *picked)
-                    .select_from(chosen.join(p, p.c.prediction_id == chosen.c.prediction_id))
-                    .where(chosen.c.rank <= case((chosen.c.win == 0, newest), else_=per_window))
-                )
-                rows = conn.execute(query).all()
-            else:
-                rows = []
-                for win, start, end in bounds:
-                    query = (
-                        select(literal(int(win)).label("win"), *picked)
-                        .where(p.c.model == model, p.c.shadow.is_(False), p.c.time > start, p.c.time <= end)
-                        .order_by(p.c.time.desc(), p.c.prediction_id.desc())
-                        .limit(newest if win == 0 else per_window)
-                    )
-                    rows += conn.execute(query).all()
+            for win, start, end, newest_id, size in bounds:
+                where = [p.c.model == model, p.c.shadow.is_(False), p.c.time <= end]
+                if isinstance(newest_id, str):
+                    where.append(or_(p.c.time < end, p.c.prediction_id <= newest_id))
+                else:
+                    where.append(p.c.time > start)
+                query = select(literal(int(win)).label("win"), *picked).where(*where).order_by(p.c.time.desc(), p.c.prediction_id.desc())
+                rows += conn.execute(query.limit(min(newest if win == 0 else per_window, size))).all()
         rows.sort(key=lambda r: (r.time, r.prediction_id))
         decode = orjson.loads  # twice as fast as json here, where the sample's inputs are most of the cost
         frame = pd.DataFrame(
