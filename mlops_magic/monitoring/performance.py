@@ -1,5 +1,5 @@
-"""Live performance per window: realised metrics from logged predictions joined with feedback, and
-for classifiers an estimate from the model's confidence where labels have not come yet (CBPE).
+"""Live performance per window: realised metrics from logged predictions and their feedback labels,
+and for classifiers an estimate from the model's confidence, for windows whose labels have not come (CBPE).
 
 Realised metrics are computed from per-window counts the store aggregates in SQL (confusion pairs
 for classifiers, error sums for regressors), so they equal scikit-learn's on the same rows without

@@ -34,7 +34,7 @@ from .predictions import SHADOW_SUFFIX
 
 REQUEST_ROWS_CAP = 200_000
 CONFIDENCE_BINS = 100  # confidence histogram bins per window; the calibration map is applied at each bin's mean
-SAMPLE_ROWS = 200  # rows per window read for what needs each row's probabilities (ROC AUC)
+SAMPLE_ROWS = 200  # rows per window read for what needs each row's probabilities (ROC AUC, rows logged without a confidence)
 NEWEST_ROWS = 2000  # rows of the newest window read for drift
 
 
