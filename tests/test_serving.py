@@ -118,6 +118,7 @@ def test_feedback_is_durable_when_answered_and_joined_to_the_log(served):
     assert answer.json() == {"recorded": 8}
     log = api.predictions("wine").set_index("prediction_id")
     assert log.loc[ids, "label"].tolist() == labels
+    assert {type(v) for v in log.loc[ids, "label"]} == {int}  # as sent, not turned into floats
     assert log.loc[ids, "output"].tolist() == served.model.predict(rows).tolist()
     assert log.loc[ids, "inputs.alcohol"].tolist() == rows["alcohol"].tolist()
     assert (log.loc[ids, "version"] == 1).all() and (log.loc[ids, "variant"] == "production").all()

@@ -155,7 +155,8 @@ class PredictionsStore:
         frame = pd.DataFrame(rows, columns=[c.name for c in s.predictions.columns])
         inputs = pd.DataFrame([json.loads(v) for v in frame.pop("inputs")], index=frame.index).add_prefix("inputs.")
         frame["output"] = [json.loads(v) for v in frame["output"]]
-        frame["label"] = [json.loads(v) if isinstance(v, str) else None for v in frame["label"]]  # NaN where no feedback (pandas 3)
+        labels = [json.loads(v) if isinstance(v, str) else None for v in frame["label"]]
+        frame["label"] = pd.Series(labels, index=frame.index, dtype=object)  # labels as sent (1 stays 1), None where none came
         frame["time"] = pd.to_datetime(frame["time"], unit="s", utc=True)
         frame["label_time"] = pd.to_datetime(frame["label_time"], unit="s", utc=True)
         return pd.concat([frame, inputs], axis=1)
