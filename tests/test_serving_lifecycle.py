@@ -217,6 +217,7 @@ def test_magics_serve_return_a_live_card_list_and_stop(ip):
         ip.run_line_magic("mlops_serve", "nope@production")
     card = ip.run_line_magic("mlops_serve", "wine@production")
     assert isinstance(card, DeploymentCard) and card.status.status == "running"
+    assert card.status._repr_html_() == card.body.value  # mm.serve()'s status reads as the same card without a widget
     assert "curl -s http://127.0.0.1:" in card.body.value and '"alcohol": 0.0' in html.unescape(card.body.value)
     with requests.Session() as session:
         invoke(session, card.status.url, {"dataframe_records": [{c: 1.0 for c in card.status.columns}]})

@@ -7,6 +7,7 @@ is how a new kernel finds it again. A deployment is ``running`` when its recorde
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import signal
@@ -19,6 +20,7 @@ from typing import Any
 
 import requests
 
+from .. import html as h
 from ..errors import ServingError
 from ..store.deployments import DeploymentRecord
 from . import DEFAULT_WORKERS
@@ -56,10 +58,38 @@ class DeploymentStatus:
         body = json.dumps({"dataframe_records": [record]})
         return f"curl -s {self.url}/invocations -H 'Content-Type: application/json' -d '{body}'"
 
+    def _repr_html_(self) -> str:
+        return card_html(self)
+
     def __repr__(self) -> str:
         versions = ", ".join(f"{label}=v{v}" for label, v in self.versions.items()) or "-"
         count = "" if self.requests is None else f", {self.requests} requests"
         return f"<Deployment {self.name} {self.status} at {self.url} ({versions}{count}) pid {self.pid}>"
+
+
+STATUS_COLOURS = {"running": h.GOOD, "dead": h.BAD, "stopped": h.MUTED}
+
+
+def started_text(timestamp: float) -> str:
+    return datetime.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def versions_text(status) -> str:
+    return ", ".join(f"{label} → v{version}" for label, version in status.versions.items()) or "–"
+
+
+def card_html(status: DeploymentStatus) -> str:
+    """A deployment as static HTML: status, URL, what it serves, versions, requests, a curl example."""
+    rows = [
+        ["status", h.badge(status.status, STATUS_COLOURS.get(status.status, h.MUTED))],
+        ["URL", f'<a href="{h.escape(status.url)}/docs" target="_blank">{h.escape(status.url)}</a> (API docs at /docs)'],
+        ["serves", h.escape(status.description)],
+        ["versions", h.escape(versions_text(status))],
+        ["requests", h.escape("–" if status.requests is None else status.requests)],
+        ["process", h.escape(f"pid {status.pid}, started {started_text(status.started_at)}")],
+    ]
+    example = h.code(status.curl_example()) if status.status == "running" else ""
+    return f"<b>Deployment {h.escape(status.name)}</b>" + h.table(["", ""], rows, raw=True) + example
 
 
 def start(store, target: Target, host: str = "127.0.0.1", port: int | None = None, workers: int = DEFAULT_WORKERS, timeout: float = 60.0) -> DeploymentStatus:

@@ -2,36 +2,13 @@
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Callable
 
 import ipywidgets as widgets
 
 from .. import html as h
+from ..serving.manager import STATUS_COLOURS, card_html, started_text, versions_text
 from .view import View
-
-STATUS_COLOURS = {"running": h.GOOD, "dead": h.BAD, "stopped": h.MUTED}
-
-
-def _when(timestamp: float) -> str:
-    return datetime.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _versions(status) -> str:
-    return ", ".join(f"{label} → v{version}" for label, version in status.versions.items()) or "–"
-
-
-def card_html(status) -> str:
-    rows = [
-        ["status", h.badge(status.status, STATUS_COLOURS.get(status.status, h.MUTED))],
-        ["URL", f'<a href="{h.escape(status.url)}/docs" target="_blank">{h.escape(status.url)}</a> (API docs at /docs)'],
-        ["serves", h.escape(status.description)],
-        ["versions", h.escape(_versions(status))],
-        ["requests", h.escape("–" if status.requests is None else status.requests)],
-        ["process", h.escape(f"pid {status.pid}, started {_when(status.started_at)}")],
-    ]
-    example = h.code(status.curl_example()) if status.status == "running" else ""
-    return f"<b>Deployment {h.escape(status.name)}</b>" + h.table(["", ""], rows, raw=True) + example
 
 
 def table_html(statuses: list) -> str:
@@ -39,7 +16,7 @@ def table_html(statuses: list) -> str:
         return f'<div style="color:{h.MUTED}">no deployments: serve a model with %mlops_serve NAME@ALIAS.</div>'
     rows = [
         [h.escape(s.name), h.badge(s.status, STATUS_COLOURS.get(s.status, h.MUTED)), h.escape(s.url), h.escape(s.description),
-         h.escape(_versions(s)), h.escape("–" if s.requests is None else s.requests), h.escape(s.pid), h.escape(_when(s.started_at))]
+         h.escape(versions_text(s)), h.escape("–" if s.requests is None else s.requests), h.escape(s.pid), h.escape(started_text(s.started_at))]
         for s in statuses
     ]  # fmt: skip
     return h.table(["model", "status", "URL", "serves", "versions", "requests", "pid", "started"], rows, raw=True)
