@@ -141,3 +141,13 @@ def test_loading_the_extension_imports_nothing_heavy():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_compare_of_different_model_classes_shows_only_params_they_share(wine):
+    train(wine, 2)
+    wine.run_cell_magic("mlops_train", "-e wine", "from sklearn.linear_model import LogisticRegression\nlr = LogisticRegression(max_iter=300).fit(X_train, y_train)")
+    tree_run, logistic_run = mm.runs("wine").sort_values("start_time")["run_id"]
+    comparison = mm.compare(tree_run, logistic_run)
+    assert "max_depth" not in comparison.params.index and "max_depth" in comparison.unshared_params
+    assert "C" in comparison.unshared_params and len(comparison.params) < 5
+    assert "belong to only some of the runs" in comparison._repr_html_()

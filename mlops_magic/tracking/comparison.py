@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -17,10 +17,11 @@ class Comparison:
     """Runs side by side; ``repr`` and ``_repr_html_`` show the differences."""
 
     runs: list[Run]
-    params: pd.DataFrame  # one row per param that differs, one column per run
+    params: pd.DataFrame  # one row per param that every run has and that differs, one column per run
     metrics: pd.DataFrame  # one row per metric, one column per run
     data: pd.DataFrame  # one row per run and role: digest, rows, columns
     code_diffs: list[str]  # unified diff of each run's code against the first run's
+    unshared_params: list[str] = field(default_factory=list)  # params only some runs have (other model classes)
 
     def __repr__(self) -> str:
         ids = ", ".join(run.short_id for run in self.runs)
@@ -41,7 +42,8 @@ def compare_runs(runs: list[Run]) -> Comparison:
         raise InvalidInputError("the same run is named twice: give distinct run ids.")
     labels = _labels(runs)
     params = pd.DataFrame({label: run.params for label, run in zip(labels, runs)}).sort_index()
-    differing = params.astype(str).nunique(axis=1, dropna=False) > 1
+    shared = params.notna().all(axis=1)
+    differing = shared & (params.astype(str).nunique(axis=1, dropna=False) > 1)
     metrics = pd.DataFrame({label: run.metrics for label, run in zip(labels, runs)}, dtype="float64").sort_index()
     data = pd.DataFrame(
         [
@@ -56,7 +58,7 @@ def compare_runs(runs: list[Run]) -> Comparison:
         "".join(difflib.unified_diff(base, (run.source or "").splitlines(keepends=True), fromfile=labels[0], tofile=label))
         for label, run in zip(labels[1:], runs[1:])
     ]
-    return Comparison(runs, params[differing], metrics, data, diffs)
+    return Comparison(runs, params[differing], metrics, data, diffs, list(params.index[~shared]))
 
 
 MAX_PARAMS = 25
@@ -74,6 +76,11 @@ def comparison_html(comparison: Comparison, chart: bytes | None = None) -> str:
             parts.append(f'<div style="color:{h.MUTED}">and {len(comparison.params) - MAX_PARAMS} more (see Comparison.params)</div>')
     else:
         parts.append(f'<div style="color:{h.MUTED}">same params</div>')
+    if comparison.unshared_params:
+        parts.append(
+            f'<div style="color:{h.MUTED}">{len(comparison.unshared_params)} params belong to only some of the runs '
+            "(different model classes): see each run's .params</div>"
+        )
     if len(comparison.data):
         parts += ["<h4 style='margin:4px 0'>data</h4>", h.table(comparison.data.columns, comparison.data.itertuples(index=False))]
     parts.append("<h4 style='margin:4px 0'>code</h4>")
