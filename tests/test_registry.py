@@ -215,6 +215,8 @@ def test_two_processes_promoting_at_once_never_pass_against_a_stale_champion(tmp
         process.start()
     for process in processes:
         process.join(120)
+        if process.is_alive():
+            process.kill()
     assert [p.exitcode for p in processes] == [0, 0]
     outcomes = [results.get(timeout=5) for _ in range(50)]
 
