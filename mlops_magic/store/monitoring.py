@@ -224,7 +224,7 @@ class MonitoringStore:
         else:
             confidence_bin = _floor_int(sub.c.confidence * CONFIDENCE_BINS, self.db.engine.dialect.name).label("bin")
             extra, names = [sub.c.output, sub.c.label, confidence_bin, func.sum(sub.c.confidence)], ["output", "label", "bin", "sum_confidence"]
-            groups = [*keys, sub.c.output, sub.c.label, confidence_bin]
+            groups = [*keys[:-1], sub.c.output, sub.c.label, confidence_bin]  # labelled follows from label
         query = select(*keys, *common, *extra).group_by(*groups)
         with self.db.reading() as conn:
             rows = conn.execute(query).all()
