@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import shutil
@@ -206,6 +207,26 @@ def assert_migrated_whole(url: str, folder: Path) -> None:
     assert labelled.loc["fixture-19", "label"] == 1
     store.close()
     assert stored_revision(Store(url, folder / "artifacts")) == (schema.SCHEMA_VERSION, f"{schema.SCHEMA_VERSION:04d}")
+
+
+def test_a_migration_that_fails_leaves_the_old_store_as_it_was(tmp_path):
+    import sqlite3
+
+    shutil.copytree(FIXTURES / "store-v1-first", tmp_path / "s")
+    database = tmp_path / "s" / "store.db"
+    with contextlib.closing(sqlite3.connect(database)) as conn, conn:  # blocks 0002's copy of the datasets table
+        conn.execute("CREATE TABLE _alembic_tmp_datasets (x INTEGER)")
+    tables = "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+    with contextlib.closing(sqlite3.connect(database)) as conn:
+        before = conn.execute(tables).fetchall()
+    with pytest.raises(StoreError, match="migrating the store failed, so it was left as it was: table _alembic_tmp_datasets already exists"):
+        Store(str(tmp_path / "s"))
+    with contextlib.closing(sqlite3.connect(database)) as conn, conn:
+        assert conn.execute(tables).fetchall() == before  # no alembic_version, data_profiles, ...
+        assert conn.execute("SELECT value FROM store_info WHERE key = 'schema_version'").fetchone() == ("1",)
+        assert "profile" in [row[1] for row in conn.execute("PRAGMA table_info(datasets)")]
+        conn.execute("DROP TABLE _alembic_tmp_datasets")
+    assert stored_revision(Store(str(tmp_path / "s"))) == (schema.SCHEMA_VERSION, f"{schema.SCHEMA_VERSION:04d}")
 
 
 def test_the_schema_version_is_the_head_migration_and_a_new_store_is_stamped_with_it(tmp_path):

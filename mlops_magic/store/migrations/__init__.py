@@ -20,6 +20,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, inspect
+from sqlalchemy.exc import SQLAlchemyError
 
 from ...errors import StoreError
 
@@ -63,3 +64,5 @@ def upgrade(conn: Connection, legacy: bool) -> None:
         command.upgrade(config, "head")
     except CommandError as exc:  # e.g. a revision this mlops_magic does not know: a newer store
         raise StoreError(f"cannot migrate the store: {exc}. Upgrade mlops_magic if the store is newer.") from exc
+    except SQLAlchemyError as exc:
+        raise StoreError(f"migrating the store failed, so it was left as it was: {exc.orig or exc}") from exc
