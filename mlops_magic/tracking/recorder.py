@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import time
 import traceback
-from pathlib import Path
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MLOpsError
