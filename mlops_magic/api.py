@@ -6,14 +6,16 @@ Heavy libraries (pandas, scikit-learn, skops) are imported inside the functions 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidInputError
 from .monitoring.windows import DEFAULT_WINDOW
 from .serving import DEFAULT_WORKERS
 from .session import Session
-from .store import Store
-from .store.entities import Run
+
+if TYPE_CHECKING:  # the store is imported on first use: ``%load_ext`` must not pay for SQLAlchemy
+    from .store import Store
+    from .store.entities import Run
 
 _default_session = Session()
 _current_session = _default_session
