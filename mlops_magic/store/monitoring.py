@@ -40,15 +40,24 @@ NEWEST_ROWS = 2000  # rows of the newest window read for drift
 
 @dataclass
 class Policy:
-    """A threshold on a monitored metric of ``model``, evaluated over windows of ``window``."""
+    """A threshold on a monitored metric of ``model`` (or, with ``trigger="drift"``, data drift),
+    evaluated over windows of ``window``; with ``retrain``, what the loop does when it is crossed."""
 
-    policy_id: int
+    policy_id: int | None
     model: str
     metric: str
     min_value: float | None
     max_value: float | None
     window: str
     created_at: float
+    trigger: str = "threshold"  # threshold | drift
+    retrain: bool = False
+    gate: str | None = None  # conditions the retrained challenger must pass, e.g. "accuracy >= 0.88"
+    min_improvement: float = 0.0  # over the champion on the held-out window, absolute
+    cooldown_s: float = 600.0
+    min_labelled: int = 0  # labelled predictions in the window before the policy may fire
+    alias: str | None = None  # the alias a retrained version is promoted to (None: production)
+    production_rows: str = "all"  # labelled production rows a retraining adds: all | recent:N | none
 
 
 def _floor_int(expr, dialect: str):
@@ -116,7 +125,7 @@ class MonitoringStore:
             query = query.limit(limit)
         with self.db.reading() as conn:
             rows = conn.execute(query).all()
-        frame = pd.DataFrame(rows, columns=[c.name for c in s.alerts.columns])
+        frame = pd.DataFrame(list(map(tuple, rows)), columns=[c.name for c in s.alerts.columns])
         frame["time"] = pd.to_datetime(frame["time"].astype(float), unit="s", utc=True)
         frame["window"] = [json.loads(w) if w else None for w in frame["window"]]
         return frame
@@ -228,7 +237,7 @@ class MonitoringStore:
         query = select(*keys, *common, *extra).group_by(*groups)
         with self.db.reading() as conn:
             rows = conn.execute(query).all()
-        frame = pd.DataFrame(rows, columns=["win", "version", "variant", "shadow", "labelled", "n", "first", "last", "newest_id", *names])
+        frame = pd.DataFrame(list(map(tuple, rows)), columns=["win", "version", "variant", "shadow", "labelled", "n", "first", "last", "newest_id", *names])
         frame["labelled"] = frame["labelled"].astype(bool)
         frame["shadow"] = frame["shadow"].astype(bool)
         if task != "regression":
@@ -300,4 +309,5 @@ class MonitoringStore:
             if step > 1:
                 query = query.where(and_(r.c.request_id % step == 0))
             rows = conn.execute(query.order_by(r.c.time)).all()
-        return pd.DataFrame(rows, columns=["time", "version", "status_code", "latency_ms"]), step
+        # plain tuples: pandas probing each SQLAlchemy Row for attributes costs more than the query
+        return pd.DataFrame(list(map(tuple, rows)), columns=["time", "version", "status_code", "latency_ms"]), step
