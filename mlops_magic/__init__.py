@@ -22,6 +22,7 @@ _API = {
     "get_run",
     "load_model",
     "compare",
+    "replay",
     "monitor",
     "drift",
     "check_data",

@@ -140,6 +140,18 @@ def train_cell(shell, cell: str, **options: Any):
     return track_cell(shell, cell, _current_session.tracker, **options)
 
 
+def replay(run_id: str, *, data=None, eval=None):
+    """Re-execute a run's recipe in a fresh process: a new run whose ``parent_run_id`` is ``run_id``.
+
+    ``data``/``eval`` (DataFrames laid out as the run's own, target column included) replace the
+    training/eval snapshots; without them the run trains again on exactly the data it saw.
+    """
+    from .tracking.replay import replay_run
+
+    store = get_store()
+    return store.get_run(replay_run(store, run_id, data=data, eval=eval))
+
+
 def compare(*run_ids: str):
     """Runs side by side: params and metrics that differ, the code diff, data fingerprints."""
     from .tracking.comparison import compare_runs

@@ -18,3 +18,5 @@ def store_location() -> str:
 
 def artifact_root() -> str | None:
     return os.environ.get(ARTIFACTS_ENV) or None
+
+SNAPSHOT_LIMIT_MB = 200  # a run keeps its whole training and eval data, for replays, up to this size

@@ -13,8 +13,9 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
-from traitlets import Unicode, observe
+from traitlets import Float, Unicode, observe
 
+from . import config
 from .errors import MLOpsError
 from .monitoring.windows import DEFAULT_WINDOW
 from .serving import DEFAULT_WORKERS
@@ -52,6 +53,14 @@ class MLOpsMagic(Magics):
     store = Unicode("", help="Store location: a SQLAlchemy URL or a folder (default: MLOPS_MAGIC_STORE or ./.mlops).").tag(
         config=True
     )
+
+    snapshot_limit_mb = Float(
+        config.SNAPSHOT_LIMIT_MB, help="A run keeps its whole training and eval data (for replays) up to this many MB; larger data is not kept."
+    ).tag(config=True)
+
+    @observe("snapshot_limit_mb")
+    def _snapshot_limit_changed(self, change):
+        self.session.set_snapshot_limit(change["new"])
 
     def __init__(self, shell=None, **kwargs):
         from .session import Session

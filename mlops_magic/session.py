@@ -23,6 +23,7 @@ class Session:
         self._chosen: tuple[str, str | None] | None = None
         self._stores: dict[tuple[str, str | None], Store] = {}
         self._tracker: Tracker | None = None
+        self.snapshot_limit_mb: float = config.SNAPSHOT_LIMIT_MB
 
     def choose_store(self, location: str, artifact_root: str | None = None) -> None:
         from .store import normalise_url
@@ -46,8 +47,13 @@ class Session:
         if self._tracker is None:
             from .tracking.tracker import Tracker
 
-            self._tracker = Tracker(self.store)
+            self._tracker = Tracker(self.store, self.snapshot_limit_mb)
         return self._tracker
+
+    def set_snapshot_limit(self, megabytes: float) -> None:
+        self.snapshot_limit_mb = megabytes
+        if self._tracker is not None:
+            self._tracker.snapshot_limit_bytes = int(megabytes * 2**20)
 
     def close(self) -> None:
         """Write what is pending, then close every store this session opened."""

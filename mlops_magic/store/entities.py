@@ -36,6 +36,7 @@ class DatasetRecord:
     profile: dict[str, Any]
     target: str | None = None
     sample_sha256: str | None = None
+    snapshot_sha256: str | None = None  # the whole frame, kept for replays (under the size limit)
 
 
 @dataclass
@@ -60,6 +61,8 @@ class Run:
     tags: dict[str, str] = field(default_factory=dict)
     models: list[ModelRecord] = field(default_factory=list)
     datasets: dict[str, DatasetRecord] = field(default_factory=dict)
+    recipe: dict[str, Any] | None = None  # what a replay executes (tracking/recipe.py), None if not recorded
+    parent_run_id: str | None = None  # the run this one replays
 
     @property
     def short_id(self) -> str:

@@ -41,6 +41,8 @@ class RunsStore:
                     environment=json.dumps(run.environment),
                     error=run.error,
                     warnings=json.dumps(run.warnings),
+                    recipe=json.dumps(run.recipe) if run.recipe is not None else None,
+                    parent_run_id=run.parent_run_id,
                 )
             )
             for table, values in ((s.params, run.params), (s.metrics, run.metrics), (s.tags, run.tags)):
@@ -78,6 +80,7 @@ class RunsStore:
                             "columns": json.dumps(d.columns),
                             "target": d.target,
                             "sample_sha256": d.sample_sha256,
+                            "snapshot_sha256": d.snapshot_sha256,
                         }
                         for d in run.datasets.values()
                     ],
@@ -126,6 +129,7 @@ class RunsStore:
                     profile=json.loads(d.profile),
                     target=d.target,
                     sample_sha256=d.sample_sha256,
+                    snapshot_sha256=d.snapshot_sha256,
                 )
                 for d in conn.execute(
                     select(s.datasets, s.data_profiles.c.profile)
@@ -147,12 +151,20 @@ class RunsStore:
             environment=json.loads(row.environment or "{}"),
             error=row.error,
             warnings=json.loads(row.warnings or "[]"),
+            recipe=json.loads(row.recipe) if row.recipe else None,
+            parent_run_id=row.parent_run_id,
             params=kv["params"],
             metrics=kv["metrics"],
             tags=kv["tags"],
             models=models,
             datasets=datasets,
         )
+
+    def snapshot_of(self, digest: str) -> str | None:
+        """The sha256 of a data snapshot already kept for content ``digest``, if any (snapshots are shared)."""
+        query = select(s.datasets.c.snapshot_sha256).where(s.datasets.c.digest == digest, s.datasets.c.snapshot_sha256.is_not(None)).limit(1)
+        with self.db.reading() as conn:
+            return conn.execute(query).scalar()
 
     def latest_dataset_digest(self, experiment: str, role: str, variable: str) -> str | None:
         """Digest of the ``role`` data bound to ``variable`` in the experiment's latest run that used it."""

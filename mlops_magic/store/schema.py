@@ -15,10 +15,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 # The number of the newest migration (``migrations/versions/``): a change here needs a new one there.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 metadata = MetaData()
 
@@ -53,6 +54,8 @@ runs = Table(
     Column("environment", Text),  # JSON: python, platform, packages, git
     Column("error", Text),  # traceback of a failed run
     Column("warnings", Text),  # JSON list of tracking warnings
+    Column("recipe", Text),  # JSON: the cell, the earlier cells it needs, its inputs (tracking/recipe.py)
+    Column("parent_run_id", String(32)),  # the run this one replays, if it is a replay
 )
 Index("ix_runs_experiment_start", runs.c.experiment_id, runs.c.start_time)
 
@@ -102,7 +105,8 @@ datasets = Table(
     Column("n_rows", Integer, nullable=False),
     Column("columns", Text, nullable=False),  # JSON {column: dtype}
     Column("target", String(255)),
-    Column("sample_sha256", String(64)),  # bounded reservoir sample (parquet artifact)
+    Column("sample_sha256", String(64)),
+    Column("snapshot_sha256", String(64)),  # the whole frame (parquet), under the snapshot size limit  # bounded reservoir sample (parquet artifact)
 )
 
 # Per-column profiles, kept once per data digest: runs over the same data share one.
@@ -208,6 +212,15 @@ policies = Table(
     Column("max_value", Float),
     Column("window", String(32), nullable=False),
     Column("created_at", Float, nullable=False),
+    # What the policy does when crossed: retrain, then promote past the gate and the margin.
+    Column("trigger", String(16), nullable=False, server_default="threshold"),  # threshold | drift
+    Column("retrain", Boolean, nullable=False, server_default=false()),
+    Column("gate", Text),  # conditions on the challenger's metrics, e.g. "accuracy >= 0.88"
+    Column("min_improvement", Float, nullable=False, server_default="0"),  # over the champion, absolute
+    Column("cooldown_s", Float, nullable=False, server_default="600"),
+    Column("min_labelled", Integer, nullable=False, server_default="0"),
+    Column("alias", String(255)),  # the alias a retrained version is promoted to
+    Column("production_rows", String(32), nullable=False, server_default="all"),  # all | recent:N | none
 )
 
 alerts = Table(
@@ -222,4 +235,74 @@ alerts = Table(
     Column("threshold", Float),
     Column("window", Text),  # JSON: window bounds
     Column("message", Text, nullable=False),
+    Column("policy_id", Integer),  # the policy that fired it (None for drift without a policy)
 )
+
+# The loop's lineage: every step (alert, retraining, gate, promotion, swap) as one event.
+events = Table(
+    "events",
+    metadata,
+    Column("event_id", Integer, primary_key=True, autoincrement=True),
+    Column("time", Float, nullable=False),
+    Column("event", String(64), nullable=False),  # MLflow's webhook event names where they exist
+    Column("model", String(255)),
+    Column("version", Integer),
+    Column("run_id", String(32)),
+    Column("alert_id", Integer),
+    Column("policy_id", Integer),
+    Column("job_id", Integer),
+    Column("detail", Text),  # JSON
+)
+Index("ix_events_model_time", events.c.model, events.c.time)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("job_id", Integer, primary_key=True, autoincrement=True),
+    Column("model", String(255), nullable=False),
+    Column("policy_id", Integer),
+    Column("alert_id", Integer),
+    Column("status", String(16), nullable=False),  # running | promoted | refused | failed | killed
+    Column("started_at", Float, nullable=False),
+    Column("finished_at", Float),
+    Column("pid", Integer),
+    Column("run_id", String(32)),  # the challenger the job trained
+    Column("error", Text),
+    Column("detail", Text),  # JSON: the scores of challenger and champion
+)
+Index("ix_jobs_model_started", jobs.c.model, jobs.c.started_at)
+
+# One watcher per store and model: the row is its lock, kept alive by its heartbeat.
+watchers = Table(
+    "watchers",
+    metadata,
+    Column("model", String(255), primary_key=True),
+    Column("pid", Integer, nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("heartbeat_at", Float, nullable=False),
+    Column("interval_s", Float, nullable=False),
+)
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("webhook_id", Integer, primary_key=True, autoincrement=True),
+    Column("url", Text, nullable=False),
+    Column("events", Text),  # JSON list of event names; None: every event
+    Column("secret", Text),  # HMAC-SHA256 key of the signature header
+    Column("created_at", Float, nullable=False),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("delivery_id", Integer, primary_key=True, autoincrement=True),
+    Column("webhook_id", Integer, nullable=False),
+    Column("event_id", Integer, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("delivered_at", Float),
+    Column("last_error", Text),
+)
+Index("ix_deliveries_pending", webhook_deliveries.c.delivered_at, webhook_deliveries.c.next_attempt_at)

@@ -15,6 +15,7 @@ from .estimators import changed_params, estimators_in
 from .execution import fit_arguments, fit_receivers, names_assigned, run_body
 from .metrics import metrics_in
 from .provenance import cell_provenance
+from .recipe import build_recipe
 from .recorder import DataPair, RunRecorder
 from .tracker import Tracker
 
@@ -84,8 +85,10 @@ def track_cell(
     eval: str | None = None,
     tags: dict[str, str] | None = None,
     card: bool = True,
+    parent_run_id: str | None = None,
 ) -> tuple[Any, RunCardData | None]:
-    """Run ``cell`` in the user namespace and record it; return (its value, the run card data if ``card``)."""
+    """Run ``cell`` in the user namespace and record it, with its recipe; return (its value, the run
+    card data if ``card``). ``parent_run_id`` marks the run as a replay of that one."""
     __tracebackhide__ = True
     namespace = shell.user_ns
     source = shell.transform_cell(cell)
@@ -97,11 +100,14 @@ def track_cell(
 
     recorder = RunRecorder(tracker, experiment, name, dict(tags or {}), source=cell)
     provenance = cell_provenance(shell, cell, source)
+    history = list(namespace.get("In", []))
+    options = {"experiment": experiment, "name": name, "data": data, "target": target, "eval": eval, "tags": dict(tags or {})}
+    recipe = build_recipe(history, provenance["execution_count"] or len(history), cell, source, options)
     with recorder.active():
         try:
             value = run_body(shell, cell, provenance["execution_count"] or shell.execution_count)
         except BaseException as error:
-            recorder.finish(error=error, provenance=provenance)
+            recorder.finish(error=error, provenance=provenance, parent_run_id=parent_run_id)
             raise
 
     fitted, unfitted = estimators_in(namespace, assigned + [n for n in fit_receivers(source) if n not in assigned])
@@ -115,7 +121,7 @@ def track_cell(
         recorder.metrics.setdefault(metric, number)
     train = resolve_data("--data", data, target, namespace) if data else data_passed_to_fit(source, namespace)
     evaluation = resolve_data("--eval", eval, target, namespace)
-    run = recorder.finish(train=train, evaluation=evaluation, provenance=provenance)
+    run = recorder.finish(train=train, evaluation=evaluation, provenance=provenance, recipe=recipe, parent_run_id=parent_run_id)
     if not card:
         return value, None
     key_params = {**changed_params(fitted[-1][1]), **{k: v for k, v in run.params.items() if k.startswith("best.")}} if fitted else {}

@@ -47,11 +47,27 @@ def names_assigned(source: str) -> list[str]:
 
 
 def names_used(source: str) -> list[str]:
-    """Names the code reads, in order of first use."""
+    """Names the code reads from its own scope, in order of first use (a function's parameters and
+    locals are the function's: ``def f(c): return c`` reads no ``c``)."""
     seen: dict[str, None] = {}
-    for node in ast.walk(_parse(source)):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+
+    def visit(node: ast.AST, local: frozenset[str]) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            args = node.args
+            for outer in [*getattr(node, "decorator_list", []), *args.defaults, *(d for d in args.kw_defaults if d is not None)]:
+                visit(outer, local)  # evaluated where the function is defined
+            params = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg] if a is not None}
+            body = node.body if isinstance(node.body, list) else [node.body]
+            assigned = {n.id for part in body for n in ast.walk(part) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+            for part in body:
+                visit(part, local | params | assigned)
+            return
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in local:
             seen.setdefault(node.id, None)
+        for child in ast.iter_child_nodes(node):
+            visit(child, local)
+
+    visit(_parse(source), frozenset())
     return list(seen)
 
 

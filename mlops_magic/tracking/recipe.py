@@ -84,12 +84,23 @@ def build_recipe(history: list[str], current: int, cell: str, source: str, optio
     return Recipe([needed.cells[c] for c in sorted(needed.cells)], cell, inputs, options, blockers)
 
 
+def _seed_matters(estimator: Any) -> bool:
+    """Whether ``estimator`` draws random numbers when fitted (``random_state`` is unused by some solvers)."""
+    solver = getattr(estimator, "solver", None)
+    return not (type(estimator).__name__ == "LogisticRegression" and solver in DETERMINISTIC_LOGISTIC_SOLVERS)
+
+
+DETERMINISTIC_LOGISTIC_SOLVERS = {"lbfgs", "newton-cg", "newton-cholesky"}
+
+
 def unseeded_estimators(models: list[tuple[str, Any]]) -> list[str]:
-    """Fitted estimators whose ``random_state`` (or a nested one) is None: replays may differ."""
+    """Fitted estimators (or their parts) that draw random numbers with ``random_state=None``: replays may differ."""
     found = []
     for variable, model in models:
         params = model.get_params(deep=True) if hasattr(model, "get_params") else {}
-        unseeded = sorted(key for key, value in params.items() if key.split("__")[-1] == "random_state" and value is None)
-        if unseeded:
-            found.append(f"{variable!r} ({type(model).__name__}) has {unseeded[0]}=None: set it for identical replays")
+        for key in sorted(k for k, v in params.items() if k.split("__")[-1] == "random_state" and v is None):
+            owner = params.get(key.rsplit("__", 1)[0], model) if "__" in key else model
+            if _seed_matters(owner):
+                found.append(f"{variable!r} ({type(model).__name__}) has {key}=None: set it for identical replays")
+                break
     return found

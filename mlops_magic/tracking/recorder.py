@@ -21,6 +21,7 @@ from . import writer
 from .environment import EnvironmentCapture
 from .estimators import params_of, search_results, task_of
 from .metrics import as_metric_value, baseline_metrics, evaluate
+from .recipe import Recipe, unseeded_estimators
 
 if TYPE_CHECKING:
     from .tracker import Tracker
@@ -86,8 +87,16 @@ class RunRecorder:
     def track_model(self, variable: str, model: Any) -> None:
         self.models = [(v, m) for v, m in self.models if m is not model] + [(variable, model)]
 
-    def finish(self, train: DataPair | None = None, evaluation: DataPair | None = None, error: BaseException | None = None, provenance: dict | None = None) -> Run:
-        """Build the run (models, params, data, metrics) and submit it for writing."""
+    def finish(
+        self,
+        train: DataPair | None = None,
+        evaluation: DataPair | None = None,
+        error: BaseException | None = None,
+        provenance: dict | None = None,
+        recipe: Recipe | None = None,
+        parent_run_id: str | None = None,
+    ) -> Run:
+        """Build the run (models, params, data, metrics, recipe) and submit it for writing."""
         run = Run(
             run_id=self.run_id,
             experiment=self.experiment,
@@ -100,6 +109,7 @@ class RunRecorder:
             error=user_traceback(error) if error is not None else None,
             warnings=self.warnings,
             tags=dict(self.tags),
+            parent_run_id=parent_run_id,
         )
         if provenance:
             run.notebook = provenance.get("notebook")
@@ -113,6 +123,9 @@ class RunRecorder:
         run.params.update(self.params)
         run.metrics.update(self.metrics)
         run.environment = self._environment.result()
+        if recipe is not None:
+            recipe.nondeterministic = unseeded_estimators(self.models)
+            run.recipe = recipe.to_dict()
         self.tracker.writer.submit(pending)
         return run
 
@@ -147,6 +160,14 @@ class RunRecorder:
             digest, n_rows, columns = fingerprint_frame(frame)
             run.datasets[role] = DatasetRecord(role, pair.variable, digest, n_rows, columns, profile_of(digest, frame), target)
             pending.samples[role] = sample_frame(frame).copy()
+            size = int(frame.memory_usage(deep=True, index=False).sum())
+            if size <= self.tracker.snapshot_limit_bytes:
+                pending.snapshots[role] = frame.copy()
+            else:
+                self.warnings.append(
+                    f"{role} data ({size / 2**20:.0f} MB) is over the snapshot limit ({self.tracker.snapshot_limit_bytes / 2**20:.0f} MB): "
+                    "not kept, so a replay needs the data given (raise it with %config MLOpsMagic.snapshot_limit_mb)."
+                )
             if pair.variable:
                 earlier = store.latest_dataset_digest(self.experiment, role, pair.variable)
                 if earlier is not None and earlier != digest:

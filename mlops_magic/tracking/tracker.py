@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
+from .. import config
 from ..errors import MLOpsError
 from ..store import Store
 from .writer import RunWriter
@@ -16,10 +17,12 @@ if TYPE_CHECKING:
 
 
 class Tracker:
-    """The run writer (started on first use) and the stack of recorders whose code is running."""
+    """The run writer (started on first use), the stack of recorders whose code is running, and
+    the size up to which a run keeps its whole data as a snapshot for replays."""
 
-    def __init__(self, get_store: Callable[[], Store]):
+    def __init__(self, get_store: Callable[[], Store], snapshot_limit_mb: float = config.SNAPSHOT_LIMIT_MB):
         self.get_store = get_store
+        self.snapshot_limit_bytes = int(snapshot_limit_mb * 2**20)
         self._writer: RunWriter | None = None
         self._recording: list[RunRecorder] = []
 

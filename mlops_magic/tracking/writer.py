@@ -35,11 +35,12 @@ class PendingRun:
     run: Run
     models: list[PendingModel] = field(default_factory=list)
     samples: dict[str, Any] = field(default_factory=dict)  # role -> DataFrame sample
+    snapshots: dict[str, Any] = field(default_factory=dict)  # role -> the whole DataFrame, for replays
 
 
-def save_models(pending: PendingRun, saved_samples: dict[tuple[str, str], str]) -> None:
-    """Save the run's model snapshots with skops, and its data samples unless ``saved_samples``
-    (artifact root, data digest → sha256) has them; a model that cannot be saved becomes a warning."""
+def save_artifacts(pending: PendingRun, saved: dict[tuple[str, str, str], str]) -> None:
+    """Save the run's models with skops, and its data samples and snapshots unless ``saved``
+    ((artifact root, kind, data digest) → sha256) or the store has them; a failure becomes a warning."""
     for model in pending.models:
         try:
             sha256, size, trusted = pending.store.artifacts.save_model(pickle.loads(model.snapshot), model.types)
@@ -47,16 +48,18 @@ def save_models(pending: PendingRun, saved_samples: dict[tuple[str, str], str]) 
         except Exception as exc:
             pending.run.warnings.append(f"model {model.variable!r} was not saved: {type(exc).__name__}: {exc}")
     pending.models = []
-    for role, sample in pending.samples.items():
-        dataset = pending.run.datasets[role]
-        key = (str(pending.store.artifacts.root), dataset.digest)
-        try:
-            if key not in saved_samples:  # the same data was sampled and saved before: reuse its file
-                saved_samples[key] = pending.store.artifacts.save_frame(sample)
-            dataset.sample_sha256 = saved_samples[key]
-        except Exception as exc:
-            pending.run.warnings.append(f"{role} data sample was not saved: {type(exc).__name__}: {exc}")
-    pending.samples = {}
+    for kind, frames in (("sample", pending.samples), ("snapshot", pending.snapshots)):
+        for role, frame in frames.items():
+            dataset = pending.run.datasets[role]
+            key = (str(pending.store.artifacts.root), kind, dataset.digest)
+            try:
+                if key not in saved:  # the same data was saved before: reuse its file
+                    known = pending.store.snapshot_of(dataset.digest) if kind == "snapshot" else None
+                    saved[key] = known or pending.store.artifacts.save_frame(frame)
+                setattr(dataset, f"{kind}_sha256", saved[key])
+            except Exception as exc:
+                pending.run.warnings.append(f"{role} data {kind} was not saved: {type(exc).__name__}: {exc}")
+    pending.samples, pending.snapshots = {}, {}
 
 
 class RunWriter:
@@ -66,7 +69,7 @@ class RunWriter:
         self._queue: queue.Queue[PendingRun | None] = queue.Queue()  # None: only retry failed writes
         self._failed: list[PendingRun] = []
         self._messages: list[str] = []
-        self._saved_samples: dict[tuple[str, str], str] = {}
+        self._saved: dict[tuple[str, str, str], str] = {}
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._work, name="mlops-run-writer", daemon=True)
         self._thread.start()
@@ -92,7 +95,7 @@ class RunWriter:
             pending = self._queue.get()
             try:
                 if pending is not None:
-                    save_models(pending, self._saved_samples)
+                    save_artifacts(pending, self._saved)
                 with self._lock:
                     retry, self._failed = self._failed, []
                 for item in [*retry, *([pending] if pending else [])]:
