@@ -14,6 +14,7 @@ from .artifacts import ArtifactStore
 from .database import Database
 from .deployments import DeploymentRecord, DeploymentsStore
 from .entities import DatasetRecord, ModelRecord, Run
+from .loop import Job, LoopStore
 from .monitoring import MonitoringStore, Policy
 from .predictions import PredictionsStore
 from .registry import ModelVersion, RegistryStore
@@ -38,7 +39,7 @@ def default_artifact_root(url: str) -> Path:
     return Path(DEFAULT_FOLDER).resolve() / "artifacts"
 
 
-class Store(RunsStore, RegistryStore, PredictionsStore, DeploymentsStore, MonitoringStore):
+class Store(RunsStore, RegistryStore, PredictionsStore, DeploymentsStore, MonitoringStore, LoopStore):
     """A store: a database at ``url`` and artifact files under ``artifact_root``."""
 
     def __init__(self, url: str, artifact_root: str | os.PathLike | None = None):
@@ -53,4 +54,4 @@ class Store(RunsStore, RegistryStore, PredictionsStore, DeploymentsStore, Monito
         self.db.dispose()
 
 
-__all__ = ["Store", "Run", "ModelRecord", "DatasetRecord", "ModelVersion", "Policy", "DeploymentRecord", "default_url", "normalise_url"]
+__all__ = ["Store", "Run", "ModelRecord", "DatasetRecord", "ModelVersion", "Policy", "DeploymentRecord", "Job", "default_url", "normalise_url"]
