@@ -8,6 +8,8 @@ import pytest
 
 import mlops_magic as mm
 from mlops_magic.errors import InvalidInputError
+from mlops_magic.tracking.card import card_data
+from mlops_magic.widgets.run_card import card_html
 
 CELLS = [
     "import pandas as pd\nfrom sklearn.datasets import load_wine\nfrom sklearn.model_selection import train_test_split\n"
@@ -39,6 +41,7 @@ def test_the_recipe_is_the_cell_and_what_it_needs_cut_at_the_declared_inputs(tra
     assert recipe["inputs"] == {"train_df": ["train", "frame"], "test_df": ["eval", "frame"]}  # injected, never recomputed
     assert recipe["blockers"] == [] and recipe["nondeterministic"] == []
     assert run.datasets["train"].snapshot_sha256 is not None and run.datasets["eval"].snapshot_sha256 is not None
+    assert "replayable (4 earlier cells)" in card_html(card_data(mm.get_store(), mm.get_run(run.run_id)))
 
 
 def test_a_replay_on_the_same_data_reproduces_the_metrics_as_a_child_run(trained):
@@ -69,6 +72,7 @@ def test_a_run_that_cannot_be_replayed_says_which_name_blocks_it(ip):
     assert re.match(r"'X_train' is defined in cell \[\d+\] together with the input 'train_df': move 'X_train' to a cell of its own", run.recipe["blockers"][0])
     with pytest.raises(InvalidInputError, match="is not replayable: 'X_train' is defined in cell"):
         mm.replay(run.run_id)
+    assert "not replayable: &#x27;X_train&#x27; is defined in cell" in card_html(card_data(mm.get_store(), run))
 
 
 def test_an_unseeded_estimator_is_named(ip):

@@ -39,6 +39,13 @@ class RunCardData:
     warnings: list[str] = field(default_factory=list)
     key_params: dict[str, str] = field(default_factory=dict)  # what was set away from the defaults
 
+    @property
+    def replay(self) -> str | None:
+        """Whether the run can be replayed (and deterministically), or which name blocks it and how to fix it."""
+        from .recipe import Recipe
+
+        return None if self.run.recipe is None else Recipe.from_dict(self.run.recipe).summary()
+
 
 def primary_metric(run: Run) -> str | None:
     """The metric that ranks runs: the task's (accuracy, rmse) if present, else the first logged."""
