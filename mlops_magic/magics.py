@@ -161,8 +161,9 @@ class MLOpsMagic(Magics):
     def mlops_monitor(self, line):
         """Show how a served model is doing: performance per window, drift, health, alerts.
 
-        With --metric and --min/--max a policy is stored and checked at each evaluation; an alert is
-        recorded when the newest window crosses it, or when drift is detected.
+        With --metric and --min/--max a policy is stored for this --window and checked at each
+        evaluation on that window only; an alert is recorded when the newest window crosses it, or
+        when drift is detected.
         """
         from . import api
 
