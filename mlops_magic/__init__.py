@@ -36,6 +36,10 @@ _API = {
     "stop",
     "deployments",
     "predictions",
+    "lineage",
+    "add_webhook",
+    "webhooks",
+    "deliver_webhooks",
 }
 
 

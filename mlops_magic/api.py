@@ -322,3 +322,37 @@ def check_policies(name: str):
     store = get_store()
     windows = sorted({p.window for p in store.policies(name)}) or [DEFAULT_WINDOW]
     return [monitor(name, window=w) for w in windows]
+
+
+# --- lineage and webhooks --------------------------------------------------------------------------
+
+
+def lineage(name: str):
+    """Every recorded step of model ``name``, oldest first, as a DataFrame: time, event, model, version,
+    run_id, alert_id, policy_id, job_id, detail (versions, alias moves, alerts, retraining, gates, swaps)."""
+    from .loop.lineage import lineage as lineage_frame
+
+    return lineage_frame(get_store(), name)
+
+
+def add_webhook(url: str, *, events: list[str] | None = None, secret: str | None = None):
+    """POST every lineage event recorded from now on (or those of ``events``) to ``url`` as JSON, in
+    MLflow's webhook shape, signed with HMAC-SHA256 when ``secret`` is given. Delivered by the
+    watcher's sender (or ``deliver_webhooks``), retried with backoff."""
+    from .loop.webhooks import check_webhook
+
+    return get_store().add_webhook(url, check_webhook(url, events), secret)
+
+
+def webhooks():
+    """The webhooks as a DataFrame (secrets never shown), with their delivered, pending and failed counts."""
+    from .loop.webhooks import webhooks_frame
+
+    return webhooks_frame(get_store())
+
+
+def deliver_webhooks(*, timeout: float = 5.0):
+    """Deliver the webhook events due now, once (each POST waits at most ``timeout`` seconds)."""
+    from .loop.webhooks import deliver_pending
+
+    return deliver_pending(get_store(), timeout=timeout)

@@ -109,6 +109,38 @@ def _deployments(args) -> int:
     return 0
 
 
+def _lineage(args) -> int:
+    from . import api
+
+    frame = api.lineage(args.name)
+    print(frame.to_string(index=False) if len(frame) else f"no lineage events for {args.name} yet")
+    return 0
+
+
+def _webhook_add(args) -> int:
+    from . import api
+
+    hook = api.add_webhook(args.url, events=args.event, secret=args.secret)
+    events = ", ".join(hook.events) if hook.events else "every event"
+    print(f"webhook {hook.webhook_id} added: {hook.url} ({events}{', signed' if hook.secret else ''})")
+    return 0
+
+
+def _webhook_list(args) -> int:
+    from . import api
+
+    frame = api.webhooks()
+    print(frame.to_string(index=False) if len(frame) else "no webhooks: add one with mlops-magic webhook add URL")
+    return 0
+
+
+def _webhook_deliver(args) -> int:
+    from . import api
+
+    print(repr(api.deliver_webhooks(timeout=args.timeout)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlops-magic", description="Track, deploy and monitor scikit-learn models.")
     parser.add_argument("--store", default=None, help="store location (SQLAlchemy URL or folder); default MLOPS_MAGIC_STORE or ./.mlops")
@@ -167,6 +199,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     deployments = commands.add_parser("deployments", help="list serving processes and whether they are running")
     deployments.set_defaults(handler=_deployments)
+
+    lineage = commands.add_parser("lineage", help="every recorded step of a model: versions, alias moves, alerts, retraining, swaps")
+    lineage.add_argument("name")
+    lineage.set_defaults(handler=_lineage)
+
+    webhook = commands.add_parser("webhook", help="POST lineage events to a URL (MLflow's webhook payloads, HMAC-signed)")
+    webhook_commands = webhook.add_subparsers(dest="webhook_command", required=True)
+    add = webhook_commands.add_parser("add", help="register a receiver of the events recorded from now on")
+    add.add_argument("url")
+    add.add_argument("--event", action="append", default=None, help="an event it takes, e.g. model_version_alias.created (repeatable; default: all)")
+    add.add_argument("--secret", default=None, help="key of the X-MLflow-Signature HMAC-SHA256 header")
+    add.set_defaults(handler=_webhook_add)
+    webhook_commands.add_parser("list", help="the webhooks and their deliveries").set_defaults(handler=_webhook_list)
+    deliver = webhook_commands.add_parser("deliver", help="deliver the events due now, once (the watcher does it on its own)")
+    deliver.add_argument("--timeout", type=float, default=5.0, help="seconds each POST may take")
+    deliver.set_defaults(handler=_webhook_deliver)
 
     tour = commands.add_parser("tour", help="run the end-to-end tour of the life-cycle, headless")
     tour.set_defaults(handler=_tour)

@@ -39,11 +39,12 @@ def metrics_bar_chart(metrics) -> bytes:
     return figure_png(figure)
 
 
-def performance_chart(windows, metric: str, threshold_min=None, threshold_max=None, alert_ends=()) -> bytes:
-    """``metric`` per window (realised, and estimated dashed) with threshold lines and alert markers.
+def performance_chart(windows, metric: str, threshold_min=None, threshold_max=None, alert_ends=(), swaps=()) -> bytes:
+    """``metric`` per window (realised, and estimated dashed) with threshold lines, alert markers and swaps.
 
     ``windows`` has ``end`` and the metric columns of a ``MonitorReport``; ``alert_ends`` are the
-    ``end`` values of the windows where alerts fired (marked on the realised, else estimated, value).
+    ``end`` values of the windows where alerts fired (marked on the realised, else estimated, value);
+    ``swaps`` the times a new version was swapped in (vertical lines).
     """
     figure = new_figure(6.4, 2.6)
     axes = figure.subplots()
@@ -58,6 +59,8 @@ def performance_chart(windows, metric: str, threshold_min=None, threshold_max=No
     marked = [end for end in alert_ends if end in values.index and values.notna()[end]]
     if marked:
         axes.plot(marked, values.loc[marked], "x", color="#cf222e", markersize=9, label="alert")
+    for i, when in enumerate(swaps):
+        axes.axvline(when, color="#1a7f37", linestyle="--", linewidth=1, label="swap" if i == 0 else None)
     axes.set_ylabel(metric)
     axes.set_xlabel("window end (UTC)")
     axes.tick_params(axis="x", labelsize=7, rotation=20)

@@ -197,7 +197,7 @@ def promote(
         if alias is not None and previous != version:
             forced_past = "forced past: " + "; ".join(c.detail for c in failed) if failed else None
             why = "; ".join(filter(None, [reason, forced_past])) or f"promoted run {run.short_id}"
-            registry.set_alias(alias, version, user=_user(), reason=why)
+            registry.set_alias(alias, version, user=_user(), reason=why, forced=bool(failed))
     return Promotion(name, version, run.run_id, alias, previous, existing is None, bool(failed), checks)
 
 

@@ -94,11 +94,87 @@ def alert_windows(report) -> list:
     return [end for end in report.windows["end"] if any(abs(end.timestamp() - t) < 1e-3 for t in fired)]
 
 
+# The loop's chain, in order, and the step each lineage event belongs to.
+CHAIN = ("alert", "retrain", "gate", "promotion", "swap")
+STEP_OF = {
+    "alert.fired": "alert",
+    "retrain.started": "retrain",
+    "retrain.finished": "retrain",
+    "retrain.failed": "retrain",
+    "promotion.refused": "gate",
+    "model_version.created": "promotion",
+    "model_version_alias.created": "promotion",
+    "deployment.swapped": "swap",
+}
+FAILED_EVENTS = {"retrain.failed", "promotion.refused"}
+TIMELINE_ROWS = 30
+
+
+def event_text(event) -> str:
+    """One line saying what a lineage event (a row of ``mm.lineage``) records."""
+    import pandas as pd
+
+    detail, version = event["detail"] or {}, event["version"]
+    run = f" (run {event['run_id'][:8]})" if isinstance(event["run_id"], str) else ""
+    if event["event"] == "model_version.created":
+        return f"v{version} registered{run}"
+    if event["event"] == "model_version_alias.created":
+        before = "none" if detail.get("from_version") is None else f"v{detail['from_version']}"
+        return f"{detail.get('alias')}: {before} -> v{version}{run}" + (" (forced past a failed gate)" if detail.get("forced") else "")
+    if event["event"] == "deployment.swapped":
+        return f"serving {detail.get('variant')}: v{detail.get('from_version')} -> v{detail.get('to_version')}"
+    if event["event"] == "alert.fired":
+        return str(detail.get("message") or detail.get("kind") or "alert")
+    job = "job" if pd.isna(event["job_id"]) else f"job {event['job_id']}"
+    said = next((str(detail[k]).strip().splitlines()[-1] for k in ("reason", "error", "message") if detail.get(k)), "")
+    return f"{job} {event['event'].split('.', 1)[1]}{run}" + (f": {said}" if said else "")
+
+
+def chain_html(events) -> str:
+    """The steps of the newest chain (from the newest alert on, else all): done, failed, or not reached."""
+    alerts = events.index[events["event"] == "alert.fired"]
+    newest = events.loc[alerts[-1]:] if len(alerts) else events
+    badges = []
+    for step in CHAIN:
+        mine = newest[newest["event"].map(STEP_OF) == step]
+        colour = h.MUTED if mine.empty else (h.BAD if mine["event"].iloc[-1] in FAILED_EVENTS else h.GOOD)
+        badges.append(h.badge(step, colour))
+    return "<div style='margin:2px 0'>" + " &rarr; ".join(badges) + "</div>"
+
+
+def timeline_html(events) -> str:
+    """The model's lineage as a timeline, oldest first: the newest chain's steps, then each event."""
+    title = "<h4 style='margin:4px 0'>lineage (alert &rarr; retrain &rarr; gate &rarr; promotion &rarr; swap)</h4>"
+    if events is None or not len(events):
+        return title + f"<div style='color:{h.MUTED}'>no lineage events yet</div>"
+    events = events.reset_index(drop=True)
+    shown = events.tail(TIMELINE_ROWS)
+    rows = [
+        [h.escape(e["time"].strftime("%Y-%m-%d %H:%M:%S")), h.badge(STEP_OF[e["event"]], h.BAD if e["event"] in FAILED_EVENTS else h.GOOD),
+         h.escape(e["event"]), h.escape(event_text(e))]
+        for e in shown.to_dict("records")
+    ]  # fmt: skip
+    earlier = f"<div style='color:{h.MUTED};font-size:11px'>{len(events) - len(shown)} earlier events: see mm.lineage()</div>" if len(events) > len(shown) else ""
+    return title + chain_html(events) + earlier + h.table(["when", "step", "event", "what"], rows, raw=True)
+
+
+def swap_times(report) -> list:
+    """When the serving process swapped versions, within the shown windows (marked on the performance chart)."""
+    events = report.events
+    if events is None or not len(events) or not len(report.windows):
+        return []
+    swaps = events.loc[events["event"] == "deployment.swapped", "time"]
+    first, last = report.windows["start"].min(), report.windows["end"].max()
+    return [t for t in swaps if first <= t <= last]
+
+
 def charts(report) -> dict[str, bytes]:
     """The dashboard's PNG charts (performance, health, and the most drifted column's histogram)."""
     found: dict[str, bytes] = {}
     if len(report.windows) and report.metric:
-        found["performance"] = performance_chart(report.windows, report.metric, report.threshold_min, report.threshold_max, alert_windows(report))
+        found["performance"] = performance_chart(
+            report.windows, report.metric, report.threshold_min, report.threshold_max, alert_windows(report), swap_times(report)
+        )
     if len(report.health) and report.health["requests"].sum():
         found["health"] = health_chart(report.health)
     if report.drift is not None and len(report.drift.table):
@@ -123,6 +199,7 @@ def monitor_html(report, images: dict[str, bytes] | None = None) -> str:
     if "health" in images:
         parts.append(h.png_img(images["health"], "latency and errors"))
     parts.append(alerts_html(report.alerts))
+    parts.append(timeline_html(report.events))
     return page(parts)
 
 

@@ -349,4 +349,5 @@ def monitor_model(
         report.fired = evaluate(report, policies)
         report.new_alerts = store.add_alerts(report.fired)
     report.alerts = store.alerts_frame(name, limit=100)
+    report.events = store.events_frame(name)
     return report

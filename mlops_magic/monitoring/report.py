@@ -81,6 +81,7 @@ class MonitorReport:
     n_labelled: int
     fired: list[dict[str, Any]] = field(default_factory=list)  # alerts of this evaluation
     new_alerts: list[dict[str, Any]] = field(default_factory=list)  # those not recorded before
+    events: Any = None  # the model's lineage events, oldest first (DataFrame, as ``mm.lineage``)
 
     @property
     def verdict(self) -> str:

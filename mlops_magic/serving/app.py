@@ -134,8 +134,16 @@ class Endpoint:
         self.metrics.shadow_skipped.labels(self.target.name, self.target.shadow.label).inc(rows)
 
     def _swapped(self, label: str, old: ServedVersion, new: ServedVersion) -> None:
+        """Count the swap; the first worker (each swaps on its own) records it as ``deployment.swapped``."""
         self.metrics.swaps.labels(self.target.name, label).inc()
         print(f"mlops-serving: {self.target.name} {label}: v{old.version} -> v{new.version}", flush=True)
+        if self.worker_index != 0:
+            return
+        detail = {"from_version": old.version, "to_version": new.version, "variant": label, "shadow": bool(self.target.shadow and label == self.target.shadow.label)}
+        try:
+            self.store.record_event("deployment.swapped", self.target.name, version=new.version, run_id=new.run_id, detail=detail)
+        except StoreError as exc:  # the new version serves all the same; only its lineage entry is missing
+            print(f"mlops-serving: could not record the swap to v{new.version} in the lineage: {exc}", file=sys.stderr, flush=True)
 
     def versions(self) -> dict[str, int]:
         return {label: served.version for label, served in self.slots.current.items()}

@@ -19,6 +19,7 @@ from .monitoring import MonitoringStore, Policy
 from .predictions import PredictionsStore
 from .registry import ModelVersion, RegistryStore
 from .runs import RunsStore
+from .webhooks import Webhook, WebhooksStore
 
 DEFAULT_FOLDER = ".mlops"
 
@@ -39,7 +40,7 @@ def default_artifact_root(url: str) -> Path:
     return Path(DEFAULT_FOLDER).resolve() / "artifacts"
 
 
-class Store(RunsStore, RegistryStore, PredictionsStore, DeploymentsStore, MonitoringStore, LoopStore):
+class Store(RunsStore, RegistryStore, PredictionsStore, DeploymentsStore, MonitoringStore, LoopStore, WebhooksStore):
     """A store: a database at ``url`` and artifact files under ``artifact_root``."""
 
     def __init__(self, url: str, artifact_root: str | os.PathLike | None = None):
@@ -54,4 +55,4 @@ class Store(RunsStore, RegistryStore, PredictionsStore, DeploymentsStore, Monito
         self.db.dispose()
 
 
-__all__ = ["Store", "Run", "ModelRecord", "DatasetRecord", "ModelVersion", "Policy", "DeploymentRecord", "Job", "default_url", "normalise_url"]
+__all__ = ["Store", "Run", "ModelRecord", "DatasetRecord", "ModelVersion", "Policy", "DeploymentRecord", "Job", "Webhook", "default_url", "normalise_url"]

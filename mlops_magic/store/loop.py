@@ -9,9 +9,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from . import schema as s
+from .webhooks import queue_deliveries
 
 # Event names: MLflow's webhook events where they exist, ours for the rest.
 EVENTS = (
@@ -24,6 +25,18 @@ EVENTS = (
     "model_version_alias.created",
     "deployment.swapped",
 )
+
+
+def write_event(conn: Connection, event: str, model: str | None = None, **fields: Any) -> int:
+    """Append one lineage event inside ``conn``'s transaction, with a webhook delivery for each
+    receiver that takes it: both are committed with the change the event describes, or neither is."""
+    if event not in EVENTS:
+        raise ValueError(f"unknown lineage event {event!r}")
+    now = time.time()
+    row = {"time": now, "event": event, "model": model, **fields, "detail": json.dumps(fields.get("detail") or {}, default=str)}
+    event_id = conn.execute(s.events.insert().values(**row)).inserted_primary_key[0]
+    queue_deliveries(conn, event_id, event, now)
+    return event_id
 
 
 @dataclass
@@ -50,14 +63,11 @@ class LoopStore:
 
     def record_event(self, event: str, model: str | None = None, conn=None, **fields: Any) -> int:
         """Append one lineage event (``version``, ``run_id``, ``alert_id``, ``policy_id``, ``job_id``,
-        ``detail``); inside the caller's transaction when ``conn`` is given. Returns its id."""
-        if event not in EVENTS:
-            raise ValueError(f"unknown lineage event {event!r}")
-        row = {"time": time.time(), "event": event, "model": model, **fields, "detail": json.dumps(fields.get("detail") or {}, default=str)}
+        ``detail``) and queue its webhooks; inside the caller's transaction when ``conn`` is given. Returns its id."""
         if conn is not None:
-            return conn.execute(s.events.insert().values(**row)).inserted_primary_key[0]
+            return write_event(conn, event, model, **fields)
         with self.db.writing() as writer:
-            return writer.execute(s.events.insert().values(**row)).inserted_primary_key[0]
+            return write_event(writer, event, model, **fields)
 
     def events_frame(self, model: str | None = None, since_id: int = 0):
         """Lineage events (of ``model``), oldest first: time, event, model, version, run_id, alert_id,
@@ -71,6 +81,7 @@ class LoopStore:
             rows = [tuple(r) for r in conn.execute(query)]
         frame = pd.DataFrame(rows, columns=[c.name for c in s.events.columns])
         frame["time"] = pd.to_datetime(frame["time"].astype(float), unit="s", utc=True)
+        frame = frame.astype({c: "Int64" for c in ("version", "alert_id", "policy_id", "job_id")})
         frame["detail"] = [json.loads(d) if d else {} for d in frame["detail"]]
         return frame
 

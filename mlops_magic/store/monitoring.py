@@ -30,6 +30,7 @@ from sqlalchemy import (
 
 from ..errors import InvalidInputError
 from . import schema as s
+from .loop import write_event
 from .predictions import SHADOW_SUFFIX
 
 REQUEST_ROWS_CAP = 200_000
@@ -90,7 +91,8 @@ class MonitoringStore:
             return [Policy(**row._mapping) for row in conn.execute(query)]
 
     def add_alerts(self, alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Record alerts (model, kind, metric, value, threshold, window dict, message); return those new.
+        """Record alerts (model, kind, metric, value, threshold, window dict, message, policy_id); return
+        those new, each with its ``alert_id`` and an ``alert.fired`` event written in the same transaction.
 
         An alert already recorded for the same model, kind, metric and window is not repeated, so
         evaluating a policy twice over the same window fires once.
@@ -110,7 +112,9 @@ class MonitoringStore:
                 ).first()
                 if seen is None:
                     row = {**alert, "window": window, "time": alert.get("time", now)}
-                    conn.execute(s.alerts.insert().values(**row))
+                    row["alert_id"] = conn.execute(s.alerts.insert().values(**row)).inserted_primary_key[0]
+                    detail = {k: alert.get(k) for k in ("kind", "metric", "value", "threshold", "message", "window")}
+                    write_event(conn, "alert.fired", alert["model"], alert_id=row["alert_id"], policy_id=alert.get("policy_id"), detail=detail)
                     fresh.append(row)
         return fresh
 

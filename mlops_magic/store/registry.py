@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..errors import NotFoundError
 from . import schema as s
+from .loop import write_event
 
 
 @dataclass
@@ -64,19 +65,22 @@ class RegistryWrite:
         return self.conn.execute(select(v.c.version).where(v.c.name == self.name, v.c.run_id == run_id, v.c.variable == variable)).scalar()
 
     def add_version(self, run_id: str, variable: str) -> int:
-        """Register a new version (the next number); return it."""
+        """Register a new version (the next number), with its ``model_version.created`` event; return it."""
         latest = self.conn.execute(select(func.max(s.model_versions.c.version)).where(s.model_versions.c.name == self.name)).scalar()
         version = (latest or 0) + 1
         self.conn.execute(
             s.model_versions.insert().values(name=self.name, version=version, run_id=run_id, variable=variable, created_at=time.time())
         )
+        write_event(self.conn, "model_version.created", self.name, version=version, run_id=run_id, detail={"variable": variable})
         return version
 
-    def set_alias(self, alias: str, version: int, user: str, reason: str | None = None) -> int | None:
-        """Point ``alias`` at ``version`` and record the move; return the version it pointed at before."""
-        if self.conn.execute(
-            select(s.model_versions.c.version).where(s.model_versions.c.name == self.name, s.model_versions.c.version == version)
-        ).first() is None:
+    def set_alias(self, alias: str, version: int, user: str, reason: str | None = None, forced: bool = False) -> int | None:
+        """Point ``alias`` at ``version`` and record the move (history and ``model_version_alias.created``
+        event; ``forced``: past a failed gate); return the version it pointed at before."""
+        run_id = self.conn.execute(
+            select(s.model_versions.c.run_id).where(s.model_versions.c.name == self.name, s.model_versions.c.version == version)
+        ).scalar()
+        if run_id is None:
             raise NotFoundError(f"model {self.name!r} has no version {version}: see %mlops_models.")
         where = (s.aliases.c.name == self.name) & (s.aliases.c.alias == alias)
         previous = self.conn.execute(select(s.aliases.c.version).where(where)).scalar()
@@ -89,6 +93,8 @@ class RegistryWrite:
                 name=self.name, alias=alias, from_version=previous, to_version=version, user=user, time=time.time(), reason=reason
             )
         )
+        detail = {"alias": alias, "from_version": previous, "forced": forced, "user": user, "reason": reason}
+        write_event(self.conn, "model_version_alias.created", self.name, version=version, run_id=run_id, detail=detail)
         return previous
 
 

@@ -3,9 +3,10 @@
 The HTML parts come from ``monitoring.html``, which renders the report's static HTML too.
 
 A header with the verdict, performance over windows (threshold line, alert markers, realised and
-estimated), the drift table sorted by severity with a reference-vs-current histogram of a chosen
-column, service health and the alert log. A refresh button (and an optional auto-refresh, off by
-default) calls the ``refresh`` function it was given, which re-reads the store through the API.
+estimated, swaps), the drift table sorted by severity with a reference-vs-current histogram of a
+chosen column, service health, the alert log and the lineage timeline. A refresh button (and an
+optional auto-refresh, off by default) calls the ``refresh`` function it was given, which re-reads
+the store through the API.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ..monitoring.html import (
     header_html,
     health_html,
     monitor_html,
+    timeline_html,
     variants_html,
 )
 from ..monitoring.report import MonitorReport
@@ -46,6 +48,7 @@ class MonitorDashboard(View):
         self.health = widgets.HTML()
         self.health_image = widgets.Image(format="png")
         self.alerts = widgets.HTML()
+        self.timeline = widgets.HTML()
         self.refresh_button = widgets.Button(description="refresh", icon="refresh", disabled=refresh is None)
         self.auto = widgets.Checkbox(value=False, description=f"auto-refresh every {interval_s:g} s", disabled=refresh is None)
         self.refresh_button.on_click(lambda _: self.refresh())
@@ -64,6 +67,7 @@ class MonitorDashboard(View):
                 self.health,
                 self.health_image,
                 self.alerts,
+                self.timeline,
             ]
         )
 
@@ -87,6 +91,7 @@ class MonitorDashboard(View):
         self.health_image.value = self.images.get("health", b"")
         self.health_image.layout.display = None if "health" in self.images else "none"
         self.alerts.value = alerts_html(report.alerts)
+        self.timeline.value = timeline_html(report.events)
 
     def _column_changed(self, change) -> None:
         column = change["new"]
