@@ -27,6 +27,8 @@ _API = {
     "drift",
     "check_data",
     "set_policy",
+    "retrain",
+    "watch",
     "alerts",
     "backtest",
     "check_policies",

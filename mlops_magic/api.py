@@ -289,14 +289,85 @@ def check_data(frame, *, target: str | None = None, task: str | None = None, cv:
     return check(frame, target=target, task=task, cv=cv, baseline=baseline)
 
 
-def set_policy(name: str, metric: str, *, min_value: float | None = None, max_value: float | None = None, window: str | int = DEFAULT_WINDOW):
-    """Store a policy: alert when ``metric`` of ``name`` leaves [min_value, max_value] over ``window``."""
+def set_policy(
+    name: str,
+    metric: str,
+    *,
+    min_value: float | None = None,
+    max_value: float | None = None,
+    window: str | int = DEFAULT_WINDOW,
+    retrain: bool = False,
+    gate: str | None = None,
+    min_improvement: float = 0.0,
+    cooldown: str | float = "10min",
+    min_labelled: int = 0,
+    alias: str | None = None,
+    production_rows: str = "all",
+):
+    """Store a policy: alert when ``metric`` of ``name`` leaves [min_value, max_value] over ``window``
+    (``metric="drift"``: when the newest window drifts), and with ``retrain`` act on it.
+
+    With ``retrain`` the watcher (``watch``, or the one ``serve`` starts) retrains the champion on its
+    training data plus the labelled production rows (``production_rows``: all, recent:N or none; the
+    newest window held out), once the window holds ``min_labelled`` labelled predictions and no job
+    ran within ``cooldown``; the challenger is promoted to ``alias`` (default production) only if it
+    passes ``gate`` (e.g. ``"accuracy >= 0.88"``) and beats the champion by ``min_improvement`` on the
+    held-out window. Returns the stored ``Policy``.
+    """
+    from .loop.actions import DRIFT, action_fields
     from .monitoring.policies import check_metric
     from .monitoring.windows import parse_window
 
     store = get_store()
     store.model_versions(name)
-    return store.set_policy(name, check_metric(metric), min_value, max_value, parse_window(window).text)
+    actions = action_fields(metric, retrain, gate, min_improvement, cooldown, min_labelled, alias, production_rows)
+    metric = metric if metric == DRIFT else check_metric(metric)
+    return store.set_policy(name, metric, min_value, max_value, parse_window(window).text, **actions)
+
+
+def retrain(name: str, *, timeout: float | None = None):
+    """One retraining job of ``name`` now, exactly as its retraining policy runs it (the defaults of
+    ``set_policy`` without one), in its own process; waits for it and returns the ``Job``.
+
+    At most one job runs per model; the cool-down does not hold back a job asked for by hand.
+    """
+    from .errors import ConflictError
+    from .loop import jobs
+    from .loop.watch import action_policies
+
+    store = get_store()
+    store.model_versions(name)
+    policy = next(iter(action_policies(store, name)), None)
+    job_id = store.start_job(name, policy.policy_id if policy else None, None, cooldown_s=0)
+    if job_id is None:
+        raise ConflictError(f"a retraining job of {name} is running: wait for it to end before starting another.")
+    limit = timeout or jobs.JOB_TIMEOUT_S
+    jobs.launch(store, job_id, name, limit)
+    return jobs.wait(store, job_id, limit)
+
+
+def watch(name: str | None = None, *, interval: str | float = "5s", once: bool = False, job_timeout: float | None = None):
+    """Watch the retraining policies of ``name`` (default: every model with one) here, holding its
+    watcher lock: every ``interval`` until interrupted, or ``once`` (waiting for the job it started).
+    Returns the ``Tick`` of each model (the last ones)."""
+    from .loop import jobs
+    from .loop.watch import watching
+
+    store = get_store()
+    models = [name] if name else sorted({p.model for p in store.policies() if p.retrain})
+    if not models:
+        raise InvalidInputError("no model has a policy with an action: add one with mm.set_policy(name, metric, ..., retrain=True).")
+    limit = job_timeout or jobs.JOB_TIMEOUT_S
+    last: dict[str, Any] = {}
+    try:
+        for ticked in watching(store, models, interval, once, limit):
+            last[ticked.model] = ticked
+            if once:
+                for job_id in ticked.job_ids:
+                    jobs.wait(store, job_id, limit)
+    except KeyboardInterrupt:
+        pass
+    return last[models[0]] if name else list(last.values())
 
 
 def alerts(name: str | None = None, *, limit: int | None = None):

@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from .errors import MLOpsError
-from .monitoring.windows import DEFAULT_WINDOW
+from .loop.flags import add_policy_flags
 from .serving import DEFAULT_WORKERS
 
 
@@ -43,27 +43,62 @@ def _monitor_check(args) -> int:
 
 def _monitor_policy(args) -> int:
     from . import api
+    from .loop.actions import describe
+    from .loop.flags import policy_arguments
 
-    policy = api.set_policy(args.model, args.metric, min_value=args.min, max_value=args.max, window=args.window)
-    print(f"policy stored: {policy.model} {policy.metric} min={policy.min_value} max={policy.max_value} window={policy.window}")
+    metric, keywords = policy_arguments(args)
+    policy = api.set_policy(args.model, metric, **keywords)
+    print(f"policy {policy.policy_id} stored: {describe(policy)}")
+    return 0
+
+
+def _watch(args) -> int:
+    """The watcher process: evaluate the retraining policies every --interval (or --once) and act."""
+    from . import api
+    from .loop.watch import main as watch_main
+
+    store = api.get_store()
+    options = ["--store", store.url, "--artifacts", str(store.artifacts.root), "--interval", args.interval, "--job-timeout", args.job_timeout]
+    return watch_main([*options, *(["--once"] if args.once else []), *([args.name] if args.name else [])])
+
+
+def _retrain(args) -> int:
+    """One retraining job now, as the model's policy runs it; exit 1 unless it promoted a version."""
+    from . import api
+
+    job = api.retrain(args.name)
+    print(f"job {job.job_id} {job.status}" + (f": run {job.run_id}" if job.run_id else "") + (f" ({job.error.strip().splitlines()[-1]})" if job.error else ""))
+    return 0 if job.status == "promoted" else 1
+
+
+def _replay(args) -> int:
+    from . import api
+
+    data = _read_frame(args.data) if args.data else None
+    run = api.replay(args.run_id, data=data)
+    print(f"run {run.run_id} (replay of {run.parent_run_id}): " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(run.metrics.items())))
     return 0
 
 
 def _data(args) -> int:
     """Print the data check of a CSV or parquet file."""
+    from . import api
+
+    print(repr(api.check_data(_read_frame(args.path), target=args.target, task=args.task)))
+    return 0
+
+
+def _read_frame(path: str):
+    """A DataFrame from a CSV or parquet file."""
     import pandas as pd
 
-    from . import api
     from .errors import InvalidInputError
 
-    if args.path.endswith(".csv"):
-        frame = pd.read_csv(args.path)
-    elif args.path.endswith(".parquet"):
-        frame = pd.read_parquet(args.path)
-    else:
-        raise InvalidInputError(f"{args.path!r} is neither .csv nor .parquet: export the data to one of them.")
-    print(repr(api.check_data(frame, target=args.target, task=args.task)))
-    return 0
+    if path.endswith(".csv"):
+        return pd.read_csv(path)
+    if path.endswith(".parquet"):
+        return pd.read_parquet(path)
+    raise InvalidInputError(f"{path!r} is neither .csv nor .parquet: export the data to one of them.")
 
 
 def _promote(args) -> int:
@@ -159,13 +194,26 @@ def build_parser() -> argparse.ArgumentParser:
     check = monitor_commands.add_parser("check", help="evaluate the policies once; exit 1 on an alert (for cron/CI)")
     check.add_argument("model")
     check.set_defaults(handler=_monitor_check)
-    policy = monitor_commands.add_parser("policy", help="store a policy: alert when METRIC leaves [--min, --max]")
+    policy = monitor_commands.add_parser("policy", help="store a policy: alert (and with --retrain, retrain) when METRIC leaves [--min, --max] or on --drift")
     policy.add_argument("model")
-    policy.add_argument("--metric", required=True)
-    policy.add_argument("--min", type=float, default=None)
-    policy.add_argument("--max", type=float, default=None)
-    policy.add_argument("--window", default=DEFAULT_WINDOW, help=f"a number of answered predictions ({DEFAULT_WINDOW}) or a duration (1h)")
+    add_policy_flags(policy.add_argument)
     policy.set_defaults(handler=_monitor_policy)
+
+    watch = commands.add_parser("watch", help="evaluate the retraining policies on an interval and act (one watcher per model)")
+    watch.add_argument("name", nargs="?", default=None, help="the model to watch (default: every model with a retraining policy)")
+    watch.add_argument("--interval", default="5s", help="time between evaluations (default 5s)")
+    watch.add_argument("--once", action="store_true", help="evaluate once and exit")
+    watch.add_argument("--job-timeout", default="30min", help="a retraining job running longer is killed (default 30min)")
+    watch.set_defaults(handler=_watch)
+
+    retrain = commands.add_parser("retrain", help="one retraining job now, as the model's policy runs it; exit 1 unless promoted")
+    retrain.add_argument("name")
+    retrain.set_defaults(handler=_retrain)
+
+    replay = commands.add_parser("replay", help="re-execute a run's recipe in a fresh process: a new child run")
+    replay.add_argument("run_id")
+    replay.add_argument("--data", default=None, help="a CSV/parquet file replacing the training snapshot (target column included)")
+    replay.set_defaults(handler=_replay)
 
     data = commands.add_parser("data", help="check a CSV/parquet file before training (findings, 'does ML help?')")
     data.add_argument("path")

@@ -36,6 +36,15 @@ def unquote(text: str) -> str:
     return text[1:-1] if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"" else text
 
 
+def with_policy_flags(magic):
+    """Declare the policy flags (``loop/flags.py``: the CLI's too) on a magic."""
+    from .loop.flags import POLICY_FLAGS
+
+    for names, options in reversed(POLICY_FLAGS):
+        magic = argument(*names, **options)(magic)
+    return magic
+
+
 def parse_tags(pairs: list[str] | None) -> dict[str, str]:
     tags = {}
     for pair in pairs or []:
@@ -185,6 +194,25 @@ class MLOpsMagic(Magics):
                 args.name, window=args.window, metric=args.metric, min_value=args.min_value, max_value=args.max_value, max_windows=args.windows
             )
         return MonitorDashboard(report, refresh=refresh)
+
+    @magic_arguments()
+    @argument("name", help="the served model's name")
+    @with_policy_flags
+    @line_magic
+    def mlops_policy(self, line):
+        """Store a policy on a served model: alert when --metric leaves [--min, --max] (or on --drift),
+        and with --retrain retrain, gate and promote when it fires (the watcher acts on it).
+
+        %mlops_policy wine-quality --metric accuracy --min 0.85 --window 200 --retrain --gate "accuracy >= 0.88" --min-labelled 100
+        """
+        from . import api
+        from .loop.actions import PolicyCard
+        from .loop.flags import policy_arguments
+
+        args = parse_argstring(self.mlops_policy, line)
+        with user_errors():
+            metric, keywords = policy_arguments(args)
+            return PolicyCard(api.set_policy(args.name, metric, **keywords))
 
     @magic_arguments()
     @argument("data", help="a DataFrame variable")

@@ -11,6 +11,7 @@ import datetime
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -42,6 +43,7 @@ class DeploymentStatus:
     requests: int | None = None
     schema: list[dict[str, str]] = field(default_factory=list)  # input columns: [{"name", "dtype"}]
     log_path: str | None = None
+    watcher: dict[str, Any] | None = None  # the model's policy watcher: pid, alive, heartbeat_at (or why it did not start)
 
     @property
     def description(self) -> str:
@@ -64,7 +66,8 @@ class DeploymentStatus:
     def __repr__(self) -> str:
         versions = ", ".join(f"{label}=v{v}" for label, v in self.versions.items()) or "-"
         count = "" if self.requests is None else f", {self.requests} requests"
-        return f"<Deployment {self.name} {self.status} at {self.url} ({versions}{count}) pid {self.pid}>"
+        watcher = f", {watcher_text(self.watcher)}" if self.watcher else ""
+        return f"<Deployment {self.name} {self.status} at {self.url} ({versions}{count}) pid {self.pid}{watcher}>"
 
 
 STATUS_COLOURS = {"running": h.GOOD, "dead": h.BAD, "stopped": h.MUTED}
@@ -78,6 +81,12 @@ def versions_text(status) -> str:
     return ", ".join(f"{label} → v{version}" for label, version in status.versions.items()) or "–"
 
 
+def watcher_text(watcher: dict[str, Any]) -> str:
+    if watcher.get("error"):
+        return f"watcher not started: {watcher['error']}"
+    return f"watcher pid {watcher['pid']} {'alive' if watcher['alive'] else 'not running'}"
+
+
 def card_html(status: DeploymentStatus) -> str:
     """A deployment as static HTML: status, URL, what it serves, versions, requests, a curl example."""
     rows = [
@@ -87,6 +96,7 @@ def card_html(status: DeploymentStatus) -> str:
         ["versions", h.escape(versions_text(status))],
         ["requests", h.escape("–" if status.requests is None else status.requests)],
         ["process", h.escape(f"pid {status.pid}, started {started_text(status.started_at)}")],
+        *([["watcher", h.escape(watcher_text(status.watcher))]] if status.watcher else []),
     ]
     example = h.code(status.curl_example()) if status.status == "running" else ""
     return f"<b>Deployment {h.escape(status.name)}</b>" + h.table(["", ""], rows, raw=True) + example
@@ -123,7 +133,43 @@ def start(store, target: Target, host: str = "127.0.0.1", port: int | None = Non
                 raise ServingError(f"the serving process for {target.name} was not ready after {timeout:.0f} s; see {log_path}.")
             time.sleep(0.05)
     record = store.record_deployment(target.name, target.to_dict(), host, port, process.pid)
-    return probe(record, log_path)
+    watcher = start_watcher(store, target.name) if any(p.retrain for p in store.policies(target.name)) else None
+    return _with_watcher(store, probe(record, log_path), watcher)
+
+
+def start_watcher(store, name: str, timeout: float = 30.0) -> dict[str, Any]:
+    """Start the policy watcher of ``name`` (``python -m mlops_magic.loop.watch``) in its own session and
+    wait until it holds the model's watcher lock; ``{"error": ...}`` if it exits first (e.g. another holds it)."""
+    log_path = store.deployment_log_path(name).with_name(f"{name}.watch.log")
+    command = [sys.executable, "-m", "mlops_magic.loop.watch", "--store", store.url, "--artifacts", str(store.artifacts.root), name]
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(w["model"] == name and w["pid"] == process.pid for w in store.watcher_records()):
+            return {"pid": process.pid}
+        if process.poll() is not None:
+            return {"error": last_line(log_path).removeprefix("mlops-magic watch: ")}
+        time.sleep(0.05)
+    _terminate(process.pid)
+    return {"error": f"the watcher did not take the lock of {name} within {timeout:.0f} s; see {log_path}"}
+
+
+def _with_watcher(store, status: DeploymentStatus, started: dict[str, Any] | None = None) -> DeploymentStatus:
+    """``status`` with the model's watcher (the lock's holder), or why the one just started is not running."""
+    held = next((w for w in store.watcher_records() if w["model"] == status.name), None)
+    if held is not None:
+        status.watcher = {"pid": held["pid"], "alive": held["host"] != socket.gethostname() or _alive(held["pid"]), "heartbeat_at": held["heartbeat_at"]}
+    elif started is not None and "error" in started:
+        status.watcher = started
+    return status
+
+
+def stop_watcher(store, name: str, timeout: float = 30.0) -> None:
+    """Stop the watcher of ``name`` running on this machine (it releases its lock on the way out)."""
+    held = next((w for w in store.watcher_records() if w["model"] == name), None)
+    if held is not None and held["host"] == socket.gethostname() and held["pid"] != os.getpid():
+        _terminate(held["pid"], timeout)
 
 
 def last_line(path: Path) -> str:
@@ -161,13 +207,14 @@ def stop(store, name: str, timeout: float = 30.0) -> DeploymentStatus:
     if record.stopped_at is None and probe(record).status == "running":
         if not _terminate(record.pid, timeout):
             raise ServingError(f"the serving process {record.pid} of {name} did not stop within {timeout:.0f} s; kill it with: kill -9 {record.pid}")
+    stop_watcher(store, name, timeout)
     store.mark_deployment_stopped(name)
     return probe(store.deployment(name), store.deployment_log_path(name))
 
 
 def statuses(store, name: str | None = None) -> list[DeploymentStatus]:
     records = store.deployment_records()
-    return [probe(r, store.deployment_log_path(r.name)) for r in records if name is None or r.name == name]
+    return [_with_watcher(store, probe(r, store.deployment_log_path(r.name))) for r in records if name is None or r.name == name]
 
 
 def _terminate(pid: int, timeout: float = 30.0) -> bool:

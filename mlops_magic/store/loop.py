@@ -1,3 +1,4 @@
+    queue_deliveries(conn, event_id, event, now)
 """What the loop leaves in the store: lineage events, retraining jobs, and the watchers' locks."""
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ def write_event(conn: Connection, event: str, model: str | None = None, **fields
     now = time.time()
     row = {"time": now, "event": event, "model": model, **fields, "detail": json.dumps(fields.get("detail") or {}, default=str)}
     event_id = conn.execute(s.events.insert().values(**row)).inserted_primary_key[0]
-    queue_deliveries(conn, event_id, event, now)
     return event_id
 
 
@@ -107,10 +107,23 @@ class LoopStore:
         with self.db.writing() as conn:
             conn.execute(s.jobs.update().where(s.jobs.c.job_id == job_id).values(**fields))
 
-    def jobs(self, model: str | None = None) -> list[Job]:
+    def finish_job(self, job_id: int, status: str, **fields: Any) -> bool:
+        """End a running job with ``status`` (and ``run_id``, ``error``, ``detail``): False if it had
+        already ended (e.g. killed past its timeout while it was still writing)."""
+        if "detail" in fields:
+            fields["detail"] = json.dumps(fields["detail"], default=str)
+        with self.db.writing() as conn:
+            done = conn.execute(
+                s.jobs.update().where(s.jobs.c.job_id == job_id, s.jobs.c.status == "running").values(status=status, finished_at=time.time(), **fields)
+            )
+        return done.rowcount == 1
+
+    def jobs(self, model: str | None = None, job_id: int | None = None, status: str | None = None) -> list[Job]:
+        """Jobs (of ``model``, that one ``job_id``, in ``status``), oldest first."""
         query = select(s.jobs).order_by(s.jobs.c.job_id)
-        if model is not None:
-            query = query.where(s.jobs.c.model == model)
+        for column, value in (("model", model), ("job_id", job_id), ("status", status)):
+            if value is not None:
+                query = query.where(s.jobs.c[column] == value)
         with self.db.reading() as conn:
             rows = conn.execute(query).all()
         return [Job(**{**r._mapping, "detail": json.loads(r.detail) if r.detail else {}}) for r in rows]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import orjson
@@ -71,17 +71,25 @@ class MonitoringStore:
 
     # --- policies and alerts --------------------------------------------------------------------
 
-    def set_policy(self, model: str, metric: str, min_value: float | None, max_value: float | None, window: str) -> Policy:
-        """Store the policy on ``metric`` of ``model``, replacing an earlier one on the same metric."""
-        if min_value is None and max_value is None:
+    def set_policy(self, model: str, metric: str, min_value: float | None, max_value: float | None, window: str, **actions: Any) -> Policy:
+        """Store the policy on ``metric`` of ``model``, replacing an earlier one on the same metric.
+
+        ``actions`` are the ``Policy`` fields after ``created_at`` (trigger, retrain, gate, ...); a
+        drift trigger needs no threshold. Without ``actions`` (a threshold set from the monitor), the
+        earlier policy's actions are kept."""
+        if min_value is None and max_value is None and actions.get("trigger", "threshold") != "drift":
             raise InvalidInputError(f"a policy on {metric!r} needs a threshold: give --min or --max (min_value=/max_value=).")
         now = time.time()
         with self.db.writing() as conn:
+            if not actions:
+                earlier = conn.execute(select(s.policies).where(s.policies.c.model == model, s.policies.c.metric == metric)).first()
+                names = [f.name for f in fields(Policy)][7:]
+                actions = {name: earlier._mapping[name] for name in names} if earlier is not None else {}
             conn.execute(s.policies.delete().where(s.policies.c.model == model, s.policies.c.metric == metric))
             policy_id = conn.execute(
-                s.policies.insert().values(model=model, metric=metric, min_value=min_value, max_value=max_value, window=window, created_at=now)
+                s.policies.insert().values(model=model, metric=metric, min_value=min_value, max_value=max_value, window=window, created_at=now, **actions)
             ).inserted_primary_key[0]
-        return Policy(policy_id, model, metric, min_value, max_value, window, now)
+        return Policy(policy_id, model, metric, min_value, max_value, window, now, **actions)
 
     def policies(self, model: str | None = None) -> list[Policy]:
         query = select(s.policies).order_by(s.policies.c.policy_id)
