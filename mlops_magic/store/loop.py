@@ -1,4 +1,3 @@
-    queue_deliveries(conn, event_id, event, now)
 """What the loop leaves in the store: lineage events, retraining jobs, and the watchers' locks."""
 
 from __future__ import annotations
@@ -36,6 +35,7 @@ def write_event(conn: Connection, event: str, model: str | None = None, **fields
     now = time.time()
     row = {"time": now, "event": event, "model": model, **fields, "detail": json.dumps(fields.get("detail") or {}, default=str)}
     event_id = conn.execute(s.events.insert().values(**row)).inserted_primary_key[0]
+    queue_deliveries(conn, event_id, event, now)
     return event_id
 
 
