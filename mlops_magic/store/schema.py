@@ -105,8 +105,8 @@ datasets = Table(
     Column("n_rows", Integer, nullable=False),
     Column("columns", Text, nullable=False),  # JSON {column: dtype}
     Column("target", String(255)),
-    Column("sample_sha256", String(64)),
-    Column("snapshot_sha256", String(64)),  # the whole frame (parquet), under the snapshot size limit  # bounded reservoir sample (parquet artifact)
+    Column("sample_sha256", String(64)),  # a seeded uniform sample of at most 5,000 rows (parquet artifact)
+    Column("snapshot_sha256", String(64)),  # the whole frame (parquet), under the snapshot size limit
 )
 
 # Per-column profiles, kept once per data digest: runs over the same data share one.
@@ -188,6 +188,7 @@ predictions = Table(
     Column("label_time", Float),
 )
 Index("ix_predictions_model_time", predictions.c.model, predictions.c.time)
+Index("ix_predictions_answered", predictions.c.model, predictions.c.shadow, predictions.c.time)  # windows of answered rows
 
 requests_log = Table(
     "requests_log",

@@ -1,5 +1,5 @@
 """The loop: recipes and data snapshots of runs, policies that act, lineage events, retraining jobs,
-watchers and webhooks.
+watchers and webhooks; and an index for windows of answered predictions.
 
 Revision ID: 0005
 Revises: 0004
@@ -15,6 +15,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_index("ix_predictions_answered", "predictions", ["model", "shadow", "time"])
     with op.batch_alter_table("runs") as batch:
         batch.add_column(sa.Column("recipe", sa.Text))
         batch.add_column(sa.Column("parent_run_id", sa.String(32)))
