@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..frames import is_numeric
+
 SAMPLE_ROWS = 5_000
 HISTOGRAM_BINS = 20
 TOP_CATEGORIES = 50
@@ -40,10 +42,6 @@ def fingerprint_frame(frame: pd.DataFrame) -> tuple[str, int, dict[str, str]]:
     digest = hashlib.sha256(repr(sorted(columns.items())).encode())
     digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return digest.hexdigest(), len(frame), columns
-
-
-def is_numeric(series: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
 
 
 def _finite(value) -> float | None:
