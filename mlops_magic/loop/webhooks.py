@@ -1,7 +1,7 @@
 """Webhooks: every lineage event POSTed as JSON to the receivers that asked for it, signed, retried.
 
 The envelope and headers are MLflow's (``mlflow/webhooks/delivery.py``): a body
-``{"entity", "action", "timestamp", "data"}``, and ``X-MLflow-Delivery-Id``, ``X-MLflow-Timestamp``
+``{"entity", "action", "timestamp" (the event's, ISO 8601 UTC), "data"}``, and ``X-MLflow-Delivery-Id``, ``X-MLflow-Timestamp``
 and, with a secret, ``X-MLflow-Signature: v1,<base64 HMAC-SHA256 of "{delivery_id}.{timestamp}.{body}">``.
 ``data`` is MLflow's payload for the events MLflow has (``model_version.created``,
 ``model_version_alias.created``) and ours for the rest. The delivery id stays the same across
@@ -43,7 +43,7 @@ SIGNATURE_VERSION = "v1"
 TIMEOUT_S = 5.0
 BACKOFF_S = 2.0
 MAX_BACKOFF_S = 600.0
-MAX_ATTEMPTS = 8  # 2 s, 4 s, ... 256 s apart: about 8 minutes before giving up
+MAX_ATTEMPTS = 10  # 2 s, 4 s, ... 512 s apart: given up about 17 minutes after the first
 
 
 def check_webhook(url: str, events: list[str] | None) -> list[str] | None:
