@@ -254,3 +254,13 @@ def test_cli_adds_lists_and_delivers_webhooks(trained, receiver, capsys):
     assert hook.url in listed and SECRET not in listed
     assert cli.main(["webhook", "add", "nowhere"]) == 2
     assert "not an http(s) URL" in capsys.readouterr().err
+
+
+def test_an_event_whose_payload_cannot_be_built_is_a_recorded_failure_never_an_exception(store, receiver):
+    hook = receiver()
+    api.add_webhook(hook.url)
+    store.record_event("model_version_alias.created", "wine", version=1)  # no alias in its detail
+    store.record_event("retrain.started", "wine", job_id=1)
+    done = deliver_pending(store, backoff_s=60)
+    assert (done.delivered, done.failed) == (0, 1)  # the second waits behind the first, in order
+    assert "cannot build the payload of model_version_alias.created: KeyError('alias')" in store.deliveries_frame()["last_error"].iloc[0]

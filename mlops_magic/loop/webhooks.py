@@ -129,7 +129,10 @@ def deliver_pending(store, timeout: float = TIMEOUT_S, backoff_s: float = BACKOF
 
 def _send(store, delivery, timeout: float) -> str | None:
     """Post one delivery; the error as text, or None when the receiver took it."""
-    body = json.dumps(payload(delivery.event), default=str)
+    try:
+        body = json.dumps(payload(delivery.event), default=str)
+    except (KeyError, TypeError, ValueError) as exc:  # an event recorded without the fields its payload needs
+        return f"attempt {delivery.attempts}: cannot build the payload of {delivery.event['event']}: {exc!r}"
     delivery_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{store.url}#webhook-delivery-{delivery.delivery_id}"))
     timestamp = str(int(time.time()))
     headers = {"Content-Type": "application/json", "User-Agent": f"mlops-magic/{__version__}", DELIVERY_ID_HEADER: delivery_id, TIMESTAMP_HEADER: timestamp}
@@ -188,7 +191,7 @@ class WebhookSender(threading.Thread):
                 deliver_pending(self.store, self.timeout, self.backoff_s)
             except Exception as exc:  # a busy or unreachable store: try again next round
                 if str(exc) != self._last_error:
-                    print(f"mlops-magic: webhook delivery paused, the store is unavailable: {exc}", file=sys.stderr)
+                    print(f"mlops-magic: webhook delivery failed this round, trying again in {self.interval:g} s: {exc}", file=sys.stderr)
                 self._last_error = str(exc)
             if self._halt.wait(self.interval):
                 return
