@@ -67,11 +67,11 @@ def action_policies(store, model: str):
     return [p for p in store.policies(model) if p.retrain]
 
 
-def _crossing(report, policy):
-    """The alert of this evaluation that ``policy`` reacts to, or None."""
+def _crossings(report, policy):
+    """The alerts of this evaluation that ``policy`` reacts to: the newest realised window's, then
+    the newest window's when it is newer and only estimated (``policies.newest_values``)."""
     kind = "drift" if policy.trigger == DRIFT else "threshold"
-    found = [a for a in report.fired if a["kind"] == kind and (kind == "drift" or a["metric"] == policy.metric)]
-    return found[-1] if found else None  # the newest window's (a realised window first, then an estimated newer one)
+    return [a for a in report.fired if a["kind"] == kind and (kind == "drift" or a["metric"] == policy.metric)]
 
 
 def _labelled(report, alert) -> int:
@@ -105,12 +105,14 @@ def tick(store, model: str, job_timeout: float = jobs.JOB_TIMEOUT_S) -> Tick:
 
 
 def _decide(store, report, policy, fired_before: set[int], job_timeout: float) -> Decision:
-    alert = _crossing(report, policy)
-    if alert is None:
+    crossed = [(alert, _labelled(report, alert)) for alert in _crossings(report, policy)]
+    if not crossed:
         return Decision(policy.policy_id, policy.metric, "within bounds", f"window {policy.window}")
-    labelled = _labelled(report, alert)
-    if labelled < policy.min_labelled:
-        return Decision(policy.policy_id, policy.metric, "too few labels", f"{labelled} labelled predictions in the window < {policy.min_labelled}")
+    enough = [(alert, labelled) for alert, labelled in crossed if labelled >= policy.min_labelled]
+    if not enough:
+        most = max(labelled for _, labelled in crossed)
+        return Decision(policy.policy_id, policy.metric, "too few labels", f"{most} labelled predictions in the crossing window < {policy.min_labelled}")
+    alert, labelled = enough[0]
     alert_id = _alert_id(store, policy.model, alert)
     if alert_id in fired_before:
         return Decision(policy.policy_id, policy.metric, "already fired", f"alert {alert_id} already started a job", alert_id)
