@@ -97,6 +97,21 @@ def test_a_policy_takes_the_action_flags_checked_and_the_magic_shows_it(ip):
         mm.set_policy(NAME, "accuracy", min_value=0.8, retrain=True, production_rows="latest")
 
 
+def test_the_command_line_sets_an_acting_policy_watches_once_and_replays(ip, capsys):
+    from mlops_magic.cli import main
+
+    run, model = champion(ip)
+    assert main(["monitor", "policy", NAME, "--metric", "accuracy", "--min", "0.85", "--window", "100", "--retrain", "--gate", "accuracy >= 0.9", "--min-labelled", "10"]) == 0
+    assert "retrain" in capsys.readouterr().out and mm.get_store().policies(NAME)[0].gate == "accuracy >= 0.9"
+    stream(model, wine().sample(100, random_state=0))
+    assert main(["watch", NAME, "--once"]) == 0
+    assert "accuracy: within bounds" in capsys.readouterr().out and mm.get_store().watcher_records() == []
+    assert main(["monitor", "policy", NAME, "--min", "0.85"]) == 2
+    assert "give --metric METRIC with --min/--max, or --drift" in capsys.readouterr().err
+    assert main(["replay", run.run_id[:8]]) == 0
+    assert f"(replay of {run.run_id})" in capsys.readouterr().out
+
+
 def test_a_retraining_fires_exactly_when_the_policy_says_and_promotes_a_better_version(ip):
     _, model = champion(ip)
     mm.set_policy(NAME, "accuracy", min_value=0.85, window=100, retrain=True, gate="accuracy >= 0.9", cooldown="1h", min_labelled=60)
@@ -125,6 +140,16 @@ def test_a_retraining_fires_exactly_when_the_policy_says_and_promotes_a_better_v
     stream(model, drifted(100, seed=3))  # still crossing, inside the cool-down
     assert [d.outcome for d in mm.watch(NAME, once=True).decisions] == ["held"]
     assert len(mm.get_store().jobs(NAME)) == 1
+
+
+def test_a_drift_trigger_reacts_to_drift_of_the_newest_window(ip):
+    _, model = champion(ip)
+    mm.set_policy(NAME, "drift", window=100, retrain=True, min_labelled=1000)
+    stream(model, wine().sample(100, random_state=0))
+    assert [d.outcome for d in mm.watch(NAME, once=True).decisions] == ["within bounds"]
+    stream(model, drifted(100, seed=9))
+    decision = mm.watch(NAME, once=True).decisions[0]
+    assert (decision.metric, decision.outcome) == ("drift", "too few labels") and mm.get_store().jobs(NAME) == []
 
 
 def test_the_held_out_window_is_never_trained_on(ip):
@@ -157,17 +182,14 @@ def test_a_failing_recipe_is_recorded_and_production_is_untouched(ip):
 def test_a_challenger_failing_the_gate_or_the_margin_is_not_promoted(ip):
     _, model = champion(ip)
     stream(model, drifted(150, seed=6))
-    mm.set_policy(NAME, "accuracy", min_value=0.85, window=100, retrain=True, gate="accuracy >= 0.999")
-    gated = mm.retrain(NAME)
-    mm.set_policy(NAME, "accuracy", min_value=0.85, window=100, retrain=True, min_improvement=0.5)
-    margin = mm.retrain(NAME)
-    assert (gated.status, margin.status) == ("refused", "refused")
-    assert production() == 1 and len(mm.get_store().model_versions(NAME)) == 1
-    refused = mm.get_store().events_frame(NAME).query("event == 'promotion.refused'")
-    assert refused["job_id"].tolist() == [gated.job_id, margin.job_id]
-    first, second = refused["detail"]
-    assert "gate accuracy >= 0.999" in first["reasons"][0] and first["challenger"] > first["champion"]
-    assert second["reasons"][0].startswith("margin: challenger accuracy") and "< 0.5" in second["reasons"][0]
+    mm.set_policy(NAME, "accuracy", min_value=0.85, window=100, retrain=True, gate="accuracy >= 0.999", min_improvement=0.5)
+    job = mm.retrain(NAME)  # better than the champion on the held-out window, short of the gate and of the margin
+    assert job.status == "refused" and production() == 1 and len(mm.get_store().model_versions(NAME)) == 1
+    [refused] = mm.get_store().events_frame(NAME).query("event == 'promotion.refused'").itertuples()
+    assert refused.job_id == job.job_id and refused.detail["challenger"] > refused.detail["champion"]
+    gate, margin = refused.detail["reasons"]
+    assert gate.startswith("gate accuracy >= 0.999: run") and gate.endswith("on the held-out window")
+    assert margin.startswith("margin: challenger accuracy") and "< 0.5" in margin
 
 
 def test_a_job_past_its_timeout_is_killed_and_recorded(ip):
