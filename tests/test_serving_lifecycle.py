@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -267,11 +268,22 @@ def test_two_workers_share_the_port_log_everything_and_stop_together(promoted):
         assert session.post(f"{status.url}/feedback", json={"ids": answered, "labels": [1] * len(answered)}).json() == {"recorded": len(answered)}
     assert api.deployments("wine")[0].requests == sent  # scoring requests of both workers
     assert api.stop("wine").status == "stopped"
-    for worker in workers:
-        with pytest.raises(ProcessLookupError):
-            os.kill(worker, 0)
+    assert all(ended(worker) for worker in workers)
     logged = api.predictions("wine")["prediction_id"]
     assert sorted(logged) == sorted(answered)
+
+
+def ended(pid: int, within: float = 5.0) -> bool:
+    """Whether process ``pid`` has exited (gone, or a zombie its new parent has not reaped yet) within ``within`` s."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] == "Z":
+                return True
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def sample_sum(metrics: str, name: str) -> float:
