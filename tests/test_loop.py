@@ -256,7 +256,9 @@ def test_the_served_model_is_retrained_and_swapped_in_with_no_failed_request(ip)
     client = threading.Thread(target=hammer)
     try:
         assert status.watcher is not None and status.watcher["alive"], status.watcher
-        assert "watcher pid" in repr(mm.deployments(NAME)[0])
+        from mlops_magic.widgets.deployments import table_html
+
+        assert f"watcher pid {status.watcher['pid']} alive" in table_html(mm.deployments(NAME))  # what %mlops_deployments shows
         client.start()
         with requests.Session() as session:
             answered = session.post(f"{status.url}/invocations", json={"dataframe_records": rows.drop(columns="target").to_dict("records")}, timeout=30).json()

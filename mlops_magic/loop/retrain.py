@@ -41,8 +41,15 @@ def default_policy(model: str) -> Policy:
 
 
 def policy_of(store, model: str, policy_id: int | None) -> Policy:
-    found = [p for p in store.policies(model) if p.policy_id == policy_id]
-    return found[0] if found else default_policy(model)
+    """The job's policy; if it was replaced since the job started, the model's retraining policy now
+    (its gate holds, never none); the defaults only for a job asked for by hand without one."""
+    policies = store.policies(model)
+    found = [p for p in policies if p.policy_id == policy_id] or [p for p in policies if p.retrain]
+    if found:
+        return found[0]
+    if policy_id is not None:
+        raise InvalidInputError(f"policy {policy_id} of {model} was removed and no retraining policy replaced it: nothing says how to gate a retrained model.")
+    return default_policy(model)
 
 
 def production_frames(store, run, policy: Policy):

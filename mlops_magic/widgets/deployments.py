@@ -7,7 +7,7 @@ from collections.abc import Callable
 import ipywidgets as widgets
 
 from .. import html as h
-from ..serving.manager import STATUS_COLOURS, card_html, started_text, versions_text
+from ..serving.manager import STATUS_COLOURS, card_html, started_text, versions_text, watcher_text
 from .view import View
 
 
@@ -16,10 +16,11 @@ def table_html(statuses: list) -> str:
         return f'<div style="color:{h.MUTED}">no deployments: serve a model with %mlops_serve NAME@ALIAS.</div>'
     rows = [
         [h.escape(s.name), h.badge(s.status, STATUS_COLOURS.get(s.status, h.MUTED)), h.escape(s.url), h.escape(s.description),
-         h.escape(versions_text(s)), h.escape("–" if s.requests is None else s.requests), h.escape(s.pid), h.escape(started_text(s.started_at))]
+         h.escape(versions_text(s)), h.escape("–" if s.requests is None else s.requests), h.escape(s.pid), h.escape(started_text(s.started_at)),
+         h.escape(watcher_text(s.watcher) if s.watcher else "–")]
         for s in statuses
     ]  # fmt: skip
-    return h.table(["model", "status", "URL", "serves", "versions", "requests", "pid", "started"], rows, raw=True)
+    return h.table(["model", "status", "URL", "serves", "versions", "requests", "pid", "started", "watcher"], rows, raw=True)
 
 
 class _Refreshing(View):
