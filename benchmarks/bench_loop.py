@@ -15,7 +15,9 @@ the threshold is in the store) to the first client answer from the retrained ver
 timeline from the lineage events; failed requests (non-200 or no answer) over the whole round; the
 p99 latency of the requests sent while the job ran (the job row's start to end) against the p99 of
 the baseline; and, on 100 fresh drifted wines after the swap, the realised accuracy of the retrained
-version against the champion's on the same rows.
+version against the champion's on the same rows. A round where version 2 never answers within
+``--timeout`` is printed as such (with the jobs and the threshold alerts recorded meanwhile) and left
+out of the medians.
 """
 
 from __future__ import annotations
@@ -131,8 +133,20 @@ def one_round(shell, baseline_seconds: float, timeout: float) -> dict:
             results = clients.finish()
             clients = None
             jobs = mm.get_store().jobs(NAME)
-            if swapped_at is None:
-                raise RuntimeError(f"version 2 did not answer within {timeout:.0f} s: jobs {jobs}")
+            if swapped_at is None:  # the policy did not fire (or the job did not promote): the round says so
+                baseline = [latency for sent, latency, _, _ in results if baseline_from <= sent < baseline_to]
+                alerts = mm.alerts(NAME)
+                crossed = alerts[(alerts["kind"] == "threshold") & (alerts["time"].map(lambda t: t.timestamp()) >= labelled_at)]
+                return {
+                    "reaction": None,
+                    "timeout": timeout,
+                    "jobs": [(j.status, j.error) for j in jobs],
+                    "alerts_without_job": len(crossed),
+                    "requests": len(results),
+                    "failed": sum(status != 200 for _, _, status, _ in results),
+                    "baseline_p99": p99_ms(baseline),
+                    "baseline_n": len(baseline),
+                }
             later = recalibrated(wine, 100, seed=3)
             after = session.post(f"{deployment.url}/invocations", json={"dataframe_records": later.drop(columns="target").to_dict("records")}, timeout=60)
             retrained_accuracy = float((np.array(after.json()["predictions"]) == later["target"]).mean())
@@ -188,6 +202,13 @@ def main() -> int:
     for number in range(1, args.rounds + 1):
         figures = one_round(shell, args.baseline_seconds, args.timeout)
         rounds.append(figures)
+        if figures["reaction"] is None:
+            print(
+                f"round {number}: NO REACTION: version 2 did not answer within {figures['timeout']:.0f} s; jobs {figures['jobs']}; "
+                f"{figures['alerts_without_job']} threshold alerts recorded after the labels; {figures['requests']} requests, "
+                f"{figures['failed']} failed; baseline p99 {figures['baseline_p99']:.1f} ms"
+            )
+            continue
         steps = ", ".join(f"{event} +{at:.1f}s" for event, at in figures["timeline"])
         print(f"round {number}: reaction {figures['reaction']:.1f} s (job {figures['job_status']}, {figures['job_seconds']:.1f} s): {steps}")
         print(
@@ -200,11 +221,15 @@ def main() -> int:
             + ", ".join(f"{who} {value:.3f}" for who, value in figures["held_out"].items())
             + f"; after the swap (v{figures['after_version']}) {figures['retrained']:.3f} vs the champion's {figures['champion']:.3f} on the same 100 rows"
         )
+    reacted = [r for r in rounds if r["reaction"] is not None]
+    print(f"summary: {len(reacted)} of {len(rounds)} round(s) reacted; medians over those:")
+    print(f"  failed requests {sum(r['failed'] for r in rounds)} of {sum(r['requests'] for r in rounds)} (all rounds)")
+    if not reacted:
+        return 1
+    rounds = reacted
     median = lambda key: statistics.median(r[key] for r in rounds)  # noqa: E731
     ratio = statistics.median(r["training_p99"] / r["baseline_p99"] for r in rounds)
-    print(f"summary over {len(rounds)} round(s), medians:")
     print(f"  reaction time {median('reaction'):.1f} s (max {max(r['reaction'] for r in rounds):.1f} s; target under 30 s)")
-    print(f"  failed requests {sum(r['failed'] for r in rounds)} of {sum(r['requests'] for r in rounds)}")
     print(f"  p99 while a job trains {median('training_p99'):.1f} ms vs {median('baseline_p99'):.1f} ms without: {ratio:.2f}x (target within 2x)")
     print(f"  realised accuracy on drifted rows after the swap {median('retrained'):.3f} vs the champion's {median('champion'):.3f} on the same rows")
     return 0
