@@ -124,8 +124,8 @@ def test_the_dashboard_shows_the_chain_in_order_and_marks_swaps_on_the_performan
     store.record_event("promotion.refused", "wine", **job, detail={"reason": "accuracy 0.84 < 0.88"})
     store.record_event("retrain.finished", "wine", **job, run_id="c" * 32)
     store.record_event("deployment.swapped", "wine", version=1, detail={"from_version": 1, "to_version": 1, "variant": "production"})
-    time.sleep(0.01)
-    log_stream(store, "wine", version, model, X.iloc[40:60], live["target"].iloc[40:60], start=time.time(), step=0.001)
+    time.sleep(0.1)
+    log_stream(store, "wine", version, model, X.iloc[40:60], live["target"].iloc[40:60], start=time.time() - 0.05, step=0.001)  # after the swap
     time.sleep(0.05)
 
     report = api.monitor("wine", window=20, metric="accuracy", record=False)  # the chain above, no new alert after it

@@ -205,7 +205,7 @@ def test_cli_check_exits_non_zero_on_an_alert(store, wine, capsys):
     log_stream(store, "wine", version, model, X, model.predict(X), start=time.time() - 100)
     assert cli.main(["monitor", "policy", "wine", "--metric", "accuracy", "--min", "0.9", "--window", "20"]) == 0
     assert cli.main(["monitor", "check", "wine"]) == 0
-    log_stream(store, "wine", version, model, X.iloc[:20], flipped(model.predict(X.iloc[:20]), 5), start=time.time() - 10)
+    log_stream(store, "wine", version, model, X.iloc[:20], flipped(model.predict(X.iloc[:20]), 5), start=time.time() - 25)
     assert cli.main(["monitor", "check", "wine"]) == 1
     out = capsys.readouterr().out
     assert "ALERT [threshold] accuracy 0.75" in out
