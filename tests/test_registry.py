@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import html
 
 import numpy as np
@@ -27,8 +28,8 @@ def test_promote_best_registers_the_top_run_and_records_the_alias_move(store):
     assert registry.versions[["name", "version", "aliases", "run_id"]].values.tolist() == [["wine-quality", 1, "production", strong.run_id]]
     assert registry.versions["metrics.accuracy"].iloc[0] == strong.metrics["accuracy"]
     history = registry.history
-    assert history[["alias", "from_version", "to_version"]].values.tolist()[0][:1] == ["production"]
-    assert history["to_version"].tolist() == [1] and history["from_version"].isna().all()
+    assert len(history) == 1 and (history["name"].iloc[0], history["alias"].iloc[0], history["to_version"].iloc[0]) == ("wine-quality", "production", 1)
+    assert history["from_version"].isna().all() and history["user"].iloc[0] == getpass.getuser()  # who moved it, from nothing
     _, test_df = wine_frames()
     X = test_df.drop(columns="target")
     np.testing.assert_array_equal(api.load_model("wine-quality@production").predict(X), model.predict(X))

@@ -48,7 +48,9 @@ def test_any_sqlalchemy_url_with_its_own_artifact_root(tmp_path):
     run = make_run(metrics={"acc": 0.5})
     store.write_run(run)
     assert store.get_run(run.run_id).metrics == {"acc": 0.5}
-    assert store.artifacts.root == tmp_path / "files"
+    sha256 = store.artifacts.put(b"model bytes")
+    assert (tmp_path / "files" / sha256[:2] / sha256[2:]).read_bytes() == b"model bytes"  # files go where asked
+    assert not (tmp_path / "db" / "artifacts").exists()
 
 
 def test_run_round_trip_and_prefix_lookup(store):
