@@ -165,8 +165,13 @@ def promote(
     require: list[str] | None = None,
     force: bool = False,
     reason: str | None = None,
+    compared_with: tuple[int, GateCheck] | None = None,
 ) -> Promotion:
-    """Register run ``run_ref`` (or ``"best"`` of ``experiment``) as a version of ``name``, behind the gates."""
+    """Register run ``run_ref`` (or ``"best"`` of ``experiment``) as a version of ``name``, behind the gates.
+
+    ``compared_with`` is (the champion version the run was already compared with, that verdict), as a
+    retraining job compares on the newest production rows: it stands in for the champion/challenger
+    check on the runs' eval metrics, and a champion that has moved since refuses the promotion."""
     if not re.fullmatch(r"[A-Za-z0-9][\w.\-]*", name or ""):
         raise InvalidInputError(f"model name {name!r} is not valid: use letters, digits, '.', '_' or '-', e.g. wine-quality.")
     if alias is not None and not re.fullmatch(r"[A-Za-z][\w\-]*", alias):
@@ -186,7 +191,13 @@ def promote(
     with store.registry_write(name) as registry:  # gates, version and alias move: one transaction
         champion = registry.alias_target(alias) if alias is not None else None
         if champion is not None and champion.run_id != run.run_id:
-            checks.append(check_champion(run, store.get_run(champion.run_id), alias, champion.version))
+            if compared_with is None:
+                checks.append(check_champion(run, store.get_run(champion.run_id), alias, champion.version))
+            elif compared_with[0] != champion.version:
+                gate = f"champion/challenger vs {alias} v{champion.version}"
+                checks.append(GateCheck(gate, False, f"{gate}: compared with v{compared_with[0]}, but {alias} moved to v{champion.version} meanwhile"))
+            else:
+                checks.append(compared_with[1])
         failed = [c for c in checks if not c.passed]
         if failed and not force:
             raise GateError(f"promotion of run {run.short_id} to {name}{'@' + alias if alias else ''} refused: {failed[0].detail}"

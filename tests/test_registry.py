@@ -232,3 +232,16 @@ def test_two_processes_promoting_at_once_never_pass_against_a_stale_champion(tmp
     accepted = {(version, previous) for _, version, previous in outcomes if version is not None}
     assert accepted == {(int(after), None if before is None else int(before)) for before, after in moves}
     assert sum(version is None for _, version, _ in outcomes) > 0  # the race did happen: some were refused
+
+
+def test_a_comparison_made_elsewhere_stands_in_for_the_champion_check_until_the_champion_moves(store):
+    from mlops_magic.registry import GateCheck, promote
+
+    weak, _ = train(logistic(C=0.001))
+    strong, _ = train(forest())
+    api.promote(strong.run_id, name="wine-quality", alias="production")
+    held_out = GateCheck("champion/challenger on the held-out window", True, "accuracy 0.98 against 0.71")
+    moved = promote(store, weak.run_id, "wine-quality", alias="production", compared_with=(1, held_out))  # worse on eval, better where it counts
+    assert (moved.version, moved.previous_version) == (2, 1) and held_out in moved.checks
+    with pytest.raises(GateError, match="compared with v1, but production moved to v2 meanwhile"):
+        promote(store, strong.run_id, "wine-quality", alias="production", compared_with=(1, held_out))

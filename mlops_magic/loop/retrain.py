@@ -27,7 +27,7 @@ from typing import Any
 from ..errors import GateError, InvalidInputError
 from ..monitoring.monitor import load_version_model
 from ..monitoring.windows import DEFAULT_WINDOW, parse_window
-from ..registry import check_requirements, parse_conditions, primary_metric, promote
+from ..registry import GateCheck, check_requirements, parse_conditions, primary_metric, promote
 from ..store import Store
 from ..store.monitoring import Policy
 from ..tracking.metrics import evaluate, higher_is_better
@@ -158,7 +158,13 @@ def run_job(store, job_id: int, timeout: float = REPLAY_TIMEOUT_S) -> str:
         promoted = None
         if passed:
             try:
-                promoted = promote(store, challenger.run_id, job.model, alias=alias, require=[policy.gate] if policy.gate else None, reason=f"retrained by job {job_id}")
+                new, old = detail["held_out"]["challenger"].get(metric), detail["held_out"]["champion"].get(metric)
+                gate = f"champion/challenger vs {alias} v{champion_version.version} on the held-out window"
+                verdict = GateCheck(gate, True, f"{gate}: {metric} {new} against {old} (margin {policy.min_improvement:g})")
+                promoted = promote(
+                    store, challenger.run_id, job.model, alias=alias, require=[policy.gate] if policy.gate else None,
+                    reason=f"retrained by job {job_id}", compared_with=(champion_version.version, verdict),
+                )
             except GateError as refused:
                 reasons.append(str(refused))
         if promoted is None:

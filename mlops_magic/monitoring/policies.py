@@ -77,17 +77,19 @@ def metric_series(report, metric: str):
         if (value is None or pd.isna(value)) and f"estimated_{metric}" in row:
             value, source = row[f"estimated_{metric}"], "estimated"
         if value is not None and not pd.isna(value):
-            rows.append((int(row["window"]), row["start"], row["end"], float(value), source))
-    return pd.DataFrame(rows, columns=["window", "start", "end", "value", "source"])
+            labelled = int(row["n_labelled"]) if "n_labelled" in row and source == "realised" else 0
+            rows.append((int(row["window"]), row["start"], row["end"], float(value), source, labelled))
+    return pd.DataFrame(rows, columns=["window", "start", "end", "value", "source", "n_labelled"])
 
 
-def newest_values(report, metric: str):
-    """The values a policy checks: the newest realised window, and the newest window if it is newer
-    and only estimated (labels not in yet). Both count: an estimate can miss what labels show."""
+def newest_values(report, metric: str, min_labelled: int = 0):
+    """The values a policy checks: the newest realised window (holding at least ``min_labelled``
+    labels, so traffic whose labels have not come yet does not hide a crossing), and the newest window
+    if it is newer and only estimated. Both count: an estimate can miss what labels show."""
     series = metric_series(report, metric)
     if not len(series):
         return series
-    realised = series[series["source"] != "estimated"]
+    realised = series[(series["source"] != "estimated") & ((series["source"] == "health") | (series["n_labelled"] >= min_labelled))]
     chosen = {series.index[-1], *([realised.index[-1]] if len(realised) else [])}
     return series.loc[sorted(chosen)]
 
@@ -108,7 +110,7 @@ def evaluate(report, policies) -> list[dict[str, Any]]:
     threshold (policies of other windows are checked on theirs), and drift."""
     alerts = []
     for policy in on_window(policies, report.window):
-        for _, newest in newest_values(report, policy.metric).iterrows():
+        for _, newest in newest_values(report, policy.metric, policy.min_labelled).iterrows():
             side = crossing(newest["value"], policy.min_value, policy.max_value)
             if side is None:
                 continue
