@@ -149,3 +149,17 @@ def test_the_dashboard_shows_the_chain_in_order_and_marks_swaps_on_the_performan
 
 def test_an_empty_lineage_says_so():
     assert "no lineage events yet" in timeline_html(pd.DataFrame(columns=COLUMNS))
+
+
+def test_the_chain_shown_is_the_newest_that_started_a_retraining_not_a_later_alert_in_the_cool_down(store, wine):
+    from mlops_magic.monitoring.html import chain_html
+
+    model, version, live = wine
+    log_stream(store, "wine", version, model, live.drop(columns="target").iloc[:20], live["target"].iloc[:20], start=time.time() - 100)
+    [first] = store.add_alerts([alert("accuracy 0.61 is below 0.85", policy_id=1)])
+    store.record_event("retrain.started", "wine", alert_id=first["alert_id"], policy_id=1, job_id=1)
+    store.record_event("retrain.finished", "wine", alert_id=first["alert_id"], policy_id=1, job_id=1)
+    store.record_event("deployment.swapped", "wine", version=1, detail={"from_version": 1, "to_version": 1, "variant": "production"})
+    store.add_alerts([alert("accuracy 0.7 < 0.8", window_end=2.0, policy_id=1)])  # a later alert, in the cool-down: it starts no job
+    chain = re.findall(r'background:(#\w+);[^>]*>(\w+)</span>', chain_html(store.events_frame("wine")))
+    assert chain == [(GOOD, "alert"), (GOOD, "retrain"), (MUTED, "gate"), (MUTED, "promotion"), (GOOD, "swap")]

@@ -131,8 +131,11 @@ def event_text(event) -> str:
 
 
 def chain_html(events) -> str:
-    """The steps of the newest chain (from the newest alert on, else all): done, failed, or not reached."""
-    alerts = events.index[events["event"] == "alert.fired"]
+    """The steps of the newest chain, from the newest alert that started a retraining (else the newest
+    alert, else the first event) on: done, failed, or not reached. Alerts during a cool-down start none."""
+    fired = events["event"] == "alert.fired"
+    acted = fired & events["alert_id"].isin(set(events.loc[events["event"] == "retrain.started", "alert_id"].dropna()))
+    alerts = events.index[acted] if acted.any() else events.index[fired]
     newest = events.loc[alerts[-1]:] if len(alerts) else events
     badges = []
     for step in CHAIN:
