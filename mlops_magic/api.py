@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidInputError
+from .loop.flags import DEFAULT_COOLDOWN
 from .monitoring.windows import DEFAULT_WINDOW
 from .serving import DEFAULT_WORKERS
 from .session import Session
@@ -299,7 +300,7 @@ def set_policy(
     retrain: bool = False,
     gate: str | None = None,
     min_improvement: float = 0.0,
-    cooldown: str | float = "10min",
+    cooldown: str | float = DEFAULT_COOLDOWN,
     min_labelled: int = 0,
     alias: str | None = None,
     production_rows: str = "all",

@@ -219,14 +219,6 @@ def _user() -> str:
         return "unknown"
 
 
-def input_schema(run: Run) -> dict[str, str] | None:
-    """The columns (and dtypes) the run's model was trained on: its training data minus the target."""
-    train = run.datasets.get("train")
-    if train is None:
-        return None
-    return {column: dtype for column, dtype in train.columns.items() if column != train.target}
-
-
 @dataclass
 class Registry:
     """The registry as tables: one row per version (with aliases and metrics), and every alias move."""

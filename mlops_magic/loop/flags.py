@@ -7,6 +7,8 @@ from typing import Any
 
 from ..monitoring.windows import DEFAULT_WINDOW
 
+DEFAULT_COOLDOWN = "10min"  # no new retraining within this time of the last one
+
 POLICY_FLAGS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (("--metric",), {"default": None, "help": "metric to watch: accuracy, f1_macro, roc_auc, rmse, error_rate, latency_p95, ..."}),
     (("--drift",), {"action": "store_true", "help": "trigger on data drift of the newest window instead of a metric threshold"}),
@@ -16,7 +18,7 @@ POLICY_FLAGS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (("--retrain",), {"action": "store_true", "help": "retrain on the training data plus the labelled production rows when it fires"}),
     (("--gate",), {"nargs": "+", "default": None, "help": 'conditions the retrained model must pass on the held-out window, e.g. "accuracy >= 0.88"'}),
     (("--min-improvement",), {"type": float, "default": 0.0, "help": "absolute margin over the champion on the held-out window (default 0)"}),
-    (("--cooldown",), {"default": "10min", "help": "no new job within this time of the last one (default 10min)"}),
+    (("--cooldown",), {"default": DEFAULT_COOLDOWN, "help": f"no new job within this time of the last one (default {DEFAULT_COOLDOWN})"}),
     (("--min-labelled",), {"type": int, "default": 0, "help": "labelled predictions the window needs before the policy may fire"}),
     (("--alias",), {"default": None, "help": "alias a retrained version is promoted to (default production)"}),
     (("--production-rows",), {"default": "all", "help": "labelled production rows to train on: all, recent:N or none (the newest window is always held out)"}),

@@ -17,7 +17,6 @@ recorded, with its ``alert.fired`` event, by the monitoring evaluation).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import signal
 import sys
@@ -157,9 +156,7 @@ def watching(store, models: list[str], interval: str | float = DEFAULT_INTERVAL,
 
 
 def _webhook_sender(store):
-    """The webhook sender (``loop/webhooks.py``), started beside the watcher when it is installed."""
-    if importlib.util.find_spec("mlops_magic.loop.webhooks") is None:
-        return None
+    """The webhook sender (``loop/webhooks.py``), started beside the watcher."""
     from . import webhooks
 
     sender = webhooks.WebhookSender(store)
@@ -191,8 +188,7 @@ def main(argv: list[str] | None = None) -> int:
                 if args.once or ticked.job_ids:
                     print(f"mlops-magic watch: {ticked!r}", flush=True)
         finally:
-            if sender is not None:
-                sender.stop()
+            sender.stop()
     except MLOpsError as error:
         print(f"mlops-magic watch: {error}", file=sys.stderr, flush=True)
         return 2
