@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 
 # The number of the newest migration (``migrations/versions/``): a change here needs a new one there.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 metadata = MetaData()
 
@@ -307,3 +307,14 @@ webhook_deliveries = Table(
     Column("last_error", Text),
 )
 Index("ix_deliveries_pending", webhook_deliveries.c.delivered_at, webhook_deliveries.c.next_attempt_at)
+
+# Answers to the maturity questions no record can show (people and process): kept apart from the
+# evidence, and never raising the level by themselves.
+maturity_answers = Table(
+    "maturity_answers",
+    metadata,
+    Column("question", String(64), primary_key=True),
+    Column("answer", String(16), nullable=False),  # yes | partly | no
+    Column("user", String(255), nullable=False),
+    Column("time", Float, nullable=False),
+)
