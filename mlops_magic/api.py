@@ -141,15 +141,17 @@ def train_cell(shell, cell: str, **options: Any):
     return track_cell(shell, cell, _current_session.tracker, **options)
 
 
-def replay(run_id: str, *, data=None, eval=None):
-    """Re-execute a run's recipe in a fresh process: a new run whose ``parent_run_id`` is ``run_id``.
+def replay(ref: str, *, data=None, eval=None):
+    """Re-execute a run's recipe in a fresh process: a new run whose ``parent_run_id`` is that run.
 
+    ``ref`` is a run id, or a model reference (``name@alias``, ``name/N``) standing for its version's run.
     ``data``/``eval`` (DataFrames laid out as the run's own, target column included) replace the
     training/eval snapshots; without them the run trains again on exactly the data it saw.
     """
     from .tracking.replay import replay_run
 
     store = get_store()
+    run_id = resolve_model_ref(ref)[0].run_id if "@" in ref or "/" in ref else ref
     return store.get_run(replay_run(store, run_id, data=data, eval=eval))
 
 
@@ -173,19 +175,21 @@ def promote(
     by: str | None = None,
     require: list[str] | str | None = None,
     force: bool = False,
+    via: str = "api",
 ):
     """Register a run's model (or the ``"best"`` run of ``experiment`` by metric ``by``) as a version of ``name``.
 
     ``require`` gates on the run's metrics (``"accuracy >= 0.9"``). Moving ``alias`` also needs the
     run not to be worse than the version the alias points at (champion/challenger), unless ``force``.
     A refused promotion raises ``GateError`` naming the gate with both figures; nothing is stored.
+    ``via`` (``api``, ``cli``) is recorded with the alias move, for the maturity checks.
     """
     from .registry import promote as promote_run
 
     if not name:
         raise InvalidInputError("promote needs a model name: add --name NAME, e.g. --name wine-quality.")
     conditions = [require] if isinstance(require, str) else require
-    return promote_run(get_store(), run, name, alias=alias, experiment=experiment, by=by, require=conditions, force=force)
+    return promote_run(get_store(), run, name, alias=alias, experiment=experiment, by=by, require=conditions, force=force, via=via)
 
 
 def models(name: str | None = None):
@@ -323,7 +327,18 @@ def set_policy(
     store.model_versions(name)
     actions = action_fields(metric, retrain, gate, min_improvement, cooldown, min_labelled, alias, production_rows)
     metric = metric if metric == DRIFT else check_metric(metric)
-    return store.set_policy(name, metric, min_value, max_value, parse_window(window).text, **actions)
+    policy = store.set_policy(name, metric, min_value, max_value, parse_window(window).text, **actions)
+    if policy.retrain:
+        _watch_if_served(store, name)
+    return policy
+
+
+def _watch_if_served(store, name: str) -> None:
+    """A model already served gets its watcher with its first policy that acts (``serve`` starts it otherwise)."""
+    from .serving import manager
+
+    if any(s.status == "running" and not (s.watcher or {}).get("alive") for s in manager.statuses(store, name)):
+        manager.start_watcher(store, name)
 
 
 def retrain(name: str, *, timeout: float | None = None):
@@ -388,12 +403,19 @@ def backtest(name: str, metric: str, *, min_value: float | None = None, max_valu
     return replay(report, Policy(None, name, metric, min_value, max_value, report.window, 0.0))
 
 
-def check_policies(name: str):
+def check_policies(name: str, *, via: str | None = None):
     """Evaluate every policy of ``name`` once, each on its own window (and drift), recording alerts:
-    the reports, one per policy window (the default window when there is no policy)."""
+    the reports, one per policy window (the default window when there is no policy). With ``via``
+    (``cli``), the check itself is recorded as a ``policies.checked`` event, with the CI service it ran under."""
+    from .config import ci_provider
+
     store = get_store()
     windows = sorted({p.window for p in store.policies(name)}) or [DEFAULT_WINDOW]
-    return [monitor(name, window=w) for w in windows]
+    reports = [monitor(name, window=w) for w in windows]
+    if via is not None:
+        fired = sum(len(r.fired) for r in reports)
+        store.record_event("policies.checked", name, detail={"via": via, "ci": ci_provider(), "fired": fired, "policies": len(store.policies(name))})
+    return reports
 
 
 # --- lineage and webhooks --------------------------------------------------------------------------
@@ -428,3 +450,61 @@ def deliver_webhooks(*, timeout: float = 5.0):
     from .loop.webhooks import deliver_pending
 
     return deliver_pending(get_store(), timeout=timeout)
+
+
+# --- maturity and the pipeline ---------------------------------------------------------------------
+
+
+def maturity(path: str = "."):
+    """Which MLOps maturity level (0-4) the work has reached, read from the store and the folder ``path``
+    (git, tests, CI), never asked: a ``MaturityReport`` with ``.level``, ``.checks`` (one row per
+    criterion, with its evidence and how to meet it), ``.next_step`` and ``.test_score``."""
+    from .maturity import assess
+
+    return assess(get_store(), path)
+
+
+def answer_maturity(question: str, answer: str) -> None:
+    """Store the answer (yes, partly, no) to a question about people and process that no record shows;
+    answers are shown beside the evidence and never raise the level."""
+    from .maturity.questions import QUESTIONS
+    from .store.maturity import ANSWERS
+
+    if question not in QUESTIONS:
+        raise InvalidInputError(f"no maturity question {question!r}: choose among {', '.join(QUESTIONS)}.")
+    if answer not in ANSWERS:
+        raise InvalidInputError(f"answer {answer!r} to {question!r} is not one of {', '.join(ANSWERS)}.")
+    from .config import current_user
+
+    get_store().set_maturity_answer(question, answer, current_user())
+
+
+def ci_init(
+    path: str = ".",
+    *,
+    model: str | None = None,
+    experiment: str | None = None,
+    provider: str = "github",
+    require: str = "",
+    min_level: int = 3,
+    tests: str | None = None,
+    script: str | None = None,
+    force: bool = False,
+):
+    """Write the release pipeline into the repository at ``path``: ``ci/pipeline.sh`` (tests, training
+    by replaying ``model@production``'s recipe or running ``script``, the gated promotion, the monitor
+    check, the maturity check at ``min_level``) and the ``provider``'s workflow (github, gitlab; or
+    script: the script alone). ``model`` and ``experiment`` default to the store's only ones."""
+    from .pipeline import DEFAULT_TESTS, write_pipeline
+
+    store = get_store()
+    model = model or _only(store.model_names(), "model", "--model NAME")
+    experiment = experiment or _only(store.experiment_names(), "experiment", "--experiment EXPERIMENT")
+    return write_pipeline(path, model, experiment, provider, require=require, min_level=min_level, tests=tests or DEFAULT_TESTS, script=script, force=force)
+
+
+def _only(names: list[str], what: str, flag: str) -> str:
+    if len(names) == 1:
+        return names[0]
+    found = f"the store has {len(names)} ({', '.join(names[:5])})" if names else "the store has none yet"
+    raise InvalidInputError(f"which {what} does the pipeline release? {found}: add {flag}.")

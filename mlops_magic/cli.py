@@ -25,7 +25,7 @@ def _runs(args) -> int:
 def _tour(args) -> int:
     from .tour import run_tour
 
-    return run_tour(args.store)
+    return run_tour(args.dir)
 
 
 def _monitor_check(args) -> int:
@@ -33,7 +33,7 @@ def _monitor_check(args) -> int:
     from . import api
 
     fired = []
-    for report in api.check_policies(args.model):
+    for report in api.check_policies(args.model, via="cli"):
         print(report.summary() + f" (window {report.window})")
         fired += report.fired
     for alert in fired:
@@ -75,8 +75,36 @@ def _replay(args) -> int:
     from . import api
 
     data = _read_frame(args.data) if args.data else None
-    run = api.replay(args.run_id, data=data)
-    print(f"run {run.run_id} (replay of {run.parent_run_id}): " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(run.metrics.items())))
+    run = api.replay(args.run, data=data)
+    if args.quiet:
+        print(run.run_id)
+    else:
+        print(f"run {run.run_id} (replay of {run.parent_run_id}): " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(run.metrics.items())))
+    return 0
+
+
+def _maturity(args) -> int:
+    """Print the maturity assessment; exit 1 below --min-level, so a CI job fails there."""
+    import json
+
+    from . import api
+
+    report = api.maturity(args.path)
+    print(json.dumps(report.to_dict(), indent=2, default=str) if args.json else repr(report))
+    if args.min_level is not None and report.level < args.min_level:
+        print(f"mlops-magic: maturity level {report.level} is below --min-level {args.min_level}: {report.next_step}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _ci_init(args) -> int:
+    from . import api
+
+    pipeline = api.ci_init(
+        args.path, model=args.model, experiment=args.experiment, provider=args.provider, require=args.require or "",
+        min_level=args.min_level, tests=args.tests, script=args.script, force=args.force,
+    )  # fmt: skip
+    print(pipeline.summary())
     return 0
 
 
@@ -107,7 +135,7 @@ def _promote(args) -> int:
     from .errors import GateError
 
     try:
-        promotion = api.promote(args.run, name=args.name, alias=args.alias, experiment=args.experiment, by=args.by, require=args.require, force=args.force)
+        promotion = api.promote(args.run, name=args.name, alias=args.alias, experiment=args.experiment, by=args.by, require=args.require, force=args.force, via="cli")
     except GateError as exc:
         print(f"mlops-magic: {exc}", file=sys.stderr)
         return 1
@@ -211,8 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     retrain.set_defaults(handler=_retrain)
 
     replay = commands.add_parser("replay", help="re-execute a run's recipe in a fresh process: a new child run")
-    replay.add_argument("run_id")
+    replay.add_argument("run", help="a run id (or prefix), or NAME@ALIAS / NAME/VERSION for that version's run")
     replay.add_argument("--data", default=None, help="a CSV/parquet file replacing the training snapshot (target column included)")
+    replay.add_argument("-q", "--quiet", action="store_true", help="print only the new run's id (for scripts)")
     replay.set_defaults(handler=_replay)
 
     data = commands.add_parser("data", help="check a CSV/parquet file before training (findings, 'does ML help?')")
@@ -264,7 +293,28 @@ def build_parser() -> argparse.ArgumentParser:
     deliver.add_argument("--timeout", type=float, default=5.0, help="seconds each POST may take")
     deliver.set_defaults(handler=_webhook_deliver)
 
-    tour = commands.add_parser("tour", help="run the end-to-end tour of the life-cycle, headless")
+    maturity = commands.add_parser("maturity", help="the MLOps maturity level (0-4) from evidence; exit 1 below --min-level")
+    maturity.add_argument("path", nargs="?", default=".", help="the project's folder (default: here)")
+    maturity.add_argument("--min-level", type=int, default=None, choices=range(5), metavar="N", help="exit 1 below level N (for CI)")
+    maturity.add_argument("--json", action="store_true", help="print the report as JSON")
+    maturity.set_defaults(handler=_maturity)
+
+    ci = commands.add_parser("ci", help="CI/CD: write the release pipeline into a repository")
+    ci_commands = ci.add_subparsers(dest="ci_command", required=True)
+    init = ci_commands.add_parser("init", help="write ci/pipeline.sh and a GitHub/GitLab workflow: test, train, gate, promote, check")
+    init.add_argument("path", nargs="?", default=".", help="the repository's folder (default: here)")
+    init.add_argument("--model", default=None, help="the registered model it releases (default: the store's only one)")
+    init.add_argument("--experiment", default=None, help="the experiment its runs go to (default: the store's only one)")
+    init.add_argument("--provider", default="github", choices=["github", "gitlab", "script"], help="the CI service (default github; script: ci/pipeline.sh alone)")
+    init.add_argument("--require", default=None, help='the gate a new version must pass, e.g. "accuracy >= 0.9" (default: only not worse than production)')
+    init.add_argument("--min-level", type=int, default=3, choices=range(5), metavar="N", help="the maturity level the pipeline requires (default 3)")
+    init.add_argument("--tests", default=None, help='the command that runs the tests (default "python -m pytest -q")')
+    init.add_argument("--script", default=None, help="train by running this script (it tracks its runs) instead of replaying production's recipe")
+    init.add_argument("--force", action="store_true", help="overwrite files that differ")
+    init.set_defaults(handler=_ci_init)
+
+    tour = commands.add_parser("tour", help="the life-cycle end to end, headless, climbing the maturity levels 0 to 4")
+    tour.add_argument("--dir", default=None, help="a new or empty folder for the tour's project (default: a new temporary folder)")
     tour.set_defaults(handler=_tour)
     return parser
 

@@ -301,6 +301,26 @@ class MLOpsMagic(Magics):
             statuses = api.deployments()
         return DeploymentsTable(statuses, refresh=api.deployments)
 
+    @magic_arguments()
+    @argument("path", nargs="?", default=".", help="the project's folder (default: the notebook's)")
+    @argument("--answer", action="append", default=None, metavar="QUESTION=ANSWER", help="answer a question about people and process: yes, partly or no")
+    @line_magic
+    def mlops_maturity(self, line):
+        """Which MLOps maturity level (0-4) the work has reached, from evidence in the store and the folder,
+        with the checklist, the ML Test Score and the one next step."""
+        from . import api
+        from .widgets.maturity import MaturityDashboard
+
+        args = parse_argstring(self.mlops_maturity, line)
+        with user_errors():
+            for pair in args.answer or []:
+                question, sep, answer = pair.partition("=")
+                if not sep:
+                    raise UsageError(f"--answer {pair!r} is not QUESTION=ANSWER: write e.g. --answer cooperation=yes.")
+                api.answer_maturity(question, answer)
+            report = api.maturity(unquote(args.path))
+        return MaturityDashboard(report, on_answer=api.answer_maturity)
+
 
 def register(ipython) -> None:
     """Register the magics, and make a session of their own the current one (``mm.*`` uses it too)."""

@@ -7,14 +7,13 @@ decides what may go there. A promotion either passes every gate and is recorded,
 
 from __future__ import annotations
 
-import getpass
 import operator
-import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import html as h
+from .config import ci_provider, current_user
 from .errors import GateError, InvalidInputError, NotFoundError
 from .store.entities import PRIMARY_METRIC, Run
 from .tracking.metrics import higher_is_better
@@ -166,12 +165,15 @@ def promote(
     force: bool = False,
     reason: str | None = None,
     compared_with: tuple[int, GateCheck] | None = None,
+    via: str = "api",
 ) -> Promotion:
     """Register run ``run_ref`` (or ``"best"`` of ``experiment``) as a version of ``name``, behind the gates.
 
     ``compared_with`` is (the champion version the run was already compared with, that verdict), as a
     retraining job compares on the newest production rows: it stands in for the champion/challenger
-    check on the runs' eval metrics, and a champion that has moved since refuses the promotion."""
+    check on the runs' eval metrics, and a champion that has moved since refuses the promotion.
+    ``via`` says who promotes (``api``, ``cli``, ``policy``); with the gates passed and the CI service
+    it ran under, it is kept in the alias move's lineage event, where the maturity checks read it."""
     if not re.fullmatch(r"[A-Za-z0-9][\w.\-]*", name or ""):
         raise InvalidInputError(f"model name {name!r} is not valid: use letters, digits, '.', '_' or '-', e.g. wine-quality.")
     if alias is not None and not re.fullmatch(r"[A-Za-z][\w\-]*", alias):
@@ -208,15 +210,10 @@ def promote(
         if alias is not None and previous != version:
             forced_past = "forced past: " + "; ".join(c.detail for c in failed) if failed else None
             why = "; ".join(filter(None, [reason, forced_past])) or f"promoted run {run.short_id}"
-            registry.set_alias(alias, version, user=_user(), reason=why, forced=bool(failed))
+            registry.set_alias(
+                alias, version, user=current_user(), reason=why, forced=bool(failed), via=via, ci=ci_provider(), gates=[c.gate for c in checks if c.passed]
+            )
     return Promotion(name, version, run.run_id, alias, previous, existing is None, bool(failed), checks)
-
-
-def _user() -> str:
-    try:
-        return os.environ.get("MLOPS_MAGIC_USER") or getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 @dataclass

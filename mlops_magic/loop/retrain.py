@@ -163,7 +163,7 @@ def run_job(store, job_id: int, timeout: float = REPLAY_TIMEOUT_S) -> str:
                 verdict = GateCheck(gate, True, f"{gate}: {metric} {new} against {old} (margin {policy.min_improvement:g})")
                 promoted = promote(
                     store, challenger.run_id, job.model, alias=alias, require=[policy.gate] if policy.gate else None,
-                    reason=f"retrained by job {job_id}", compared_with=(champion_version.version, verdict),
+                    reason=f"retrained by job {job_id}", compared_with=(champion_version.version, verdict), via="policy",
                 )
             except GateError as refused:
                 reasons.append(str(refused))

@@ -137,7 +137,7 @@ def watching(store, models: list[str], interval: str | float = DEFAULT_INTERVAL,
     ``stop`` is set (or once); the locks are released when it ends."""
     interval_s = parse_duration(interval, "--interval")
     stop = stop or threading.Event()
-    claimed = []
+    claimed, ticks = [], 0
     try:
         for model in models:
             store.model_versions(model)  # NotFoundError names the fix
@@ -148,11 +148,12 @@ def watching(store, models: list[str], interval: str | float = DEFAULT_INTERVAL,
                 if not store.beat_watcher(model):
                     raise WatcherHeld(f"the watcher lock of {model} was taken by another watcher: this one stops.")
                 yield tick(store, model, job_timeout)
+            ticks += 1
             if once or stop.wait(interval_s):
                 return
     finally:
         for model in claimed:
-            store.release_watcher(model)
+            store.release_watcher(model, ticks)
 
 
 def _webhook_sender(store):

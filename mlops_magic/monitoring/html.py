@@ -105,6 +105,9 @@ STEP_OF = {
     "model_version.created": "promotion",
     "model_version_alias.created": "promotion",
     "deployment.swapped": "swap",
+    "watcher.started": "watch",
+    "watcher.stopped": "watch",
+    "policies.checked": "check",
 }
 FAILED_EVENTS = {"retrain.failed", "promotion.refused"}
 TIMELINE_ROWS = 30
@@ -123,6 +126,12 @@ def event_text(event) -> str:
         return f"{detail.get('alias')}: {before} -> v{version}{run}" + (" (forced past a failed gate)" if detail.get("forced") else "")
     if event["event"] == "deployment.swapped":
         return f"serving {detail.get('variant')}: v{detail.get('from_version')} -> v{detail.get('to_version')}"
+    if event["event"] == "watcher.started":
+        return f"watcher started (pid {detail.get('pid')}, every {detail.get('interval_s', 0):g} s)"
+    if event["event"] == "watcher.stopped":
+        return f"watcher stopped after {detail.get('ticks', 0)} evaluations"
+    if event["event"] == "policies.checked":
+        return f"policies checked by {detail.get('via', 'hand')}" + (f" under CI ({detail['ci']})" if detail.get("ci") else "") + f": {detail.get('fired', 0)} alerts"
     if event["event"] == "alert.fired":
         return str(detail.get("message") or detail.get("kind") or "alert")
     job = "job" if pd.isna(event["job_id"]) else f"job {event['job_id']}"

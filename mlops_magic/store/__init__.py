@@ -15,6 +15,7 @@ from .database import Database
 from .deployments import DeploymentRecord, DeploymentsStore
 from .entities import DatasetRecord, ModelRecord, Run
 from .loop import Job, LoopStore
+from .maturity import MaturityStore
 from .monitoring import MonitoringStore, Policy
 from .predictions import PredictionsStore
 from .registry import ModelVersion, RegistryStore
@@ -40,7 +41,7 @@ def default_artifact_root(url: str) -> Path:
     return Path(DEFAULT_FOLDER).resolve() / "artifacts"
 
 
-class Store(RunsStore, RegistryStore, PredictionsStore, DeploymentsStore, MonitoringStore, LoopStore, WebhooksStore):
+class Store(RunsStore, RegistryStore, PredictionsStore, DeploymentsStore, MonitoringStore, LoopStore, WebhooksStore, MaturityStore):
     """A store: a database at ``url`` and artifact files under ``artifact_root``."""
 
     def __init__(self, url: str, artifact_root: str | os.PathLike | None = None):

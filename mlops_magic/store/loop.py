@@ -24,6 +24,9 @@ EVENTS = (
     "model_version.created",
     "model_version_alias.created",
     "deployment.swapped",
+    "watcher.started",
+    "watcher.stopped",
+    "policies.checked",
 )
 
 
@@ -144,6 +147,8 @@ class LoopStore:
                 conn.execute(w.insert().values(model=model, **values))
             else:
                 conn.execute(w.update().where(w.c.model == model).values(**values))
+            if held is None or (held.pid, held.host) != (pid, host):
+                write_event(conn, "watcher.started", model, detail={"pid": pid, "host": host, "interval_s": interval_s})
         return True
 
     def beat_watcher(self, model: str) -> bool:
@@ -155,10 +160,13 @@ class LoopStore:
             )
         return done.rowcount == 1
 
-    def release_watcher(self, model: str) -> None:
+    def release_watcher(self, model: str, ticks: int = 0) -> None:
+        """Give up this process's watcher lock of ``model``, recording how many evaluations it made."""
         w = s.watchers
         with self.db.writing() as conn:
-            conn.execute(w.delete().where(w.c.model == model, w.c.pid == os.getpid(), w.c.host == socket.gethostname()))
+            held = conn.execute(w.delete().where(w.c.model == model, w.c.pid == os.getpid(), w.c.host == socket.gethostname()))
+            if held.rowcount:
+                write_event(conn, "watcher.stopped", model, detail={"pid": os.getpid(), "ticks": ticks})
 
     def watcher_records(self) -> list[dict[str, Any]]:
         with self.db.reading() as conn:

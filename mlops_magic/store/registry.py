@@ -6,6 +6,7 @@ import contextlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
@@ -74,9 +75,10 @@ class RegistryWrite:
         write_event(self.conn, "model_version.created", self.name, version=version, run_id=run_id, detail={"variable": variable})
         return version
 
-    def set_alias(self, alias: str, version: int, user: str, reason: str | None = None, forced: bool = False) -> int | None:
+    def set_alias(self, alias: str, version: int, user: str, reason: str | None = None, forced: bool = False, **context: Any) -> int | None:
         """Point ``alias`` at ``version`` and record the move (history and ``model_version_alias.created``
-        event; ``forced``: past a failed gate); return the version it pointed at before."""
+        event; ``forced``: past a failed gate; ``context``: how it was made, e.g. the gates passed, kept in
+        the event's detail); return the version it pointed at before."""
         run_id = self.conn.execute(
             select(s.model_versions.c.run_id).where(s.model_versions.c.name == self.name, s.model_versions.c.version == version)
         ).scalar()
@@ -93,7 +95,7 @@ class RegistryWrite:
                 name=self.name, alias=alias, from_version=previous, to_version=version, user=user, time=time.time(), reason=reason
             )
         )
-        detail = {"alias": alias, "from_version": previous, "forced": forced, "user": user, "reason": reason}
+        detail = {"alias": alias, "from_version": previous, "forced": forced, "user": user, "reason": reason, **context}
         write_event(self.conn, "model_version_alias.created", self.name, version=version, run_id=run_id, detail=detail)
         return previous
 
