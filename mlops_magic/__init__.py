@@ -42,6 +42,9 @@ _API = {
     "add_webhook",
     "webhooks",
     "deliver_webhooks",
+    "maturity",
+    "answer_maturity",
+    "ci_init",
 }
 
 

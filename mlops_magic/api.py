@@ -459,7 +459,7 @@ def maturity(path: str = "."):
     """Which MLOps maturity level (0-4) the work has reached, read from the store and the folder ``path``
     (git, tests, CI), never asked: a ``MaturityReport`` with ``.level``, ``.checks`` (one row per
     criterion, with its evidence and how to meet it), ``.next_step`` and ``.test_score``."""
-    from .maturity import assess
+    from .assessment import assess
 
     return assess(get_store(), path)
 
@@ -467,7 +467,7 @@ def maturity(path: str = "."):
 def answer_maturity(question: str, answer: str) -> None:
     """Store the answer (yes, partly, no) to a question about people and process that no record shows;
     answers are shown beside the evidence and never raise the level."""
-    from .maturity.questions import QUESTIONS
+    from .assessment.questions import QUESTIONS
     from .store.maturity import ANSWERS
 
     if question not in QUESTIONS:

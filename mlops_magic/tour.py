@@ -249,11 +249,13 @@ def operations_step(state: dict[str, Any]) -> None:
     say(f"  alert -> retrain job {job.job_id} -> gate (held-out accuracy {held_out['challenger']['accuracy']:.3f} vs champion {held_out['champion']['accuracy']:.3f})"
         f" -> v{job.detail['version']} promoted -> swapped in {time.time() - labelled:.0f} s after the labels")  # fmt: skip
     say(f"  {traffic.answered} requests answered during the loop, {traffic.failed} failed")
-    report = api.monitor(MODEL, window=100)
-    columns = ["window", "n_predictions", "n_labelled", "accuracy", "estimated_accuracy"]
-    say("  " + report.windows[columns].round(3).to_string(index=False).replace("\n", "\n  "))
-    for alert in api.alerts(MODEL).itertuples():
-        say(f"  ALERT [{alert.kind}] {alert.message}")
+    windows = api.monitor(MODEL, window=100).windows
+    labelled = windows[windows["n_labelled"] > 0][["window", "n_predictions", "n_labelled", "accuracy"]]
+    say("  the labelled windows:\n  " + labelled.round(3).to_string(index=False).replace("\n", "\n  "))
+    alerts = api.alerts(MODEL)
+    counts = ", ".join(f"{n} {kind}" for kind, n in alerts["kind"].value_counts().items())
+    started = alerts[alerts["alert_id"] == job.alert_id]["message"]
+    say(f"  alerts: {counts}; the one that started job {job.job_id}: {started.iloc[0] if len(started) else '?'}")
     if traffic.failed:
         raise TourError(f"{traffic.failed} requests failed around the swap")
 
@@ -335,7 +337,8 @@ def run_tour(directory: str | None = None) -> int:
     finally:
         if "deployment" in state:  # leave no process behind
             stopped = api.stop(state["deployment"].name)
-            say(f"\nstopped {stopped.name}: {len(api.predictions(stopped.name))} predictions logged")
+            logged = api.predictions(stopped.name)
+            say(f"\nstopped {stopped.name}: {int((~logged['shadow']).sum())} predictions logged, and {int(logged['shadow'].sum())} shadow answers")
         os.chdir(here)
     say(f"\ndone in {time.perf_counter() - started:.0f} s: maturity {' -> '.join(map(str, state['levels']))}")
     say(f"report: {report}")

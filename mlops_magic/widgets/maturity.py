@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import ipywidgets as widgets
 
-from ..maturity.questions import QUESTIONS
-from ..maturity.report import MaturityReport, checklist_html, headline_html, levels_html, maturity_html, test_score_html
+from ..assessment.questions import QUESTIONS
+from ..assessment.report import MaturityReport, checklist_html, headline_html, levels_html, maturity_html, test_score_html
 from .view import View
 
 
