@@ -27,11 +27,13 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
-def table(headers: Iterable[str], rows: Iterable[Iterable[Any]], raw: bool = False) -> str:
-    """An HTML table; cells are escaped unless ``raw`` (already HTML)."""
+def table(headers: Iterable[str], rows: Iterable[Iterable[Any]], raw: bool = False, wrap: Iterable[int] = ()) -> str:
+    """An HTML table; cells are escaped unless ``raw`` (already HTML); columns in ``wrap`` wrap their text."""
+    headers, wrapped = list(headers), set(wrap)
+    styles = [CELL + (";white-space:normal;min-width:200px" if i in wrapped else "") for i in range(len(headers))]
     head = "".join(f'<th style="{CELL}">{escape(h)}</th>' for h in headers)
     body = "".join(
-        "<tr>" + "".join(f'<td style="{CELL}">{cell if raw else escape(fmt(cell))}</td>' for cell in row) + "</tr>" for row in rows
+        "<tr>" + "".join(f'<td style="{styles[i]}">{cell if raw else escape(fmt(cell))}</td>' for i, cell in enumerate(row)) + "</tr>" for row in rows
     )
     return f'<div style="overflow-x:auto"><table style="{TABLE}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 

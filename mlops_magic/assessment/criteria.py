@@ -43,6 +43,11 @@ def _ids(values, n: int = 3) -> str:
     return shown + (f" and {len(values) - n} more" if len(values) > n else "")
 
 
+def _n(count: int, noun: str, plural: str | None = None) -> str:
+    """``1 promotion``, ``3 promotions``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {plural or noun + 's'}"
+
+
 def _once_or_more(count: int, found: str, none: str) -> Scored:
     return (0.0, none) if count == 0 else (0.5 if count == 1 else 1.0, found)
 
@@ -61,7 +66,7 @@ def git_repository(e) -> Scored:
 
 def tests_exist(e) -> Scored:
     tests = e["folder"]["tests"]
-    return (1.0, f"{len(tests)} test files: {_ids(tests)}") if tests else (0.0, "no test_*.py or *_test.py file")
+    return (1.0, f"{_n(len(tests), 'test file')}: {_ids(tests)}") if tests else (0.0, "no test_*.py or *_test.py file")
 
 
 def ci_runs_tests(e) -> Scored:
@@ -79,7 +84,7 @@ def ci_runs_tests(e) -> Scored:
 
 def runs_tracked(e) -> Scored:
     complete = e["runs"]["complete"]
-    return _once_or_more(len(complete), f"{e['runs']['count']} finished runs, {len(complete)} with params, metrics, code and data fingerprints: {_ids(complete)}",
+    return _once_or_more(len(complete), f"{_n(e['runs']['count'], 'finished run')}, {len(complete)} with params, metrics, code and data fingerprints: {_ids(complete)}",
                          "no run with params, metrics, code and data fingerprints")  # fmt: skip
 
 
@@ -92,17 +97,17 @@ def code_versioned(e) -> Scored:
 def models_versioned(e) -> Scored:
     versions = e["registry"]["versions"]
     names = _ids(f"{name} v{version}" for name, version, _ in versions)
-    return _once_or_more(len(versions), f"{len(versions)} registered versions, each linked to its run: {names}",
+    return _once_or_more(len(versions), f"{_n(len(versions), 'registered version')}, each linked to its run: {names}",
                          "no model version registered")  # fmt: skip
 
 
 def runs_replayable(e) -> Scored:
     if e["runs"]["replays"]:
         replays = [r["run_id"] for r in e["runs"]["newest"] if r["parent_run_id"]]
-        return 1.0, f"{e['runs']['replays']} replays of recorded recipes: {_ids(replays)}"
+        return 1.0, f"{_n(e['runs']['replays'], 'replay')} of recorded recipes: {_ids(replays)}"
     replayable = [r["run_id"] for r in e["runs"]["newest"] if r["recipe"] and Recipe.from_dict(r["recipe"]).replayable]
     if replayable:
-        return 0.5, f"{len(replayable)} runs have a replayable recipe ({_ids(replayable)}), none was replayed yet"
+        return 0.5, f"{_n(len(replayable), 'run')} with a replayable recipe ({_ids(replayable)}), none was replayed yet"
     return 0.0, "no run with a replayable recipe"
 
 
@@ -119,7 +124,7 @@ def _versions(events) -> str:
 
 def promotions_gated(e) -> Scored:
     gated = [p for p in _promotions(e) if p["detail"].get("gates") and not p["detail"].get("forced")]
-    return _once_or_more(len(gated), f"{len(gated)} promotions passed gates: {_versions(gated)}",
+    return _once_or_more(len(gated), f"{_n(len(gated), 'promotion')} passed gates: {_versions(gated)}",
                          "no promotion passed a gate (--require, or a champion to beat)")  # fmt: skip
 
 
@@ -127,9 +132,9 @@ def promotions_by_pipeline(e) -> Scored:
     by_cli = [p for p in _promotions(e) if p["detail"].get("via") == "cli"]
     under_ci = [p for p in by_cli if p["detail"].get("ci")]
     if under_ci:
-        return 1.0, f"{len(under_ci)} promotions by the CLI under CI ({under_ci[0]['detail']['ci']}): {_versions(under_ci)}"
+        return 1.0, f"{_n(len(under_ci), 'promotion')} by the CLI under CI ({under_ci[0]['detail']['ci']}): {_versions(under_ci)}"
     if by_cli:
-        return 0.5, f"{len(by_cli)} promotions by the CLI, none under CI"
+        return 0.5, f"{_n(len(by_cli), 'promotion')} by the CLI, none under CI"
     return 0.0, "no promotion made by a pipeline"
 
 
@@ -169,17 +174,17 @@ def policies_scheduled(e) -> Scored:
     checked = [c for c in e["events"]["policies.checked"] if c["model"] in models and c["detail"].get("ci")]
     if watched or running or checked:
         how = "a watcher" if watched or running else "CI (mlops-magic monitor check)"
-        return 1.0, f"{len(thresholds)} threshold policies ({_ids(p['policy_id'] for p in thresholds)}) evaluated on a schedule by {how}"
-    return 0.5, f"{len(thresholds)} threshold policies ({_ids(p['policy_id'] for p in thresholds)}), evaluated by hand only"
+        return 1.0, f"{_n(len(thresholds), 'threshold policy', 'threshold policies')} (id {_ids(p['policy_id'] for p in thresholds)}) evaluated on a schedule by {how}"
+    return 0.5, f"{_n(len(thresholds), 'threshold policy', 'threshold policies')} (id {_ids(p['policy_id'] for p in thresholds)}), evaluated by hand only"
 
 
 def retrained_by_policy(e) -> Scored:
     automatic = [j for j in e["jobs"] if j["status"] == "promoted" and j["alert_id"] is not None]
     if automatic:
-        return 1.0, f"{len(automatic)} retrainings started by an alert and promoted: job {_ids(j['job_id'] for j in automatic)} (alert {_ids(j['alert_id'] for j in automatic)})"
+        return 1.0, f"{_n(len(automatic), 'retraining')} started by an alert and promoted: job {_ids(j['job_id'] for j in automatic)} (alert {_ids(j['alert_id'] for j in automatic)})"
     if e["jobs"]:
         jobs = _ids(f"job {j['job_id']} {j['status']}" for j in e["jobs"])
-        return 0.5, f"{len(e['jobs'])} retraining jobs, none started by an alert and promoted: {jobs}"
+        return 0.5, f"{_n(len(e['jobs']), 'retraining job')}, none started by an alert and promoted: {jobs}"
     return 0.0, "no retraining job"
 
 

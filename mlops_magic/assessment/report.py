@@ -112,7 +112,7 @@ def checklist_html(checks) -> str:
          "" if r["status"] == "met" else f"<code>{h.escape(r['how'])}</code>"]
         for r in checks.to_dict("records")
     ]  # fmt: skip
-    return h.table(["level", "criterion", "status", "score", "evidence", "to meet it"], rows, raw=True)
+    return h.table(["level", "criterion", "status", "score", "evidence", "to meet it"], rows, raw=True, wrap=(1, 4, 5))
 
 
 def test_score_html(score: TestScore) -> str:
@@ -121,7 +121,7 @@ def test_score_html(score: TestScore) -> str:
         [h.escape(r["section"]), h.escape(r["test"]), h.escape(f"{r['score']:g}") if r["observed"] else f"<span style='color:{h.MUTED}'>–</span>", h.escape(r["evidence"])]
         for r in score.tests.to_dict("records")
     ]  # fmt: skip
-    table = h.table(["section", "test", "score", "evidence"], rows, raw=True)
+    table = h.table(["section", "test", "score", "evidence"], rows, raw=True, wrap=(1, 3))
     return (
         f"<div><b>ML Test Score {score.final:g}</b> (minimum of the sections: {sections}): {h.escape(score.meaning)}</div>"
         f"<details><summary>the 28 tests</summary>{table}</details>"

@@ -23,6 +23,7 @@ class MaturityDashboard(View):
                                   layout=widgets.Layout(width="360px"))
             for n, share in report.progress.items()
         ]  # fmt: skip
+        shares = [widgets.HTML(f"{share:.0%} of its criteria") for share in report.progress.values()]
         self.questions = {}
         rows = []
         for key, (level, question) in QUESTIONS.items():
@@ -34,7 +35,7 @@ class MaturityDashboard(View):
             children=[
                 widgets.HTML(headline_html(report)),
                 widgets.HTML(levels_html(report.level)),
-                widgets.VBox(self.progress),
+                widgets.VBox([widgets.HBox([bar, share]) for bar, share in zip(self.progress, shares)]),
                 widgets.HTML(checklist_html(report.checks)),
                 widgets.HTML(test_score_html(report.test_score)),
                 widgets.HTML("<b>People and process</b>: no record shows these; your answers are stored apart and never raise the level"),
