@@ -85,10 +85,7 @@ def test_the_workflows_are_valid_for_their_ci_service(repository, store):
     gitlab = mm.ci_init(str(repository), provider="gitlab")
     assert gitlab.files == ["ci/pipeline.sh", ".gitlab-ci.yml"]
     assert schema_check("vendor.gitlab-ci", repository / ".gitlab-ci.yml").returncode == 0
-    if shutil.which("shellcheck") is None:
-        assert os.environ.get("CI") != "true", "shellcheck is missing: .ci/run installs it"
-        pytest.skip("shellcheck is not installed: the script's lint is skipped")
-    lint = subprocess.run(["shellcheck", str(repository / "ci" / "pipeline.sh")], capture_output=True, text=True)
+    lint = subprocess.run([shutil.which("shellcheck") or "shellcheck", str(repository / "ci" / "pipeline.sh")], capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout
 
 
