@@ -45,17 +45,6 @@ TRAIN_CELLS = [
 ]
 
 
-def recalibrated(wine, n: int, seed: int):
-    """Wine rows as recalibrated sensors read them (tutorial 04): proline +700, flavanoids x0.4, colour +3, 2% noise."""
-    rows = wine.sample(n, replace=True, random_state=seed).reset_index(drop=True)
-    rows["proline"] += 700
-    rows["flavanoids"] *= 0.4
-    rows["color_intensity"] += 3
-    noise = np.random.default_rng(seed).normal(0, 0.02, (len(rows), rows.shape[1] - 1))
-    rows.iloc[:, :-1] = rows.iloc[:, :-1] * (1 + noise)
-    return rows
-
-
 class Clients:
     """``CLIENTS`` threads, each on its own kept-alive session, sending 1-row requests until stopped;
     every request kept as (sent at, latency in s, status or None when it got no answer, version)."""
@@ -94,6 +83,7 @@ def p99_ms(latencies: list[float]) -> float:
 
 def one_round(shell, baseline_seconds: float, timeout: float) -> dict:
     import mlops_magic as mm
+    from mlops_magic.tour import recalibrated
 
     folder = tempfile.mkdtemp(prefix="bench-loop-")
     mm.set_store(folder)

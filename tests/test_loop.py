@@ -12,7 +12,6 @@ import sys
 import threading
 import time
 
-import numpy as np
 import pandas as pd
 import pytest
 import requests
@@ -20,6 +19,7 @@ import requests
 import mlops_magic as mm
 from mlops_magic.errors import InvalidInputError
 from mlops_magic.loop.watch import WatcherHeld
+from mlops_magic.tour import recalibrated
 from tests.monitoring_fixtures import log_stream
 
 NAME = "wine-quality"
@@ -44,14 +44,8 @@ def wine():
 
 
 def drifted(n: int, seed: int) -> pd.DataFrame:
-    """Wine rows as recalibrated sensors read them: proline, flavanoids and colour shifted, a little noise."""
-    rows = wine().sample(n, replace=True, random_state=seed).reset_index(drop=True)
-    rows["proline"] += 700
-    rows["flavanoids"] *= 0.4
-    rows["color_intensity"] += 3
-    noise = np.random.default_rng(seed).normal(0, 0.02, (len(rows), rows.shape[1] - 1))
-    rows.iloc[:, :-1] = rows.iloc[:, :-1] * (1 + noise)
-    return rows
+    """Wine rows as recalibrated sensors read them (the tour's drift)."""
+    return recalibrated(wine(), n, seed)
 
 
 def champion(ip, guard: str = ""):

@@ -126,8 +126,8 @@ class WatcherHeld(ConflictError):
     """Another watcher holds the model's lock."""
 
 
-def claim(store, model: str, interval_s: float) -> None:
-    if not store.claim_watcher(model, interval_s, stale_after_s=max(30.0, 5 * interval_s)):
+def claim(store, model: str, interval_s: float, announce: bool) -> None:
+    if not store.claim_watcher(model, interval_s, stale_after_s=max(30.0, 5 * interval_s), announce=announce):
         held = next((w for w in store.watcher_records() if w["model"] == model), {})
         raise WatcherHeld(f"{model} is already watched by pid {held.get('pid')} on {held.get('host')}: one watcher per store and model; stop that one first.")
 
@@ -141,7 +141,7 @@ def watching(store, models: list[str], interval: str | float = DEFAULT_INTERVAL,
     try:
         for model in models:
             store.model_versions(model)  # NotFoundError names the fix
-            claim(store, model, interval_s)
+            claim(store, model, interval_s, announce=not once)  # a one-off check is not a schedule: no lineage event
             claimed.append(model)
         while True:
             for model in models:
@@ -153,7 +153,7 @@ def watching(store, models: list[str], interval: str | float = DEFAULT_INTERVAL,
                 return
     finally:
         for model in claimed:
-            store.release_watcher(model, ticks)
+            store.release_watcher(model, None if once else ticks)
 
 
 def _webhook_sender(store):

@@ -133,9 +133,10 @@ class LoopStore:
 
     # --- watchers ---------------------------------------------------------------------------
 
-    def claim_watcher(self, model: str, interval_s: float, stale_after_s: float) -> bool:
+    def claim_watcher(self, model: str, interval_s: float, stale_after_s: float, announce: bool = True) -> bool:
         """Take the watcher lock of ``model`` for this process: free, ours already, or left by a
-        watcher whose heartbeat is older than ``stale_after_s``. False if another watcher holds it."""
+        watcher whose heartbeat is older than ``stale_after_s``. False if another watcher holds it.
+        ``announce``: record ``watcher.started`` (a watcher that runs on a schedule, not a one-off check)."""
         now, pid, host = time.time(), os.getpid(), socket.gethostname()
         w = s.watchers
         with self.db.writing() as conn:
@@ -147,7 +148,7 @@ class LoopStore:
                 conn.execute(w.insert().values(model=model, **values))
             else:
                 conn.execute(w.update().where(w.c.model == model).values(**values))
-            if held is None or (held.pid, held.host) != (pid, host):
+            if announce and (held is None or (held.pid, held.host) != (pid, host)):
                 write_event(conn, "watcher.started", model, detail={"pid": pid, "host": host, "interval_s": interval_s})
         return True
 
@@ -160,12 +161,13 @@ class LoopStore:
             )
         return done.rowcount == 1
 
-    def release_watcher(self, model: str, ticks: int = 0) -> None:
-        """Give up this process's watcher lock of ``model``, recording how many evaluations it made."""
+    def release_watcher(self, model: str, ticks: int | None = None) -> None:
+        """Give up this process's watcher lock of ``model``; with ``ticks``, record ``watcher.stopped``
+        with how many evaluations it made."""
         w = s.watchers
         with self.db.writing() as conn:
             held = conn.execute(w.delete().where(w.c.model == model, w.c.pid == os.getpid(), w.c.host == socket.gethostname()))
-            if held.rowcount:
+            if held.rowcount and ticks is not None:
                 write_event(conn, "watcher.stopped", model, detail={"pid": os.getpid(), "ticks": ticks})
 
     def watcher_records(self) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from sqlalchemy import and_, exists, func, select
 from . import schema as s
 
 NEWEST = 200  # runs, events and jobs read in full (newest first)
+NEWEST_PREDICTIONS = 100_000  # each deployed model's newest predictions, where its label and comparison lookups look
 SWAP_MARGIN_S = 10.0  # requests this close to a swap tell whether it lost any
 ANSWERS = ("yes", "partly", "no")
 
@@ -125,33 +126,32 @@ def _events(conn) -> dict[str, list[dict[str, Any]]]:
 
 
 def _serving(conn) -> list[dict[str, Any]]:
-    """Per deployed model: predictions logged, labels sent back (once or in several batches), the
-    A/B (answers of two versions) or shadow comparison stored."""
+    """Per deployed model, among its newest ``NEWEST_PREDICTIONS`` predictions: whether any was
+    logged, labels sent back (once or in several batches), the A/B (answers of two versions) or
+    shadow comparison stored. Each lookup stops at its first match."""
     p = s.predictions
     models = []
     for row in conn.execute(select(s.deployments).order_by(s.deployments.c.started_at)):
-        of_model = p.c.model == row.name
-        first = conn.execute(select(p.c.version).where(of_model).limit(1)).scalar()
-        label_time = conn.execute(select(p.c.label_time).where(of_model, p.c.label_time.is_not(None)).limit(1)).scalar()
-        again = label_time is not None and conn.execute(
-            select(p.c.prediction_id).where(of_model, p.c.label_time.is_not(None), p.c.label_time != label_time).limit(1)
-        ).scalar()
-        shadow = conn.execute(select(p.c.prediction_id).where(of_model, p.c.shadow.is_(True)).limit(1)).scalar()
-        shadow_labelled = shadow is not None and conn.execute(
-            select(p.c.prediction_id).where(of_model, p.c.shadow.is_(True), p.c.label_time.is_not(None)).limit(1)
-        ).scalar()
-        target = json.loads(row.target)
-        split = len(target.get("variants", [])) > 1 and first is not None and conn.execute(
-            select(p.c.prediction_id).where(of_model, p.c.shadow.is_(False), p.c.version != first).limit(1)
-        ).scalar()
+        newest = select(p.c.label_time, p.c.shadow, p.c.version).where(p.c.model == row.name).order_by(p.c.time.desc()).limit(NEWEST_PREDICTIONS).subquery()
+
+        def first(column, *where):
+            return conn.execute(select(column).where(*where).limit(1)).scalar()
+
+        version = first(newest.c.version)
+        label_time = first(newest.c.label_time, newest.c.label_time.is_not(None))
+        again = label_time is not None and first(newest.c.label_time, newest.c.label_time.is_not(None), newest.c.label_time != label_time) is not None
+        shadow = first(newest.c.version, newest.c.shadow.is_(True)) is not None
+        shadow_labelled = shadow and first(newest.c.version, newest.c.shadow.is_(True), newest.c.label_time.is_not(None)) is not None
+        two_versions = len(json.loads(row.target).get("variants", [])) > 1 and version is not None
+        split = two_versions and first(newest.c.version, newest.c.shadow.is_(False), newest.c.version != version) is not None
         models.append(
             {
                 "model": row.name,
-                "predictions": first is not None,
+                "predictions": version is not None,
                 "labels": 0 if label_time is None else 2 if again else 1,
-                "shadow": shadow is not None,
-                "shadow_labelled": bool(shadow_labelled),
-                "split": bool(split),
+                "shadow": shadow,
+                "shadow_labelled": shadow_labelled,
+                "split": split,
             }
         )
     return models
