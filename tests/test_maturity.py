@@ -110,7 +110,7 @@ def test_every_criterion_names_its_evidence_and_how_to_meet_it(climbed):
     assert (checks["status"] == "met").all() and checks["evidence"].str.len().gt(10).all()
     versions = checks.set_index("key").loc["models_versioned", "evidence"]
     assert "wine-tour v4" in versions and "4 registered versions" in versions
-    assert checks.set_index("key").loc["pipeline", "evidence"].startswith("1 promotions by the CLI under CI")
+    assert checks.set_index("key").loc["pipeline", "evidence"].startswith("1 promotion by the CLI under CI")
 
 
 def test_the_ml_test_score_sums_each_section_and_takes_the_minimum(climbed):

@@ -61,7 +61,7 @@ def git_repository(e) -> Scored:
         return 0.0, f"{e['folder']['path']} is not in a git repository"
     if git["commits"] == 0:
         return 0.5, f"git repository {git['root']} has no commit yet"
-    return 1.0, f"git repository {git['root']}, {git['commits']} commits"
+    return 1.0, f"git repository {git['root']}, {_n(git['commits'], 'commit')}"
 
 
 def tests_exist(e) -> Scored:
