@@ -299,6 +299,26 @@ def write_report(state: dict[str, Any]) -> Path:
     return path
 
 
+def summary(state: dict[str, Any], report: Path) -> str:
+    """The one-screen summary: what the tour left, and where."""
+    store = api.get_store()
+    runs = [api.get_run(run_id) for run_id in api.runs(EXPERIMENT)["run_id"]]
+    replays = sum(run.parent_run_id is not None for run in runs)
+    production = store.model_version(MODEL, alias="production")
+    maturity = api.maturity(state["dir"])
+    [job] = store.jobs(MODEL)[-1:] or [None]
+    lines = [
+        f"  maturity      {' -> '.join(map(str, state['levels']))} ({maturity.name}); ML Test Score {maturity.test_score.final:g}",
+        f"  runs          {len(runs)} in experiment {EXPERIMENT!r} ({len(runs) - replays} trained in cells, {replays} replays of their recipes)",
+        f"  registry      {len(store.model_versions(MODEL))} versions of {MODEL}; production is v{production.version}",
+        f"  serving       {store.count_predictions(MODEL)} predictions logged, the challenger's shadow answers beside them",
+        "  the loop      " + (f"alert {job.alert_id} -> job {job.job_id} {job.status} -> v{job.detail.get('version')}" if job else "no job"),
+        f"  report        {report}",
+        f"  project       {state['dir']} (git log, ci/pipeline.sh, .github/workflows/, tests/, .mlops/)",
+    ]
+    return "\n".join(lines)
+
+
 def _folder(requested: str | None) -> Path:
     if requested is None:
         return Path(tempfile.mkdtemp(prefix="mlops-magic-tour-"))
@@ -340,8 +360,7 @@ def run_tour(directory: str | None = None) -> int:
             logged = api.predictions(stopped.name)
             say(f"\nstopped {stopped.name}: {int((~logged['shadow']).sum())} predictions logged, and {int(logged['shadow'].sum())} shadow answers")
         os.chdir(here)
-    say(f"\ndone in {time.perf_counter() - started:.0f} s: maturity {' -> '.join(map(str, state['levels']))}")
-    say(f"report: {report}")
-    say(f"project: {folder} (git log, ci/pipeline.sh, .github/workflows/, tests/)")
+    say(f"\ndone in {time.perf_counter() - started:.0f} s")
+    say(summary(state, report))
     say("Open the tutorials in notebooks/ to see the same steps with widgets.")
     return 0

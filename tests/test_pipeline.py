@@ -102,3 +102,20 @@ def test_it_never_overwrites_a_changed_file_and_names_what_it_lacks(repository, 
     refused = cli("ci", "init", str(repository), "--force")
     assert refused.returncode == 2 and "which model does the pipeline release? the store has 2 (other, wine-q): add --model NAME" in refused.stderr
     assert cli("ci", "init", str(repository), "--provider", "jenkins").returncode == 2
+
+
+def test_a_pipeline_can_train_with_the_users_script_instead_of_a_replay(repository, store):
+    (repository / "train.py").write_text(
+        "import mlops_magic as mm\n"
+        "from sklearn.datasets import load_wine\n"
+        "from sklearn.ensemble import RandomForestClassifier\n\n"
+        "wine = load_wine(as_frame=True).frame\n"
+        'with mm.run("wine", name="scripted", data=wine, target="target", eval=wine) as run:\n'
+        '    run.track_model(RandomForestClassifier(n_estimators=10, random_state=0).fit(wine.drop(columns="target"), wine["target"]))\n'
+    )
+    mm.ci_init(str(repository), provider="script", script="train.py", min_level=0, tests="python -m pytest -q tests")
+    assert "python train.py" in (repository / "ci" / "pipeline.sh").read_text()
+    done = run_pipeline(repository)
+    assert done.returncode == 0, done.stdout + done.stderr
+    production = store.model_version("wine-q", alias="production")
+    assert production.version == 2 and store.get_run(production.run_id).name == "scripted"
