@@ -5,6 +5,7 @@ magic, the widget and the stored answers."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -174,3 +175,13 @@ def test_a_folder_outside_git_with_tests_and_ci_is_seen_as_such(store, tmp_path)
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
     assert mm.maturity(str(tmp_path)).checks.set_index("key").loc["git", "status"] == "partial"  # a repository, no commit yet
 
+
+
+def test_the_tour_says_in_one_line_what_it_cannot_do(tmp_path):
+    no_git = cli("tour", "--dir", str(tmp_path / "t"), env={**os.environ, "PATH": str(tmp_path)})
+    assert no_git.returncode == 2 and no_git.stderr.count("\n") == 1 and "git is not installed" in no_git.stderr
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "notes.txt").write_text("mine")
+    taken = cli("tour", "--dir", str(tmp_path / "used"))
+    assert taken.returncode == 2 and taken.stderr.count("\n") == 1 and "is not empty" in taken.stderr
+    assert (tmp_path / "used" / "notes.txt").read_text() == "mine"
