@@ -38,3 +38,7 @@ class ServingError(MLOpsError):
 
 class ReplayError(MLOpsError):
     """A run's recipe that failed, or took too long, when executed again."""
+
+
+class MetricError(MLOpsError):
+    """A defined metric that cannot be computed: its function raised or returned no number."""

@@ -16,10 +16,11 @@ from . import html as h
 from .config import ci_provider, current_user
 from .errors import GateError, InvalidInputError, NotFoundError
 from .store.entities import PRIMARY_METRIC, Run
-from .tracking.metrics import higher_is_better
+from .metrics import Catalog
+from .tracking.rescore import rescore
 
 _OPERATORS = {">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne, ">": operator.gt, "<": operator.lt}
-_CONDITION = re.compile(r"^\s*([A-Za-z_][\w.\-]*)\s*(>=|<=|==|!=|>|<)\s*([-+]?[\d.]+(?:[eE][-+]?\d+)?)\s*$")
+_CONDITION = re.compile(r"^\s*([A-Za-z_][\w.\-]*(?:\[[^\]]+\])?)\s*(>=|<=|==|!=|>|<)\s*([-+]?[\d.]+(?:[eE][-+]?\d+)?)\s*$")
 
 
 def primary_metric(run: Run) -> str | None:
@@ -103,9 +104,13 @@ class Promotion:
         return f"<p>{h.badge('forced', h.WARN)} {h.escape(self.summary())}</p><p>Forced past:</p><ul>{past}</ul>"
 
 
-def best_run(store, experiment: str, by: str | None = None) -> Run:
+def best_run(store, experiment: str, by: str | None = None, catalog: Catalog | None = None) -> Run:
     """The experiment's best run by metric ``by`` (default: the primary metric of its runs' task),
-    by the store's one rule (``best_run_id``: finished, with a saved model), which the run card uses too."""
+    by the store's one rule (``best_run_id``: finished, with a saved model), which the run card uses too.
+    A metric defined after some runs were tracked is computed for them first, from their eval snapshots."""
+    catalog = catalog or Catalog.of(store)
+    if by is not None:
+        rescore(store, [by], experiment=experiment, catalog=catalog)
     frame = store.runs_frame(experiment)
     if frame.empty:
         known = ", ".join(store.experiment_names()) or "none yet"
@@ -118,27 +123,50 @@ def best_run(store, experiment: str, by: str | None = None) -> Run:
     if f"metrics.{by}" not in frame:
         metrics = sorted(c.removeprefix("metrics.") for c in frame if c.startswith("metrics."))
         raise InvalidInputError(f"no run of {experiment!r} has metric {by!r}: choose --by among {', '.join(metrics) or 'none (train with --eval)'}.")
-    run_id = store.best_run_id(experiment, by, higher_is_better(by))
+    run_id = store.best_run_id(experiment, by, catalog.higher_is_better(by))
     if run_id is None:
         raise NotFoundError(f"no finished run of {experiment!r} with metric {by!r} saved a model: train one with %%mlops_train --eval.")
     return store.get_run(run_id)
 
 
-def check_requirements(run: Run, conditions: list[Condition]) -> list[GateCheck]:
+def check_requirements(run: Run, conditions: list[Condition], store=None) -> list[GateCheck]:
+    """Each condition on the run's metrics; with ``store``, a metric the run lacks is computed first
+    from its eval snapshot (a metric defined after it was tracked)."""
+    problems = _rescored(store, [run], [c.metric for c in conditions])
     checks = []
     for condition in conditions:
         value = run.metrics.get(condition.metric)
         if value is None:
-            checks.append(GateCheck(str(condition), False, f"{condition}: run {run.short_id} has no metric {condition.metric!r}"))
+            why = next((f" ({p})" for p in problems if repr(condition.metric) in p), "")
+            checks.append(GateCheck(str(condition), False, f"{condition}: run {run.short_id} has no metric {condition.metric!r}{why}"))
             continue
         passed = _OPERATORS[condition.op](value, condition.threshold)
         checks.append(GateCheck(str(condition), passed, f"{condition}: run {run.short_id} has {condition.metric} {value:.4g}"))
     return checks
 
 
-def check_champion(candidate: Run, champion: Run, alias: str, champion_version: int) -> GateCheck:
-    """The challenger must not be worse than the version ``alias`` points at, on the primary metric."""
-    metric = primary_metric(candidate) or primary_metric(champion)
+def _rescored(store, runs: list[Run], names: list[str]) -> list[str]:
+    """Compute ``names`` the runs lack from their eval snapshots (with ``store``); the lines of those that failed."""
+    if store is None or not names:
+        return []
+    problems = rescore(store, names, run_ids=[r.run_id for r in runs])
+    for run in runs:
+        run.metrics.update(store.get_run(run.run_id).metrics)
+    return problems
+
+
+def _versions(store, name: str) -> list:
+    try:
+        return store.model_versions(name)
+    except NotFoundError:
+        return []
+
+
+def check_champion(candidate: Run, champion: Run, alias: str, champion_version: int, metric: str | None = None, catalog: Catalog | None = None) -> GateCheck:
+    """The challenger must not be worse than the version ``alias`` points at, on ``metric`` (default
+    the primary one), in that metric's direction (a defined metric's ``better``, from ``catalog``)."""
+    metric = metric or primary_metric(candidate) or primary_metric(champion)
+    catalog = catalog or Catalog()
     gate = f"champion/challenger vs {alias} v{champion_version}"
     if metric is None:
         return GateCheck(gate, True, f"{gate}: no task recorded, nothing to compare")
@@ -149,7 +177,7 @@ def check_champion(candidate: Run, champion: Run, alias: str, champion_version: 
         return GateCheck(gate, False, f"{gate}: run {candidate.short_id} has no {metric} to compare with the champion's {old:.4g} (train with --eval)")
     if old is None:
         return GateCheck(gate, True, f"{gate}: champion has no {metric}; run {candidate.short_id} has {new:.4g}")
-    worse = new < old if higher_is_better(metric) else new > old
+    worse = new < old if catalog.higher_is_better(metric) else new > old
     relation = "worse than" if worse else "not worse than"
     return GateCheck(gate, not worse, f"{gate}: run {candidate.short_id} has {metric} {new:.4g}, {relation} {old:.4g} (run {champion.short_id})")
 
@@ -167,7 +195,8 @@ def promote(
     compared_with: tuple[int, GateCheck] | None = None,
     via: str = "api",
 ) -> Promotion:
-    """Register run ``run_ref`` (or ``"best"`` of ``experiment``) as a version of ``name``, behind the gates.
+    """Register run ``run_ref`` (or ``"best"`` of ``experiment`` by ``by``) as a version of ``name``, behind
+    the gates; ``by`` is also the metric the champion/challenger gate compares (default: the primary one).
 
     ``compared_with`` is (the champion version the run was already compared with, that verdict), as a
     retraining job compares on the newest production rows: it stands in for the champion/challenger
@@ -189,12 +218,17 @@ def promote(
     if run.status != "finished":
         raise InvalidInputError(f"run {run.short_id} is {run.status}: only a finished run can be promoted.")
 
-    checks = check_requirements(run, parse_conditions(require))
+    checks = check_requirements(run, parse_conditions(require), store)
+    catalog = Catalog.of(store)
+    compared = by or primary_metric(run)
+    if alias is not None and compared:  # computed before the write transaction, which must not wait on another
+        current = next((v for v in _versions(store, name) if alias in v.aliases), None)
+        _rescored(store, [run, *([store.get_run(current.run_id)] if current else [])], [compared])
     with store.registry_write(name) as registry:  # gates, version and alias move: one transaction
         champion = registry.alias_target(alias) if alias is not None else None
         if champion is not None and champion.run_id != run.run_id:
             if compared_with is None:
-                checks.append(check_champion(run, store.get_run(champion.run_id), alias, champion.version))
+                checks.append(check_champion(run, store.get_run(champion.run_id), alias, champion.version, compared, catalog))
             elif compared_with[0] != champion.version:
                 gate = f"champion/challenger vs {alias} v{champion.version}"
                 checks.append(GateCheck(gate, False, f"{gate}: compared with v{compared_with[0]}, but {alias} moved to v{champion.version} meanwhile"))

@@ -30,7 +30,8 @@ from ..monitoring.windows import DEFAULT_WINDOW, parse_window
 from ..registry import GateCheck, check_requirements, parse_conditions, primary_metric, promote
 from ..store import Store
 from ..store.monitoring import Policy
-from ..tracking.metrics import evaluate, higher_is_better
+from ..metrics import Catalog
+from ..tracking.metrics import evaluate
 from ..tracking.replay import REPLAY_TIMEOUT_S, replay_run, snapshot_frame
 from .actions import DEFAULT_ALIAS
 
@@ -95,15 +96,19 @@ def _like(frame, reference):
     return frame
 
 
-def scores(store, run, frame, task: str) -> dict[str, float]:
-    """The standard metrics of ``run``'s model on ``frame`` (features and target)."""
+def scores(store, run, frame, task: str, catalog: Catalog, names=(), problems: list[str] | None = None) -> dict[str, float]:
+    """The standard and defined metrics (and ``names``) of ``run``'s model on ``frame`` (features and
+    target); a metric that cannot be computed adds its line to ``problems``."""
     dataset = run.datasets["train"]
     _, model = load_version_model(store, run, run.model.variable)
     features = [c for c in dataset.columns if c != dataset.target]
-    return evaluate(model, frame[features], frame[dataset.target], task)
+    values, lines = evaluate(model, frame[features], frame[dataset.target], task, catalog, names)
+    if problems is not None:
+        problems.extend(line for line in lines if line not in problems)
+    return values
 
 
-def decide(policy: Policy, metric: str, challenger_run, challenger: dict[str, float], champion: dict[str, float]) -> tuple[bool, list[str]]:
+def decide(policy: Policy, metric: str, challenger_run, challenger: dict[str, float], champion: dict[str, float], catalog: Catalog) -> tuple[bool, list[str]]:
     """Whether the challenger passes the gate and the margin on the held-out window; the reasons it does not."""
     reasons = []
     as_scored = dataclasses.replace(challenger_run, metrics=challenger)
@@ -114,7 +119,7 @@ def decide(policy: Policy, metric: str, challenger_run, challenger: dict[str, fl
     if new is None or old is None:
         reasons.append(f"{metric} could not be scored on the held-out window")
     else:
-        improvement = new - old if higher_is_better(metric) else old - new
+        improvement = new - old if catalog.higher_is_better(metric) else old - new
         if improvement < policy.min_improvement:
             reasons.append(
                 f"margin: challenger {metric} {new:.4g} vs champion {old:.4g} on the held-out window, "
@@ -137,7 +142,11 @@ def run_job(store, job_id: int, timeout: float = REPLAY_TIMEOUT_S) -> str:
         champion = store.get_run(champion_version.run_id)
         store.record_event("retrain.started", job.model, version=champion_version.version, run_id=champion.run_id, **ids, detail={"alias": alias, "policy": policy.metric})
         task = champion.task or "classification"
-        metric = policy.metric if policy.trigger == "threshold" and policy.metric in evaluate_names(task) else primary_metric(champion) or "accuracy"
+        catalog = Catalog.of(store)
+        known = catalog.get(policy.metric) if policy.trigger == "threshold" else None
+        metric = policy.metric if known is not None and known.applies_to(task) else primary_metric(champion) or "accuracy"
+        names = (metric, *(c.metric for c in parse_conditions([policy.gate] if policy.gate else [])))
+        problems: list[str] = []
         training = snapshot_frame(store, champion, "train")
         older, held_out = production_frames(store, champion, policy)
         data = pd.concat([training, _like(older, training)], ignore_index=True)
@@ -148,12 +157,14 @@ def run_job(store, job_id: int, timeout: float = REPLAY_TIMEOUT_S) -> str:
             "trained_rows": len(data),
             "production_rows": len(older),
             "held_out_rows": len(held_out),
-            "held_out": {"challenger": scores(store, challenger, held_out, task), "champion": scores(store, champion, held_out, task)},
+            "held_out": {side: scores(store, r, held_out, task, catalog, names, problems) for side, r in (("challenger", challenger), ("champion", champion))},
         }
         if "eval" in champion.datasets and champion.datasets["eval"].snapshot_sha256:
             evaluation = snapshot_frame(store, champion, "eval")
-            detail["eval"] = {"challenger": scores(store, challenger, evaluation, task), "champion": scores(store, champion, evaluation, task)}
-        passed, reasons = decide(policy, metric, challenger, detail["held_out"]["challenger"], detail["held_out"]["champion"])
+            detail["eval"] = {side: scores(store, r, evaluation, task, catalog, names, problems) for side, r in (("challenger", challenger), ("champion", champion))}
+        if problems:
+            detail["problems"] = problems
+        passed, reasons = decide(policy, metric, challenger, detail["held_out"]["challenger"], detail["held_out"]["champion"], catalog)
         store.record_event("retrain.finished", job.model, version=champion_version.version, run_id=challenger.run_id, **ids, detail=detail)
         promoted = None
         if passed:
@@ -182,13 +193,6 @@ def run_job(store, job_id: int, timeout: float = REPLAY_TIMEOUT_S) -> str:
         )  # fmt: skip
         store.finish_job(job_id, "failed", error=trace)
         return "failed"
-
-
-def evaluate_names(task: str) -> tuple[str, ...]:
-    """The metrics ``tracking.metrics.evaluate`` gives for ``task``."""
-    if task == "regression":
-        return ("rmse", "mae", "r2")
-    return ("accuracy", "precision_macro", "recall_macro", "f1_macro", "roc_auc", "log_loss")
 
 
 def main(argv: list[str] | None = None) -> int:

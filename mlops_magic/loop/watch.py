@@ -70,11 +70,12 @@ def _crossings(report, policy):
     """The alerts of this evaluation that ``policy`` reacts to: the newest realised window's, then
     the newest window's when it is newer and only estimated (``policies.newest_values``)."""
     kind = "drift" if policy.trigger == DRIFT else "threshold"
-    return [a for a in report.fired if a["kind"] == kind and (kind == "drift" or a["metric"] == policy.metric)]
+    return [a for a in report.fired if a["kind"] == kind and (kind == "drift" or (a["metric"] == policy.metric and a.get("slice") == policy.slice))]
 
 
 def _labelled(report, alert) -> int:
-    windows = report.windows
+    """The labelled predictions of the alert's window (of its slice's rows, for a policy on a slice)."""
+    windows = report.series_table(alert.get("slice"))
     ends = [end.timestamp() for end in windows["end"]]
     at = [i for i, end in enumerate(ends) if abs(end - alert["window"]["end"]) < 1e-6]
     return int(windows["n_labelled"].iloc[at[-1]]) if at else 0
@@ -83,7 +84,8 @@ def _labelled(report, alert) -> int:
 def _alert_id(store, model: str, alert) -> int | None:
     recorded = store.alerts_frame(model, limit=200)
     for row in recorded.itertuples():
-        if row.kind == alert["kind"] and row.window == alert["window"] and (row.metric == alert["metric"] or alert["metric"] is None):
+        same_slice = (row.slice if isinstance(row.slice, str) else None) == alert.get("slice")
+        if row.kind == alert["kind"] and row.window == alert["window"] and (row.metric == alert["metric"] or alert["metric"] is None) and same_slice:
             return int(row.alert_id)
     return None
 

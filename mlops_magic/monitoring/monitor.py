@@ -15,13 +15,17 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import InvalidInputError
+from ..metrics import Catalog, Confusion
+from ..metrics.catalog import BUILTIN
 from ..store.entities import PRIMARY_METRIC
 from ..store.monitoring import Policy
 from . import performance
 from .drift import drift_frames
 from .health import HEALTH_COLUMNS, health_windows
-from .policies import check_metric, evaluate, on_window
+from .policies import POLICY_METRICS, check_metric, evaluate, on_window
 from .report import MonitorReport
+from .slices import SLICE_ROWS, check_slice, slice_table
 from .windows import DEFAULT_WINDOW, parse_window
 
 VARIANT_KEYS = ["win", "version", "variant", "shadow"]
@@ -46,6 +50,12 @@ def reference_features(store, run):
         return None
     frame = store.artifacts.load_frame(dataset.sample_sha256)
     return frame.drop(columns=dataset.target) if dataset.target in frame.columns else frame
+
+
+def _input_columns(run) -> list[str] | None:
+    """The model's input columns (its training data's, the target left out), or None when unknown."""
+    train = run.datasets.get("train")
+    return [c for c in train.columns if c != train.target] if train is not None else None
 
 
 def _inputs(sample, features: list[str] | None):
@@ -92,7 +102,33 @@ def _window_table(groups, spec, until: float):
     return table[columns]
 
 
-def _realised(groups, task: str, keys: list[str]):
+@dataclass
+class _Wanted:
+    """The metrics a report computes beyond the built-ins: those that decompose over confusion
+    counts (from the aggregates, realised and estimated) and the others (on each window's sample),
+    with the line of each one that could not be computed."""
+
+    counts: list
+    rows: list
+    problems: dict[str, str]
+
+    @classmethod
+    def of(cls, catalog: Catalog, task: str, names) -> _Wanted:
+        chosen = {m.name: m for m in catalog.for_task(task)}
+        chosen.update({n: m for n in names if n and n not in POLICY_METRICS and (m := catalog.get(n)) is not None and m.applies_to(task)})
+        counts = [m for m in chosen.values() if m.counts and task != "regression"]
+        return cls(counts, [m for m in chosen.values() if m not in counts], {})
+
+
+@dataclass
+class _Scored:
+    """What scores rows: each version's ``_Scorer``, the classes of all of them."""
+
+    scorers: dict[int, Any]
+    classes: list[Any]
+
+
+def _realised(groups, task: str, keys: list[str], wanted: _Wanted | None = None):
     """Realised metrics of the labelled rows grouped by ``keys`` (``win`` alone: answered rows only)."""
     import pandas as pd
 
@@ -107,10 +143,11 @@ def _realised(groups, task: str, keys: list[str]):
             totals = group[["n", "sum_error2", "sum_abs_error", "sum_label", "sum_label2"]].sum()
             figures = performance.regression_metrics(*totals)
         else:
-            figures = performance.classification_metrics(group)
+            figures = performance.classification_metrics(group, wanted.counts if wanted else (), wanted.problems if wanted else None)
         rows.append({**dict(zip(keys, key)), **figures})
     names = performance.REGRESSION_METRICS if task == "regression" else performance.CLASSIFICATION_METRICS[:4]
-    return pd.DataFrame(rows, columns=[*keys, *names])
+    extra = [m.name for m in wanted.counts] if wanted and task != "regression" else []
+    return pd.DataFrame(rows, columns=[*keys, *names, *extra])
 
 
 @dataclass
@@ -132,8 +169,7 @@ def _scorer(store, name: str, version: int) -> _Scorer | None:
     dataset = run.datasets.get("eval")
     key = (record.sha256, dataset.sample_sha256 if dataset is not None else None)
     if key not in _scorers:
-        train = run.datasets.get("train")
-        features = [c for c in train.columns if c != train.target] if train is not None else None
+        features = _input_columns(run)
         _scorers[key] = _Scorer(model, features, _confidence_model(store, dataset, model, features))
     return _scorers[key]
 
@@ -205,7 +241,7 @@ def _roc_aucs(sample, scorers, probabilities) -> dict[int, float]:
     return found
 
 
-def _model_figures(store, name, groups, sample):
+def _model_figures(store, name, groups, sample, wanted: _Wanted):
     """The figures that need the models: per window the CBPE estimates of the answered rows and ROC
     AUC, and per (win, version, variant, shadow) the estimates. A version whose model gives no
     probabilities contributes none; the others still do."""
@@ -215,16 +251,79 @@ def _model_figures(store, name, groups, sample):
     classes = sorted({c for s in scorers.values() for c in s.confidence.classes}, key=repr)
     probabilities = _sample_probabilities(sample, scorers)
     estimates = _estimates(groups, sample, scorers, probabilities, classes)
-    by_variant = pd.DataFrame([{**dict(zip(VARIANT_KEYS, key)), **expected.metrics()} for key, expected in estimates.items()])
+    by_variant = pd.DataFrame([{**dict(zip(VARIANT_KEYS, key)), **expected.metrics(wanted.counts, wanted.problems)} for key, expected in estimates.items()])
     answered: dict[int, performance.ExpectedConfusion] = {}
     for key, expected in estimates.items():
         if not key[3]:
             win = int(key[0])
             answered[win] = answered[win].merge(expected) if win in answered else expected
-    windows = {win: expected.metrics() for win, expected in answered.items()}
+    windows = {win: expected.metrics(wanted.counts, wanted.problems) for win, expected in answered.items()}
     for win, auc in _roc_aucs(sample, scorers, probabilities).items():
         windows.setdefault(win, {})["roc_auc"] = auc
-    return pd.DataFrame([{"win": w, **f} for w, f in windows.items()]), by_variant
+    return pd.DataFrame([{"win": w, **f} for w, f in windows.items()]), by_variant, _Scored(scorers, classes)
+
+
+def _proba_matrix(rows, scored: _Scored):
+    """The class probabilities of ``rows`` (columns in ``scored.classes`` order), or None when a row's
+    version gives none or its logged inputs cannot be scored."""
+    if not scored.classes or not len(rows):
+        return None
+    matrix = np.zeros((len(rows), len(scored.classes)))
+    found = _sample_probabilities(rows.reset_index(drop=True), scored.scorers)
+    if sum(len(index) for index, _ in found.values()) < len(rows):
+        return None
+    for version, (index, proba) in found.items():
+        at = [scored.classes.index(c) for c in scored.scorers[version].confidence.classes]
+        matrix[np.ix_(index.to_numpy(), at)] = proba
+    return matrix
+
+
+def _row_figures(rows, wanted: _Wanted, scored: _Scored, features) -> dict[str, float]:
+    """The metrics of ``wanted.rows`` on the labelled ``rows`` (NaN where there are none)."""
+    labelled = rows[rows["label"].notna()]
+    if not wanted.rows or not len(labelled):
+        return {m.name: math.nan for m in wanted.rows}
+    needs_proba = any("y_proba" in m.needs for m in wanted.rows)
+    proba = _proba_matrix(labelled, scored) if needs_proba else None
+    values, problems = Catalog.score(wanted.rows, list(labelled["label"]), list(labelled["output"]), proba, scored.classes, _inputs(labelled, features).reset_index(drop=True))
+    for metric, line in problems.items():
+        wanted.problems.setdefault(metric, line)
+    return {m.name: values.get(m.name, math.nan) for m in wanted.rows}
+
+
+def _sampled(sample, wanted: _Wanted, scored: _Scored, features):
+    """Per window: the metrics that need rows, on its sample's labelled rows, and ``n_sample`` (how many)."""
+    import pandas as pd
+
+    found = [
+        {"win": win, "n_sample": int(rows["label"].notna().sum()), **_row_figures(rows, wanted, scored, features)}
+        for win, rows in sample.groupby("win")
+    ]
+    return pd.DataFrame(found, columns=["win", "n_sample", *(m.name for m in wanted.rows)])
+
+
+def _set_figures(rows, task: str, wanted: _Wanted, scored: _Scored, features) -> dict[str, float]:
+    """Every metric of a set of answered rows (a slice of a window): realised on its labelled rows,
+    estimated (classifiers) from the confidences of all of them, and those that need rows."""
+    labelled = rows[rows["label"].notna()]
+    figures: dict[str, float] = {}
+    if task == "regression":
+        if len(labelled):
+            figures.update({m: BUILTIN[m].of_rows(list(labelled["label"]), list(labelled["output"])) for m in performance.REGRESSION_METRICS})
+    else:
+        if len(labelled):
+            confusion = Confusion.from_pairs(labelled["label"], labelled["output"], np.ones(len(labelled)))
+            figures.update(confusion.macro())
+            figures.update({m.name: performance.of_counts(m, confusion, wanted.problems) for m in wanted.counts})
+        expected = performance.ExpectedConfusion(scored.classes)
+        for version, part in rows[rows["confidence"].notna()].groupby("version"):
+            scorer = scored.scorers.get(int(version))
+            if scorer is not None:
+                expected.add(scorer.confidence, part["output"], np.ones(len(part)), part["confidence"].to_numpy(dtype=float))
+        if expected.confusion.total > 0:
+            figures.update(expected.metrics(wanted.counts, wanted.problems))
+    figures.update(_row_figures(rows, wanted, scored, features))
+    return figures
 
 
 def _prediction_drift(store, run, variable, reference, outputs, task):
@@ -241,7 +340,7 @@ def _prediction_drift(store, run, variable, reference, outputs, task):
     )
 
 
-def _by_variant(groups, task, estimates, table):
+def _by_variant(groups, task, estimates, table, wanted: _Wanted):
     """Per window, version, A/B variant and shadow: rows, labelled rows, realised and estimated metrics."""
     sizes = (
         groups.assign(n_labelled=groups["n"].where(groups["labelled"], 0))
@@ -249,7 +348,7 @@ def _by_variant(groups, task, estimates, table):
         .agg(n_predictions=("n", "sum"), n_labelled=("n_labelled", "sum"))
         .reset_index()
     )
-    frame = sizes.merge(_realised(groups, task, VARIANT_KEYS), on=VARIANT_KEYS, how="left")
+    frame = sizes.merge(_realised(groups, task, VARIANT_KEYS, wanted), on=VARIANT_KEYS, how="left")
     if len(estimates):
         frame = frame.merge(estimates, on=VARIANT_KEYS, how="left")
     frame = frame.merge(table[["win", "window", "end"]], on="win")
@@ -257,28 +356,35 @@ def _by_variant(groups, task, estimates, table):
     return frame.drop(columns="win").sort_values(["window", "shadow", "version"]).reset_index(drop=True)
 
 
-def _observed(store, name, run, variable, task, groups, table, reference, drift_options):
-    """What the logged predictions show: metrics per window and per variant, drift, service health."""
+def _observed(store, name, run, variable, task, groups, table, reference, drift_options, wanted: _Wanted, slices: list[str]):
+    """What the logged predictions show: metrics per window, per variant and per slice, drift, service health."""
     import pandas as pd
 
     features = list(reference.columns) if reference is not None else None
-    sample = store.window_sample(name, list(zip(table["win"], table["start_s"], table["end_s"], table["newest_id"], table["n_predictions"])))
+    bounds = list(zip(table["win"], table["start_s"], table["end_s"], table["newest_id"], table["n_predictions"]))
+    sample = store.window_sample(name, bounds)
     sample["variant"] = sample["variant"].fillna(NO_VARIANT)
-    table = table.merge(_realised(groups, task, ["win"]), on="win", how="left")
-    estimates = pd.DataFrame()
+    table = table.merge(_realised(groups, task, ["win"], wanted), on="win", how="left")
+    estimates, scored = pd.DataFrame(), _Scored({}, [])
     if task == "classification":
-        figures, estimates = _model_figures(store, name, groups, sample)
+        figures, estimates, scored = _model_figures(store, name, groups, sample, wanted)
         if len(figures):
             table = table.drop(columns="roc_auc", errors="ignore").merge(figures, on="win", how="left")
-    by_variant = _by_variant(groups, task, estimates, table)
+    if wanted.rows:
+        table = table.merge(_sampled(sample, wanted, scored, features), on="win", how="left")
+    sliced = None
+    if slices:
+        rows = store.window_sample(name, bounds, per_window=SLICE_ROWS, newest=SLICE_ROWS)
+        sliced = slice_table(rows, _inputs(rows, None), table, slices, lambda part: _set_figures(part, task, wanted, scored, features), wanted.problems)
+    by_variant = _by_variant(groups, task, estimates, table, wanted)
     drift = prediction_drift = None
     if reference is not None:
         current = sample[sample["win"] == sample["win"].min()]
         drift = drift_frames(reference, _inputs(current, features), **drift_options)
         prediction_drift = _prediction_drift(store, run, variable, reference, current["output"], task)
-    bounds = list(zip(table["window"], table["start_s"], table["end_s"]))
-    requests, step = store.request_rows(name, since=bounds[0][1], until=bounds[-1][2])
-    return table, by_variant, drift, prediction_drift, health_windows(requests, bounds, step)
+    spans = list(zip(table["window"], table["start_s"], table["end_s"]))
+    requests, step = store.request_rows(name, since=spans[0][1], until=spans[-1][2])
+    return table, by_variant, drift, prediction_drift, health_windows(requests, spans, step), sliced
 
 
 def monitor_model(
@@ -292,42 +398,55 @@ def monitor_model(
     until: float | None = None,
     record: bool = True,
     save_policy: bool = True,
+    slices: list[str] | None = None,
     **drift_options,
 ) -> MonitorReport:
     """How ``name`` is doing over its newest windows (ending at ``until``, default now).
 
-    With ``metric`` and a bound, the policy is stored (unless not ``save_policy``) and drawn; with
-    ``record``, the alerts that the policies stored for this window (and drift) raise are recorded.
+    With ``metric`` and a bound, the policy is stored (unless not ``save_policy``; on the one slice
+    given, if any) and drawn; with ``record``, the alerts that the policies stored for this window
+    (and drift) raise are recorded. ``slices`` (pandas queries over the logged inputs) are shown
+    beside the whole, with the slices of this window's policies.
     """
     import pandas as pd
 
     spec = parse_window(window)
     until = time.time() if until is None else until
     versions = store.model_versions(name)  # NotFoundError names the fix
-    shown = None
-    if metric is not None:
-        check_metric(metric)
-    if metric is not None and (min_value is not None or max_value is not None):
-        shown = Policy(None, name, metric, min_value, max_value, spec.text, time.time())
-        if save_policy:
-            shown = store.set_policy(name, metric, min_value, max_value, spec.text)
-    policies = store.policies(name)
-    if shown is None:
-        own = on_window(policies, spec.text)
-        shown = next((p for p in own if p.metric == metric), None) if metric else (own[0] if own else None)
     served = store.newest_version(name, until)
     found = store.model_version(name, version=served if served is not None else versions[-1].version)
     run = store.get_run(found.run_id)
     task = run.task or "classification"
+    catalog = Catalog.of(store)
+    slices = [check_slice(s, _input_columns(run)) for s in slices or []]
+    if metric is not None:
+        check_metric(metric, catalog)
+    shown = None
+    if metric is not None and (min_value is not None or max_value is not None):
+        if len(slices) > 1:
+            raise InvalidInputError("a policy watches one slice: give one --slice with --min/--max (several slices can be shown without a threshold).")
+        chosen = slices[0] if slices else None
+        shown = Policy(None, name, metric, min_value, max_value, spec.text, time.time(), slice=chosen)
+        if save_policy:
+            shown = store.set_policy(name, metric, min_value, max_value, spec.text, slice=chosen)
+    policies = store.policies(name)
+    own = on_window(policies, spec.text)
+    if shown is None:
+        asked = slices[0] if len(slices) == 1 else None
+        shown = next((p for p in own if p.metric == metric and p.slice == asked), None) if metric else (own[0] if own else None)
+    slices = list(dict.fromkeys([*slices, *(p.slice for p in own if p.slice)]))
+    wanted = _Wanted.of(catalog, task, [metric, *(p.metric for p in own)])
     groups = store.prediction_windows(name, spec.count, spec.seconds, max_windows, until, task=task) if served is not None else None
     if groups is not None:
         groups["variant"] = groups["variant"].fillna(NO_VARIANT)
     table = _window_table(groups, spec, until)
-    by_variant, drift, prediction_drift = pd.DataFrame(), None, None
+    by_variant, drift, prediction_drift, sliced = pd.DataFrame(), None, None, None
     health = pd.DataFrame(columns=[*HEALTH_COLUMNS, "sampled"])
     if len(table):
         reference = reference_features(store, run)
-        table, by_variant, drift, prediction_drift, health = _observed(store, name, run, found.variable, task, groups, table, reference, drift_options)
+        table, by_variant, drift, prediction_drift, health, sliced = _observed(
+            store, name, run, found.variable, task, groups, table, reference, drift_options, wanted, slices
+        )
     report = MonitorReport(
         model=name,
         version=found.version if len(table) else None,
@@ -344,6 +463,10 @@ def monitor_model(
         alerts=None,
         n_predictions=store.count_predictions(name),
         n_labelled=int(table["n_labelled"].sum()) if len(table) else 0,
+        slice=shown.slice if shown else None,
+        slices=sliced if sliced is not None else pd.DataFrame(columns=["slice", "window", "start", "end", "n_read", "n_predictions", "n_labelled"]),
+        problems=list(wanted.problems.values()),
+        sampled=[m.name for m in wanted.rows],
     )
     if record:
         report.fired = evaluate(report, policies)

@@ -3,7 +3,8 @@ and for classifiers an estimate from the model's confidence, for windows whose l
 
 Realised metrics are computed from per-window counts the store aggregates in SQL (confusion pairs
 for classifiers, error sums for regressors), so they equal scikit-learn's on the same rows without
-reading them. The estimates come from per-window histograms of the confidence the serving process
+reading them; every metric that decomposes over confusion counts (``metrics.Confusion``: the
+built-ins, per-class ones, cost matrices, scikit-learn's label metrics) is realised and estimated so. The estimates come from per-window histograms of the confidence the serving process
 logs with each answer (SQL aggregates too); ROC AUC needs every class's probability, so it uses the
 bounded per-window sample the store returns.
 """
@@ -15,48 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import MetricError
+from ..metrics import Confusion
+
 CLASSIFICATION_METRICS = ("accuracy", "precision_macro", "recall_macro", "f1_macro", "roc_auc")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
 ESTIMATED_METRICS = ("accuracy", "precision_macro", "recall_macro", "f1_macro")
-
-
-def _safe_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """numerator / denominator, 0 where the denominator is 0 (scikit-learn's ``zero_division=0``)."""
-    return np.divide(numerator, denominator, out=np.zeros_like(numerator, dtype=float), where=denominator > 0)
-
-
-def confusion_metrics(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, total: float) -> dict[str, float]:
-    """Accuracy and macro precision/recall/F1 from per-class true/false positives and false negatives.
-
-    Macro averages run over the classes seen (as labels or predictions), as scikit-learn's do; for
-    expected (fractional) counts a class is seen once it holds half a row.
-    """
-    if total <= 0:
-        return {}
-    seen = (tp + fp + fn) >= 0.5
-    tp, fp, fn = tp[seen], fp[seen], fn[seen]
-    return {
-        "accuracy": float(tp.sum() / total),
-        "precision_macro": float(_safe_ratio(tp, tp + fp).mean()),
-        "recall_macro": float(_safe_ratio(tp, tp + fn).mean()),
-        "f1_macro": float(_safe_ratio(2 * tp, 2 * tp + fp + fn).mean()),
-    }
-
-
-def classification_metrics(pairs) -> dict[str, float]:
-    """Metrics from (output, label, n) counts; classes are every label and output seen, as in sklearn."""
-    if pairs is None or len(pairs) == 0:
-        return {}
-    classes = sorted(set(pairs["output"]) | set(pairs["label"]), key=repr)
-    index = {c: i for i, c in enumerate(classes)}
-    tp, fp, fn = (np.zeros(len(classes)) for _ in range(3))
-    for output, label, n in zip(pairs["output"], pairs["label"], pairs["n"]):
-        if output == label:
-            tp[index[output]] += n
-        else:
-            fp[index[output]] += n
-            fn[index[label]] += n
-    return confusion_metrics(tp, fp, fn, float(pairs["n"].sum()))
 
 
 def regression_metrics(n: float, sum_error2: float, sum_abs_error: float, sum_label: float, sum_label2: float) -> dict[str, float]:
@@ -98,7 +63,7 @@ class ConfidenceModel:
     """Confidence-based performance estimation (as NannyML's CBPE), over every row of a window,
     labelled or not: each answer is right with its confidence (calibrated on labelled eval data when
     there is some), and its wrong share goes to the other classes; summed, these give the expected
-    confusion counts, and ``confusion_metrics`` of them the expected metrics.
+    confusion counts, and the metrics of those counts the expected metrics.
 
     ``classes`` are the model's classes; ``mix[k, j]`` is the share of class ``j`` among the true
     labels of wrong answers ``k`` (learned on the eval data; uniform over the other classes without it).
@@ -139,27 +104,24 @@ class ConfidenceModel:
         confidence = np.asarray(confidence, dtype=float)
         return self.calibration.predict(confidence) if self.calibration is not None else confidence
 
-    def expected_counts(self, predicted: np.ndarray, n: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Expected true positives, false positives and false negatives per class of ``n`` answers of
-        class index ``predicted`` given with (mean) ``confidence``."""
+    def expected_matrix(self, predicted: np.ndarray, n: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+        """Expected confusion counts (true class × answer, over ``classes``) of ``n`` answers of class
+        index ``predicted`` given with (mean) ``confidence``: right with the calibrated confidence,
+        and otherwise of the other classes in the proportions of ``mix``."""
         k = len(self.classes)
         n = np.asarray(n, dtype=float)
         right = n * self.right(confidence)
-        tp = np.bincount(predicted, weights=right, minlength=k)
-        fp = np.bincount(predicted, weights=n - right, minlength=k)
-        fn = ((n - right)[:, None] * self.mix[predicted]).sum(axis=0)
-        return tp, fp, fn
-
+        matrix = np.zeros((k, k))
+        np.add.at(matrix.T, predicted, (n - right)[:, None] * self.mix[predicted])  # answered k, truly j
+        matrix[np.diag_indices(k)] += np.bincount(predicted, weights=right, minlength=k)
+        return matrix
 
 
 class ExpectedConfusion:
     """Expected confusion counts over ``classes``, summed over groups of answers of one or more models."""
 
     def __init__(self, classes: list[Any]):
-        self.classes = list(classes)
-        self._position = {c: i for i, c in enumerate(self.classes)}
-        self.counts = np.zeros((3, len(self.classes)))  # true positives, false positives, false negatives
-        self.rows = 0.0
+        self.confusion = Confusion(classes)
 
     def add(self, model: ConfidenceModel, outputs, n: np.ndarray, confidence: np.ndarray) -> None:
         """Count ``n`` answers ``outputs`` given with (mean) ``confidence`` by the model ``model`` describes."""
@@ -167,18 +129,41 @@ class ExpectedConfusion:
         known = predicted >= 0
         if not known.any():
             return
-        n = np.asarray(n, dtype=float)[known]
-        tp, fp, fn = model.expected_counts(predicted[known], n, np.asarray(confidence, dtype=float)[known])
-        columns = [self._position[c] for c in model.classes]
-        self.counts[:, columns] += np.vstack([tp, fp, fn])
-        self.rows += n.sum()
+        matrix = model.expected_matrix(predicted[known], np.asarray(n, dtype=float)[known], np.asarray(confidence, dtype=float)[known])
+        at = [self.confusion.position[c] for c in model.classes]
+        self.confusion.matrix[np.ix_(at, at)] += matrix
 
     def merge(self, other: ExpectedConfusion) -> ExpectedConfusion:
-        merged = ExpectedConfusion(self.classes)
-        merged.counts, merged.rows = self.counts + other.counts, self.rows + other.rows
+        merged = ExpectedConfusion([])
+        merged.confusion = self.confusion.merge(other.confusion)
         return merged
 
-    def metrics(self) -> dict[str, float]:
-        """``estimated_<metric>`` for each of ``ESTIMATED_METRICS`` (NaN when no answer was counted)."""
-        found = confusion_metrics(*self.counts, self.rows)
-        return {f"estimated_{m}": found.get(m, math.nan) for m in ESTIMATED_METRICS}
+    def metrics(self, extra=(), problems: dict[str, str] | None = None) -> dict[str, float]:
+        """``estimated_<metric>`` for each of ``ESTIMATED_METRICS`` and of the count metrics ``extra`` (NaN when no answer was counted)."""
+        found = self.confusion.macro()
+        values = {f"estimated_{m}": found.get(m, math.nan) for m in ESTIMATED_METRICS}
+        values.update({f"estimated_{m.name}": of_counts(m, self.confusion, problems) for m in extra})
+        return values
+
+
+def of_counts(metric, confusion: Confusion, problems: dict[str, str] | None) -> float:
+    """``metric`` of the counts; NaN, and its line kept once in ``problems``, when it cannot be computed."""
+    try:
+        return metric.of_counts(confusion)
+    except MetricError as exc:
+        if problems is not None:
+            problems.setdefault(metric.name, str(exc))
+        return math.nan
+
+
+def confusion_of(pairs) -> Confusion:
+    """The confusion counts of (output, label, n) rows."""
+    return Confusion.from_pairs(pairs["label"], pairs["output"], pairs["n"])
+
+
+def classification_metrics(pairs, extra=(), problems: dict[str, str] | None = None) -> dict[str, float]:
+    """The built-in metrics and the count metrics ``extra`` from (output, label, n) counts."""
+    if pairs is None or len(pairs) == 0:
+        return {}
+    confusion = confusion_of(pairs)
+    return {**confusion.macro(), **{m.name: of_counts(m, confusion, problems) for m in extra}}

@@ -16,9 +16,13 @@ HEALTH_METRICS = ("requests", "error_rate", "latency_p50", "latency_p95", "laten
 POLICY_METRICS = (*CLASSIFICATION_METRICS, *REGRESSION_METRICS, *HEALTH_METRICS)
 
 
-def check_metric(metric: str) -> str:
-    if metric not in POLICY_METRICS:
-        raise InvalidInputError(f"metric {metric!r} cannot be monitored: use one of {', '.join(POLICY_METRICS)}.")
+def check_metric(metric: str, catalog=None) -> str:
+    """``metric`` if it can be monitored: a built-in, a health figure, ``recall[CLASS]`` or a metric ``catalog`` defines."""
+    if metric not in POLICY_METRICS and (catalog is None or catalog.get(metric) is None):
+        defined = ", ".join(catalog.defined) if catalog is not None and catalog.defined else "none yet"
+        raise InvalidInputError(
+            f"metric {metric!r} cannot be monitored: use one of {', '.join(POLICY_METRICS)}, recall[CLASS], or a defined metric ({defined}; %mlops_metric defines one)."
+        )
     return metric
 
 
@@ -66,11 +70,12 @@ class Backtest:
         return f"<p><b>Backtest</b>: {self.summary()}</p>" + table
 
 
-def metric_series(report, metric: str):
-    """Per window: window, start, end, value and its source (realised, estimated, or health), oldest first."""
+def metric_series(report, metric: str, slice: str | None = None):
+    """Per window (of ``slice``'s rows, if given): window, start, end, value and its source (realised,
+    estimated, or health), oldest first."""
     import pandas as pd
 
-    table = report.health if metric in HEALTH_METRICS else report.windows
+    table = report.health if metric in HEALTH_METRICS else report.series_table(slice)
     rows = []
     for _, row in table.iterrows():
         value, source = row.get(metric), "health" if metric in HEALTH_METRICS else "realised"
@@ -82,11 +87,11 @@ def metric_series(report, metric: str):
     return pd.DataFrame(rows, columns=["window", "start", "end", "value", "source", "n_labelled"])
 
 
-def newest_values(report, metric: str, min_labelled: int = 0):
+def newest_values(report, metric: str, min_labelled: int = 0, slice: str | None = None):
     """The values a policy checks: the newest realised window (holding at least ``min_labelled``
     labels, so traffic whose labels have not come yet does not hide a crossing), and the newest window
     if it is newer and only estimated. Both count: an estimate can miss what labels show."""
-    series = metric_series(report, metric)
+    series = metric_series(report, metric, slice)
     if not len(series):
         return series
     realised = series[(series["source"] != "estimated") & ((series["source"] == "health") | (series["n_labelled"] >= min_labelled))]
@@ -100,7 +105,7 @@ def _window_info(row, report) -> dict[str, Any]:
 
 def backtest(report, policy) -> Backtest:
     """Replay the windows of ``report``: where would ``policy`` have fired (one alert per window)?"""
-    series = metric_series(report, policy.metric)
+    series = metric_series(report, policy.metric, policy.slice)
     crossings = series[[crossing(v, policy.min_value, policy.max_value) is not None for v in series["value"]]].reset_index(drop=True)
     return Backtest(report.model, policy.metric, policy.min_value, policy.max_value, report.window, len(series), crossings)
 
@@ -110,7 +115,8 @@ def evaluate(report, policies) -> list[dict[str, Any]]:
     threshold (policies of other windows are checked on theirs), and drift."""
     alerts = []
     for policy in on_window(policies, report.window):
-        for _, newest in newest_values(report, policy.metric, policy.min_labelled).iterrows():
+        on = f" on slice {policy.slice}" if policy.slice else ""
+        for _, newest in newest_values(report, policy.metric, policy.min_labelled, policy.slice).iterrows():
             side = crossing(newest["value"], policy.min_value, policy.max_value)
             if side is None:
                 continue
@@ -121,10 +127,11 @@ def evaluate(report, policies) -> list[dict[str, Any]]:
                     "model": report.model,
                     "kind": "threshold",
                     "metric": policy.metric,
+                    "slice": policy.slice,
                     "value": float(newest["value"]),
                     "threshold": bound,
                     "window": _window_info(newest, report),
-                    "message": f"{policy.metric} {newest['value']:.4g} ({newest['source']}) is "
+                    "message": f"{policy.metric}{on} {newest['value']:.4g} ({newest['source']}) is "
                     f"{'below the minimum' if below else 'above the maximum'} {bound:g} "
                     f"in the window ending {newest['end']:%Y-%m-%d %H:%M:%S}",
                 }

@@ -82,6 +82,16 @@ class MonitorReport:
     fired: list[dict[str, Any]] = field(default_factory=list)  # alerts of this evaluation
     new_alerts: list[dict[str, Any]] = field(default_factory=list)  # those not recorded before
     events: Any = None  # the model's lineage events, oldest first (DataFrame, as ``mm.lineage``)
+    slice: str | None = None  # the slice the shown metric is watched on (None: every row)
+    slices: Any = None  # per slice and window: rows read, rows in the slice, labelled, metrics (``monitoring.slices``)
+    problems: list[str] = field(default_factory=list)  # one line per metric that could not be computed
+    sampled: list[str] = field(default_factory=list)  # metrics computed on each window's sample (``n_sample`` rows)
+
+    def series_table(self, slice: str | None = None):
+        """The per-window table a metric is read from: ``windows``, or the rows of ``slice`` in ``slices``."""
+        if slice is None:
+            return self.windows
+        return self.slices[self.slices["slice"] == slice].reset_index(drop=True)
 
     @property
     def verdict(self) -> str:
@@ -96,7 +106,8 @@ class MonitorReport:
 
     def latest(self, metric: str) -> float | None:
         """The metric's value in the newest window that has it (realised, else estimated; health from ``health``)."""
-        for table, name in ((self.windows, metric), (self.windows, f"estimated_{metric}"), (self.health, metric)):
+        shown = self.series_table(self.slice if metric == self.metric else None)
+        for table, name in ((shown, metric), (shown, f"estimated_{metric}"), (self.health, metric)):
             if name in table and table[name].notna().any():
                 return float(table[name].dropna().iloc[-1])
         return None
@@ -105,14 +116,15 @@ class MonitorReport:
         """Whether the shown threshold is crossed by the values a policy checks (see ``newest_values``)."""
         if self.metric is None or (self.threshold_min is None and self.threshold_max is None):
             return False
-        return any(crossing(v, self.threshold_min, self.threshold_max) for v in newest_values(self, self.metric)["value"])
+        return any(crossing(v, self.threshold_min, self.threshold_max) for v in newest_values(self, self.metric, slice=self.slice)["value"])
 
     def summary(self) -> str:
         version = f" v{self.version}" if self.version is not None else ""
         parts = [f"{self.model}{version}: {self.verdict}", f"{self.n_predictions} predictions, {self.n_labelled} labelled"]
         if self.metric:
             value = self.latest(self.metric)
-            parts.append(f"{self.metric} {'n/a' if value is None else f'{value:.4g}'}")
+            on = f" on {self.slice}" if self.slice else ""
+            parts.append(f"{self.metric}{on} {'n/a' if value is None else f'{value:.4g}'}")
         if self.drift is not None:
             parts.append(f"{len(self.drift.drifted_columns)} drifted columns")
         return "; ".join(parts)
@@ -124,6 +136,10 @@ class MonitorReport:
         newest = self.by_variant[self.by_variant["window"] == self.by_variant["window"].max()] if len(self.by_variant) else self.by_variant
         if len(newest) > 1:  # versions, A/B variants or a shadow side by side
             lines.append("newest window per version and variant:\n" + newest.drop(columns=["window", "end"]).to_string(index=False))
+        if self.slices is not None and len(self.slices):
+            newest = self.slices[self.slices["window"] == self.slices["window"].max()]
+            lines.append("newest window per slice:\n" + newest.drop(columns=["window", "start", "end"]).to_string(index=False))
+        lines += self.problems
         if self.drift is not None:
             lines.append(repr(self.drift))
         return "\n".join(lines)

@@ -16,6 +16,7 @@ from .deployments import DeploymentRecord, DeploymentsStore
 from .entities import DatasetRecord, ModelRecord, Run
 from .loop import Job, LoopStore
 from .maturity import MaturityStore
+from .metrics import MetricDefinition, MetricsStore
 from .monitoring import MonitoringStore, Policy
 from .predictions import PredictionsStore
 from .registry import ModelVersion, RegistryStore
@@ -41,7 +42,7 @@ def default_artifact_root(url: str) -> Path:
     return Path(DEFAULT_FOLDER).resolve() / "artifacts"
 
 
-class Store(RunsStore, RegistryStore, PredictionsStore, DeploymentsStore, MonitoringStore, LoopStore, WebhooksStore, MaturityStore):
+class Store(RunsStore, RegistryStore, PredictionsStore, DeploymentsStore, MonitoringStore, LoopStore, WebhooksStore, MaturityStore, MetricsStore):
     """A store: a database at ``url`` and artifact files under ``artifact_root``."""
 
     def __init__(self, url: str, artifact_root: str | os.PathLike | None = None):
@@ -56,4 +57,4 @@ class Store(RunsStore, RegistryStore, PredictionsStore, DeploymentsStore, Monito
         self.db.dispose()
 
 
-__all__ = ["Store", "Run", "ModelRecord", "DatasetRecord", "ModelVersion", "Policy", "DeploymentRecord", "Job", "Webhook", "default_url", "normalise_url"]
+__all__ = ["Store", "Run", "ModelRecord", "DatasetRecord", "ModelVersion", "Policy", "MetricDefinition", "DeploymentRecord", "Job", "Webhook", "default_url", "normalise_url"]

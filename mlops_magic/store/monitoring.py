@@ -59,6 +59,7 @@ class Policy:
     min_labelled: int = 0  # labelled predictions in the window before the policy may fire
     alias: str | None = None  # the alias a retrained version is promoted to (None: production)
     production_rows: str = "all"  # labelled production rows a retraining adds: all | recent:N | none
+    slice: str | None = None  # a pandas query over the logged inputs: the rows the policy watches (None: all)
 
 
 def _floor_int(expr, dialect: str):
@@ -71,8 +72,11 @@ class MonitoringStore:
 
     # --- policies and alerts --------------------------------------------------------------------
 
-    def set_policy(self, model: str, metric: str, min_value: float | None, max_value: float | None, window: str, **actions: Any) -> Policy:
-        """Store the policy on ``metric`` of ``model``, replacing an earlier one on the same metric.
+    def set_policy(
+        self, model: str, metric: str, min_value: float | None, max_value: float | None, window: str, slice: str | None = None, **actions: Any
+    ) -> Policy:
+        """Store the policy on ``metric`` of ``model`` (over the rows of ``slice``), replacing an
+        earlier one on the same metric and slice.
 
         ``actions`` are the ``Policy`` fields after ``created_at`` (trigger, retrain, gate, ...); a
         drift trigger needs no threshold. Without ``actions`` (a threshold set from the monitor), the
@@ -80,16 +84,19 @@ class MonitoringStore:
         if min_value is None and max_value is None and actions.get("trigger", "threshold") != "drift":
             raise InvalidInputError(f"a policy on {metric!r} needs a threshold: give --min or --max (min_value=/max_value=).")
         now = time.time()
+        same = [s.policies.c.model == model, s.policies.c.metric == metric, s.policies.c.slice.is_(None) if slice is None else s.policies.c.slice == slice]
         with self.db.writing() as conn:
             if not actions:
-                earlier = conn.execute(select(s.policies).where(s.policies.c.model == model, s.policies.c.metric == metric)).first()
-                names = [f.name for f in fields(Policy)][7:]
+                earlier = conn.execute(select(s.policies).where(*same)).first()
+                names = [f.name for f in fields(Policy)][7:-1]
                 actions = {name: earlier._mapping[name] for name in names} if earlier is not None else {}
-            conn.execute(s.policies.delete().where(s.policies.c.model == model, s.policies.c.metric == metric))
+            conn.execute(s.policies.delete().where(*same))
             policy_id = conn.execute(
-                s.policies.insert().values(model=model, metric=metric, min_value=min_value, max_value=max_value, window=window, created_at=now, **actions)
+                s.policies.insert().values(
+                    model=model, metric=metric, min_value=min_value, max_value=max_value, window=window, created_at=now, slice=slice, **actions
+                )
             ).inserted_primary_key[0]
-        return Policy(policy_id, model, metric, min_value, max_value, window, now, **actions)
+        return Policy(policy_id, model, metric, min_value, max_value, window, now, **actions, slice=slice)
 
     def policies(self, model: str | None = None) -> list[Policy]:
         query = select(s.policies).order_by(s.policies.c.policy_id)
@@ -115,13 +122,14 @@ class MonitoringStore:
                         s.alerts.c.model == alert["model"],
                         s.alerts.c.kind == alert["kind"],
                         (s.alerts.c.metric == alert.get("metric")) if alert.get("metric") is not None else s.alerts.c.metric.is_(None),
+                        (s.alerts.c.slice == alert.get("slice")) if alert.get("slice") is not None else s.alerts.c.slice.is_(None),
                         s.alerts.c.window == window,
                     )
                 ).first()
                 if seen is None:
                     row = {**alert, "window": window, "time": alert.get("time", now)}
                     row["alert_id"] = conn.execute(s.alerts.insert().values(**row)).inserted_primary_key[0]
-                    detail = {k: alert.get(k) for k in ("kind", "metric", "value", "threshold", "message", "window")}
+                    detail = {k: alert.get(k) for k in ("kind", "metric", "slice", "value", "threshold", "message", "window")}
                     write_event(conn, "alert.fired", alert["model"], alert_id=row["alert_id"], policy_id=alert.get("policy_id"), detail=detail)
                     fresh.append(row)
         return fresh

@@ -201,6 +201,29 @@ class RunsStore:
         with self.db.reading() as conn:
             return conn.execute(query).scalar()
 
+    def add_run_metrics(self, run_id: str, values: dict[str, float]) -> None:
+        """Record (or replace) metrics of a stored run, e.g. a metric defined after it was tracked."""
+        if not values:
+            return
+        with self.db.writing() as conn:
+            conn.execute(s.metrics.delete().where(s.metrics.c.run_id == run_id, s.metrics.c.key.in_(list(values))))
+            conn.execute(s.metrics.insert(), [{"run_id": run_id, "key": k, "value": float(v)} for k, v in values.items()])
+
+    def runs_missing_metric(self, name: str, experiment: str | None = None, run_ids: list[str] | None = None) -> list[str]:
+        """Finished runs (of ``experiment``, or among ``run_ids``) with a model and an eval snapshot
+        that have no metric ``name``: those a metric defined later can be computed for."""
+        has_metric = exists().where(s.metrics.c.run_id == s.runs.c.run_id, s.metrics.c.key == name)
+        has_eval = exists().where(s.datasets.c.run_id == s.runs.c.run_id, s.datasets.c.role == "eval", s.datasets.c.snapshot_sha256.isnot(None))
+        query = select(s.runs.c.run_id).join(s.experiments).where(
+            s.runs.c.status == "finished", exists().where(s.run_models.c.run_id == s.runs.c.run_id), has_eval, ~has_metric
+        )
+        if experiment is not None:
+            query = query.where(s.experiments.c.name == experiment)
+        if run_ids is not None:
+            query = query.where(s.runs.c.run_id.in_(run_ids))
+        with self.db.reading() as conn:
+            return list(conn.execute(query.order_by(s.runs.c.start_time)).scalars())
+
     def count_runs(self, experiment: str | None = None) -> int:
         query = select(func.count()).select_from(s.runs)
         if experiment is not None:

@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 
 # The number of the newest migration (``migrations/versions/``): a change here needs a new one there.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 metadata = MetaData()
 
@@ -222,6 +222,7 @@ policies = Table(
     Column("min_labelled", Integer, nullable=False, server_default="0"),
     Column("alias", String(255)),  # the alias a retrained version is promoted to
     Column("production_rows", String(32), nullable=False, server_default="all"),  # all | recent:N | none
+    Column("slice", Text),  # a pandas query over the logged inputs the policy watches (None: every row)
 )
 
 alerts = Table(
@@ -237,6 +238,7 @@ alerts = Table(
     Column("window", Text),  # JSON: window bounds
     Column("message", Text, nullable=False),
     Column("policy_id", Integer),  # the policy that fired it (None for drift without a policy)
+    Column("slice", Text),  # the slice of the policy that fired it
 )
 
 # The loop's lineage: every step (alert, retraining, gate, promotion, swap) as one event.
@@ -315,6 +317,20 @@ maturity_answers = Table(
     metadata,
     Column("question", String(64), primary_key=True),
     Column("answer", String(16), nullable=False),  # yes | partly | no
+    Column("user", String(255), nullable=False),
+    Column("time", Float, nullable=False),
+)
+
+# Metrics defined once per store (a scikit-learn metric with options, a cost or gain matrix, or a
+# function whose source is kept), so every process computes the same thing.
+metric_definitions = Table(
+    "metric_definitions",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),  # sklearn | matrix | function
+    Column("spec", Text, nullable=False),  # JSON: the scorer and its options, the matrix and its labels, the function's inputs
+    Column("source", Text),  # a function's source, with the imports it needs
+    Column("better", String(8), nullable=False),  # higher | lower
     Column("user", String(255), nullable=False),
     Column("time", Float, nullable=False),
 )

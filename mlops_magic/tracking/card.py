@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from ..store import Run, Store
 from ..store.entities import PRIMARY_METRIC
-from .metrics import higher_is_better
+from ..metrics import Catalog
 
 
 @dataclass
@@ -58,6 +58,7 @@ def primary_metric(run: Run) -> str | None:
 def card_data(store: Store, run: Run, messages: list[str] | None = None, key_params: dict[str, str] | None = None) -> RunCardData:
     """Compare ``run`` with the best earlier run of its experiment (by its primary metric)."""
     primary = primary_metric(run)
+    higher_is_better = Catalog.of(store).higher_is_better
     best = None
     if primary is not None:
         best_id = store.best_run_id(run.experiment, primary, higher_is_better(primary), exclude=run.run_id)

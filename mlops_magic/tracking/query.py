@@ -7,7 +7,7 @@ import re
 import pandas as pd
 
 from ..errors import InvalidInputError
-from .metrics import higher_is_better
+from ..metrics import Catalog
 
 PREFIXES = ("metrics.", "params.", "tags.")
 
@@ -61,8 +61,10 @@ def filter_runs(frame: pd.DataFrame, where: str) -> pd.DataFrame:
     return frame[mask]
 
 
-def select_runs(frame: pd.DataFrame, sort: str | None = None, ascending: bool | None = None, limit: int | None = None, where: str | None = None) -> pd.DataFrame:
-    """Runs matching ``where``, ordered by ``sort`` (metrics best first), at most ``limit`` of them."""
+def select_runs(
+    frame: pd.DataFrame, sort: str | None = None, ascending: bool | None = None, limit: int | None = None, where: str | None = None, catalog: Catalog | None = None
+) -> pd.DataFrame:
+    """Runs matching ``where``, ordered by ``sort`` (metrics best first, in the direction ``catalog`` gives), at most ``limit`` of them."""
     if limit is not None and limit < 0:
         raise InvalidInputError(f"--limit {limit} must be zero or more.")
     if where:
@@ -70,7 +72,7 @@ def select_runs(frame: pd.DataFrame, sort: str | None = None, ascending: bool | 
     if sort:
         column = resolve_column(frame, sort)
         if ascending is None:
-            ascending = column.startswith("metrics.") and not higher_is_better(column[len("metrics.") :])
+            ascending = column.startswith("metrics.") and not (catalog or Catalog()).higher_is_better(column[len("metrics.") :])
         frame = frame.sort_values(column, ascending=ascending, na_position="last", kind="stable")
         frame.attrs["sorted_by"] = (column, ascending)  # the runs table's controls start from it
     if limit is not None:

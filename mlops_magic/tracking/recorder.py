@@ -20,7 +20,8 @@ from ..store import DatasetRecord, Run, Store
 from . import writer
 from .environment import EnvironmentCapture
 from .estimators import params_of, search_results, task_of
-from .metrics import as_metric_value, baseline_metrics, evaluate
+from ..metrics import Catalog, as_metric_value
+from .metrics import baseline_metrics, evaluate
 from .recipe import Recipe, unseeded_estimators
 
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ class RunRecorder:
         self._guarded("model", lambda: self._describe_models(run, pending))
         if error is None:
             self._guarded("data", lambda: self._describe_data(run, pending, train, evaluation, store))
-            self._guarded("evaluation", lambda: self._evaluate(run, train, evaluation))
+            self._guarded("evaluation", lambda: self._evaluate(run, train, evaluation, store))
         run.params.update(self.params)
         run.metrics.update(self.metrics)
         run.environment = self._environment.result()
@@ -173,7 +174,7 @@ class RunRecorder:
                 if earlier is not None and earlier != digest:
                     self.warnings.append(f"{role} data {pair.variable!r} changed since the last run that used it (different content, same name).")
 
-    def _evaluate(self, run: Run, train: DataPair | None, evaluation: DataPair | None) -> None:
+    def _evaluate(self, run: Run, train: DataPair | None, evaluation: DataPair | None, store: Store) -> None:
         if evaluation is None:
             return
         if not self.models:
@@ -181,6 +182,8 @@ class RunRecorder:
             return
         model = self.models[-1][1]
         task = task_of(model)
-        run.metrics.update(evaluate(model, evaluation.X, evaluation.y, task))
+        values, problems = evaluate(model, evaluation.X, evaluation.y, task, Catalog.of(store))
+        run.metrics.update(values)
+        self.warnings.extend(f"not recorded: {line}" for line in problems)
         if train is not None and train.y is not None:
             run.metrics.update(baseline_metrics(train.y, evaluation.y, task))
