@@ -67,9 +67,15 @@ def runs(
     ``sort`` and ``where`` may name metrics and params by their short names (``accuracy``,
     ``"accuracy > 0.9 and C == '0.5'"``); a metric sorts best first by default.
     """
+    from .metrics import Catalog
     from .tracking.query import select_runs
+    from .tracking.rescore import rescore
 
-    return select_runs(get_store().runs_frame(experiment), sort=sort, ascending=ascending, limit=limit, where=where)
+    store = get_store()
+    catalog = Catalog.of(store)
+    if catalog.defined:  # metrics defined after some runs were tracked: computed from their eval snapshots
+        rescore(store, list(catalog.defined), experiment=experiment, catalog=catalog)
+    return select_runs(store.runs_frame(experiment), sort=sort, ascending=ascending, limit=limit, where=where, catalog=catalog)
 
 
 def get_run(run_id: str) -> Run:
@@ -161,6 +167,63 @@ def compare(*run_ids: str):
 
     store = get_store()
     return compare_runs([store.get_run(r) for r in run_ids])
+
+
+# --- metrics -------------------------------------------------------------------------------------
+
+
+def define_metric(
+    name: str,
+    *,
+    sklearn: str | None = None,
+    options: dict[str, Any] | None = None,
+    cost_matrix: list[list[float]] | None = None,
+    gain_matrix: list[list[float]] | None = None,
+    labels: list[Any] | None = None,
+    function=None,
+    better: str | None = None,
+):
+    """Define metric ``name`` once for the store: a scikit-learn metric with ``options``
+    (``sklearn="recall", options={"pos_label": 1}``), a cost or gain matrix (rows the true class,
+    columns the answer, over ``labels``: default 0..k-1), or a function of (y_true, y_pred[, y_proba][, X])
+    whose source is stored. It is then recorded on ``--eval``, usable in ``sort``/``where``/``by``/``require``,
+    monitored, gated on and retrained on like a built-in one, in every process. Returns the listing."""
+    from .metrics.define import definition
+    from .metrics.listing import listing
+
+    store = get_store()
+    found = definition(name, sklearn=sklearn, options=options, cost_matrix=cost_matrix, gain_matrix=gain_matrix, labels=labels, function=function, better=better)
+    store.define_metric(found)
+    return listing(store, changed=name)
+
+
+def metric(name: str | None = None, *, better: str = "higher"):
+    """A decorator defining a function metric: ``@mm.metric("fraud_cost", better="lower")`` over
+    ``def fraud_cost(y_true, y_pred): ...``; its source (and the imports it reads) is stored."""
+
+    def decorate(function):
+        define_metric(name or function.__name__, function=function, better=better)
+        return function
+
+    return decorate
+
+
+def metrics():
+    """The store's defined metrics: ``.frame`` (name, kind, better, definition, user, time)."""
+    from .metrics.listing import listing
+
+    return listing(get_store())
+
+
+def drop_metric(name: str):
+    """Remove the definition of ``name`` (values already recorded with runs stay)."""
+    from .errors import NotFoundError
+    from .metrics.listing import listing
+
+    store = get_store()
+    if not store.drop_metric(name):
+        raise NotFoundError(f"no defined metric {name!r}: see mm.metrics().")
+    return listing(store, changed=name, dropped=True)
 
 
 # --- registry and serving ----------------------------------------------------------------------
@@ -260,6 +323,7 @@ def monitor(
     max_value: float | None = None,
     max_windows: int = 50,
     record: bool = True,
+    slices: list[str] | str | None = None,
     **drift_options: Any,
 ):
     """How the served model ``name`` is doing, as a ``MonitorReport``: performance per window
@@ -268,11 +332,14 @@ def monitor(
 
     ``window`` is a number of predictions (``200``) or a duration (``"1h"``). ``metric`` with
     ``min_value``/``max_value`` stores that policy; with ``record`` the alerts raised are recorded.
+    ``slices`` (pandas queries over the logged inputs, e.g. ``"region == 'north'"``) are shown beside
+    the whole (``report.slices``); with a threshold, the policy watches the one slice given.
     ``drift_options`` go to ``drift`` (``alpha``, ``correction``).
     """
     from .monitoring.monitor import monitor_model
 
-    return monitor_model(get_store(), name, window, metric, min_value, max_value, max_windows, record=record, **drift_options)
+    slices = [slices] if isinstance(slices, str) else slices
+    return monitor_model(get_store(), name, window, metric, min_value, max_value, max_windows, record=record, slices=slices, **drift_options)
 
 
 def drift(reference, current, *, columns: list[str] | None = None, categorical: list[str] | None = None, alpha: float = 0.05, correction: str = "bonferroni"):
@@ -308,8 +375,10 @@ def set_policy(
     min_labelled: int = 0,
     alias: str | None = None,
     production_rows: str = "all",
+    slice: str | None = None,
 ):
     """Store a policy: alert when ``metric`` of ``name`` leaves [min_value, max_value] over ``window``
+    (over the rows of ``slice``, a pandas query over the logged inputs, if given)
     (``metric="drift"``: when the newest window drifts), and with ``retrain`` act on it.
 
     With ``retrain`` the watcher (``watch``, or the one ``serve`` starts) retrains the champion on its
@@ -320,14 +389,19 @@ def set_policy(
     held-out window. Returns the stored ``Policy``.
     """
     from .loop.actions import DRIFT, action_fields
+    from .metrics import Catalog
     from .monitoring.policies import check_metric
+    from .monitoring.slices import check_slice
     from .monitoring.windows import parse_window
 
     store = get_store()
     store.model_versions(name)
     actions = action_fields(metric, retrain, gate, min_improvement, cooldown, min_labelled, alias, production_rows)
-    metric = metric if metric == DRIFT else check_metric(metric)
-    policy = store.set_policy(name, metric, min_value, max_value, parse_window(window).text, **actions)
+    metric = metric if metric == DRIFT else check_metric(metric, Catalog.of(store))
+    if slice is not None:
+        train = store.get_run(store.model_version(name).run_id).datasets.get("train")
+        slice = check_slice(slice, [c for c in train.columns if c != train.target] if train is not None else None)
+    policy = store.set_policy(name, metric, min_value, max_value, parse_window(window).text, slice=slice, **actions)
     if policy.retrain:
         _watch_if_served(store, name)
     return policy

@@ -11,6 +11,7 @@ import sys
 
 from .errors import MLOpsError
 from .loop.flags import add_policy_flags
+from .metrics.flags import add_metric_flags
 from .serving import DEFAULT_WORKERS
 
 
@@ -19,6 +20,20 @@ def _runs(args) -> int:
 
     frame = api.runs(args.experiment, sort=args.sort, ascending=True if args.asc else None, limit=args.limit, where=args.where)
     print(frame.to_string(index=False) if len(frame) else "no runs")
+    return 0
+
+
+def _metric(args) -> int:
+    """Define (or --drop) a metric for the store, or list the defined ones."""
+    from . import api
+    from .metrics.flags import metric_arguments
+
+    if args.name is None:
+        print(repr(api.metrics()))
+    elif args.drop:
+        print(repr(api.drop_metric(args.name)))
+    else:
+        print(repr(api.define_metric(args.name, **metric_arguments(args))))
     return 0
 
 
@@ -216,6 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--limit", type=int, default=None)
     runs.add_argument("--where", default=None, help='a filter, e.g. "accuracy > 0.9"')
     runs.set_defaults(handler=_runs)
+
+    metric = commands.add_parser("metric", help="define a metric for the store (a scikit-learn metric, a cost or gain matrix), or list them")
+    metric.add_argument("name", nargs="?", default=None)
+    add_metric_flags(metric.add_argument)
+    metric.set_defaults(handler=_metric)
 
     monitor = commands.add_parser("monitor", help="policies and alerts of a served model")
     monitor_commands = monitor.add_subparsers(dest="monitor_command", required=True)

@@ -45,6 +45,15 @@ def with_policy_flags(magic):
     return magic
 
 
+def with_metric_flags(magic):
+    """Declare the metric definition flags (``metrics/flags.py``: the CLI's too) on a magic."""
+    from .metrics.flags import METRIC_FLAGS
+
+    for names, options in reversed(METRIC_FLAGS):
+        magic = argument(*names, **options)(magic)
+    return magic
+
+
 def parse_tags(pairs: list[str] | None) -> dict[str, str]:
     tags = {}
     for pair in pairs or []:
@@ -166,6 +175,7 @@ class MLOpsMagic(Magics):
     @argument("--max", dest="max_value", type=float, default=None, help="alert when the metric rises above this (stores a policy)")
     @argument("--windows", type=int, default=50, help="how many past windows to show (default 50)")
     @argument("--backtest", action="store_true", help="replay past windows: how many alerts would the policy have fired? (stores nothing)")
+    @argument("--slice", action="append", nargs="+", default=None, help="show (and with --min/--max, watch) the rows whose logged inputs match a pandas query (repeatable)")
     @line_magic
     def mlops_monitor(self, line):
         """Show how a served model is doing: performance per window, drift, health, alerts.
@@ -184,14 +194,17 @@ class MLOpsMagic(Magics):
                 return api.backtest(args.name, args.metric, min_value=args.min_value, max_value=args.max_value, window=args.window, max_windows=args.windows)
         if (args.min_value is not None or args.max_value is not None) and args.metric is None:
             raise UsageError("--min/--max need --metric NAME, e.g. --metric accuracy --min 0.85.")
+        from .metrics.flags import joined
         from .widgets.monitor import MonitorDashboard
 
+        slices = [joined(words) for words in args.slice or []]
+
         def refresh():
-            return api.monitor(args.name, window=args.window, metric=args.metric, max_windows=args.windows)
+            return api.monitor(args.name, window=args.window, metric=args.metric, max_windows=args.windows, slices=slices)
 
         with user_errors():
             report = api.monitor(
-                args.name, window=args.window, metric=args.metric, min_value=args.min_value, max_value=args.max_value, max_windows=args.windows
+                args.name, window=args.window, metric=args.metric, min_value=args.min_value, max_value=args.max_value, max_windows=args.windows, slices=slices
             )
         return MonitorDashboard(report, refresh=refresh)
 
@@ -213,6 +226,28 @@ class MLOpsMagic(Magics):
         with user_errors():
             metric, keywords = policy_arguments(args)
             return PolicyCard(api.set_policy(args.name, metric, **keywords))
+
+    @magic_arguments()
+    @argument("name", nargs="?", default=None, help="the metric's name (none: list the defined metrics)")
+    @with_metric_flags
+    @line_magic
+    def mlops_metric(self, line):
+        """Define a metric once for the store: --sklearn NAME [--pos-label P] [--average A] [--option K=V],
+        --cost-matrix or --gain-matrix "[[0, 1], [50, 0]]" [--labels 0,1]; --better; --drop. (A Python
+        function: @mm.metric("name", better="lower").) Without a name, list the defined metrics.
+
+        %mlops_metric recall_fraud --sklearn recall --pos-label 1
+        """
+        from . import api
+        from .metrics.flags import metric_arguments
+
+        args = parse_argstring(self.mlops_metric, line)
+        with user_errors():
+            if args.name is None:
+                return api.metrics()
+            if args.drop:
+                return api.drop_metric(args.name)
+            return api.define_metric(args.name, **metric_arguments(args))
 
     @magic_arguments()
     @argument("data", help="a DataFrame variable")

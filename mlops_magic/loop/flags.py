@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..metrics.flags import joined
 from ..monitoring.windows import DEFAULT_WINDOW
 
 DEFAULT_COOLDOWN = "10min"  # no new retraining within this time of the last one
@@ -22,6 +23,7 @@ POLICY_FLAGS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (("--min-labelled",), {"type": int, "default": 0, "help": "labelled predictions the window needs before the policy may fire"}),
     (("--alias",), {"default": None, "help": "alias a retrained version is promoted to (default production)"}),
     (("--production-rows",), {"default": "all", "help": "labelled production rows to train on: all, recent:N or none (the newest window is always held out)"}),
+    (("--slice",), {"nargs": "+", "default": None, "help": "watch only the rows whose logged inputs match this pandas query, e.g. \"region == 'north'\""}),
 ]
 
 
@@ -49,5 +51,6 @@ def policy_arguments(args) -> tuple[str, dict[str, Any]]:
         "min_labelled": args.min_labelled,
         "alias": args.alias,
         "production_rows": args.production_rows,
+        "slice": joined(args.slice),
     }
     return ("drift" if args.drift else args.metric), keywords

@@ -187,7 +187,7 @@ class Sklearn(Metric):
         if confusion.total <= 0:
             return math.nan
         labels, outputs, weights = confusion.cells()
-        return self._call(np.asarray(labels, dtype=object), np.asarray(outputs, dtype=object), sample_weight=weights)
+        return self._call(_array(labels), _array(outputs), sample_weight=weights)
 
     def of_rows(self, y_true, y_pred, y_proba=None, classes=None, X=None) -> float:
         if self.scores is None:
