@@ -71,10 +71,46 @@ def variants_html(report) -> str:
     newest = report.by_variant[report.by_variant["window"] == report.by_variant["window"].max()]
     metrics = [c for c in newest.columns if c not in (*VARIANT_COLUMNS, "window", "end")]
     rows = [
-        (r.version, r.variant if isinstance(r.variant, str) else "–", "shadow" if r.shadow else "", r.n_predictions, r.n_labelled, *(getattr(r, m) for m in metrics))
-        for r in newest.itertuples()
+        (r["version"], r["variant"] if isinstance(r["variant"], str) else "–", "shadow" if r["shadow"] else "", r["n_predictions"], r["n_labelled"], *(r[m] for m in metrics))
+        for r in newest.to_dict("records")
     ]
     return "<h4 style='margin:4px 0'>newest window per version and variant</h4>" + h.table([*VARIANT_COLUMNS, *metrics], rows)
+
+
+def notes_html(report) -> str:
+    """The lines of metrics that could not be computed, and which metrics were computed on a sample (and how big)."""
+    from ..store.monitoring import NEWEST_ROWS, SAMPLE_ROWS
+
+    parts = [f"<div style='color:{h.BAD}'>{h.escape(line)}</div>" for line in report.problems]
+    if report.sampled and "n_sample" in report.windows:
+        newest = int(report.windows["n_sample"].fillna(0).iloc[-1]) if len(report.windows) else 0
+        parts.append(
+            f"<div style='color:{h.MUTED};font-size:12px'>{h.escape(', '.join(report.sampled))}: computed on a sample of each window's labelled rows "
+            f"(at most {SAMPLE_ROWS} rows per window, {NEWEST_ROWS} in the newest; {newest} in the newest window: column n_sample); the others from every row</div>"
+        )
+    return "".join(parts)
+
+
+def slices_html(report) -> str:
+    """The shown metric per slice in the newest window, beside every row of it, with each one's sample size."""
+    from .slices import SLICE_ROWS
+
+    if report.slices is None or not len(report.slices) or not len(report.windows) or not report.metric:
+        return ""
+    metric = report.metric
+    newest = report.slices[report.slices["window"] == report.slices["window"].max()]
+    whole = report.windows.iloc[-1]
+
+    def cells(name, row, rows):
+        return [name, rows, int(row["n_labelled"]), h.fmt(row.get(metric)), h.fmt(row.get(f"estimated_{metric}"))]
+
+    rows = [cells("all rows", whole, f"{int(whole['n_predictions'])}")]
+    rows += [cells(r["slice"], r, f"{int(r['n_predictions'])} of {int(r['n_read'])} read") for r in newest.to_dict("records")]
+    note = f"slices are cut from the newest {SLICE_ROWS} answered rows of each window (exact for windows up to that size)"
+    return (
+        f"<h4 style='margin:4px 0'>{h.escape(metric)} per slice (newest window)</h4><div style='color:{h.MUTED};font-size:12px'>{note}</div>"
+        + h.table(["slice", "rows", "labelled", metric, f"estimated {metric}"], rows)
+    )
 
 
 def health_html(health) -> str:
@@ -185,7 +221,7 @@ def charts(report) -> dict[str, bytes]:
     found: dict[str, bytes] = {}
     if len(report.windows) and report.metric:
         found["performance"] = performance_chart(
-            report.windows, report.metric, report.threshold_min, report.threshold_max, alert_windows(report), swap_times(report)
+            report.series_table(report.slice), report.metric, report.threshold_min, report.threshold_max, alert_windows(report), swap_times(report)
         )
     if len(report.health) and report.health["requests"].sum():
         found["health"] = health_chart(report.health)
@@ -199,10 +235,12 @@ def monitor_html(report, images: dict[str, bytes] | None = None) -> str:
     images = charts(report) if images is None else images
     parts = [header_html(report)]
     if "performance" in images:
-        parts.append(h.png_img(images["performance"], f"{report.metric} per window"))
+        parts.append(h.png_img(images["performance"], f"{report.metric} per window" + (f" on {report.slice}" if report.slice else "")))
     elif report.n_predictions == 0:
         parts.append(f"<div style='color:{h.MUTED}'>no predictions logged yet: serve the model and send requests</div>")
+    parts.append(notes_html(report))
     parts.append(variants_html(report))
+    parts.append(slices_html(report))
     parts.append(drift_html(report.drift, "data drift (newest window vs training data)"))
     if "histogram" in images:
         parts.append(h.png_img(images["histogram"], "reference vs current"))

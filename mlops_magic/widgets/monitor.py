@@ -3,7 +3,8 @@
 The HTML parts come from ``monitoring.html``, which renders the report's static HTML too.
 
 A header with the verdict, performance over windows (threshold line, alert markers, realised and
-estimated, swaps), the drift table sorted by severity with a reference-vs-current histogram of a
+estimated, swaps), the lines of metrics that could not be computed, the metric per slice with each
+slice's sample size, the drift table sorted by severity with a reference-vs-current histogram of a
 chosen column, service health, the alert log and the lineage timeline. A refresh button (and an
 optional auto-refresh, off by default) calls the ``refresh`` function it was given, which re-reads
 the store through the API.
@@ -23,6 +24,8 @@ from ..monitoring.html import (
     header_html,
     health_html,
     monitor_html,
+    notes_html,
+    slices_html,
     timeline_html,
     variants_html,
 )
@@ -41,6 +44,8 @@ class MonitorDashboard(View):
         self.header = widgets.HTML()
         self.performance = widgets.Image(format="png")
         self.variants = widgets.HTML()
+        self.notes = widgets.HTML()
+        self.slices = widgets.HTML()
         self.drift_table = widgets.HTML()
         self.column = widgets.Dropdown(description="column", options=[])
         self.histogram = widgets.Image(format="png")
@@ -59,7 +64,9 @@ class MonitorDashboard(View):
             children=[
                 widgets.HBox([self.header, self.refresh_button, self.auto]),
                 self.performance,
+                self.notes,
                 self.variants,
+                self.slices,
                 self.drift_table,
                 widgets.HBox([self.column]),
                 self.histogram,
@@ -80,6 +87,8 @@ class MonitorDashboard(View):
         self.performance.value = self.images.get("performance", b"")
         self.performance.layout.display = None if "performance" in self.images else "none"
         self.variants.value = variants_html(report)
+        self.notes.value = notes_html(report)
+        self.slices.value = slices_html(report)
         self.drift_table.value = drift_html(report.drift, "data drift (newest window vs training data)")
         columns = list(report.drift.table["column"]) if report.drift is not None else []
         self.column.options = columns
