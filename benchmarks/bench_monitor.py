@@ -5,7 +5,8 @@ batches as the serving process does, with the answered class's confidence, feedb
 one, a request record per 10), then times
 ``mm.monitor`` plus building the dashboard widget and its static HTML: a cold call (fresh process:
 imports, the skops model load) and warm calls. The baseline is reading the whole log as
-``mm.predictions`` does, in the same run.
+``mm.predictions`` does, in the same run. Then domain metrics (a cost matrix, a per-class recall, a
+function, a slice) against accuracy alone, on the same store.
 
     python benchmarks/bench_monitor.py [--rows 1000000] [--store /tmp/bench-monitor]
 """
@@ -21,11 +22,12 @@ import time
 import uuid
 from pathlib import Path
 
+import numpy as np
+
 BATCH = 50_000
 
 
 def build(store_dir: Path, rows: int) -> None:
-    import numpy as np
     from sklearn.datasets import load_wine
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -66,6 +68,50 @@ def build(store_dir: Path, rows: int) -> None:
         )
         store.log_feedback(ids, [labels[k] for k in picks])
         print(f"  logged {offset + len(picks):,} predictions", flush=True)
+
+
+def wine_cost_fn(y_true, y_pred):
+    """A free-form metric: read on each window's bounded sample, not aggregated."""
+    return float(np.mean((y_true == 2) & (y_pred != 2)) * 10)
+
+
+def domain_metrics(rounds: int = 3) -> None:
+    """A cost matrix and a per-class recall (aggregated per window from counts, like accuracy), a
+    function metric (on each window's sample) and a slice (the newest 2,000 rows of each window
+    read) against accuracy alone, each in its own store state, alternated round by round."""
+    from mlops_magic import api
+
+    cases = {
+        "accuracy (no defined metric)": ({}, {"metric": "accuracy"}),
+        "3x3 cost matrix": ({"cost_matrix": [[0, 1, 5], [1, 0, 1], [10, 1, 0]]}, {"metric": "wine_cost"}),
+        "recall[1] (per class)": ({}, {"metric": "recall[1]"}),
+        "function metric (sample)": ({"function": wine_cost_fn, "better": "lower"}, {"metric": "wine_cost"}),
+        "accuracy on a slice": ({}, {"metric": "accuracy", "slices": ["alcohol > 13"]}),
+    }
+    timings: dict[str, dict[str, list[float]]] = {case: {"1000": [], "1h": []} for case in cases}
+    for _ in range(rounds):
+        for case, (definition, options) in cases.items():
+            drop_wine_cost()
+            if definition:
+                api.define_metric("wine_cost", **definition)
+            for window in timings[case]:
+                started = time.perf_counter()
+                report = api.monitor("wine", window=window, record=False, **options)
+                timings[case][window].append(time.perf_counter() - started)
+                assert not report.problems, report.problems
+    base = {w: statistics.median(v) for w, v in timings["accuracy (no defined metric)"].items()}
+    print(f"domain metrics, --window 1000 and --window 1h (medians of {rounds} alternated rounds; ratio to accuracy alone):")
+    for case, by_window in timings.items():
+        figures = ", ".join(f"{w}: {statistics.median(v):.2f} s ({statistics.median(v) / base[w]:.2f}x)" for w, v in by_window.items())
+        print(f"  {case:30s} {figures}")
+    drop_wine_cost()
+
+
+def drop_wine_cost() -> None:
+    from mlops_magic import api
+
+    if "wine_cost" in {d.name for d in api.get_store().metric_definitions()}:
+        api.drop_metric("wine_cost")
 
 
 def render_once() -> tuple[float, str]:
@@ -111,6 +157,7 @@ def main() -> int:
         f"time windows (--window 1h, {int(hourly.windows['n_predictions'].sum()):,} predictions in the shown range): "
         f"{time.perf_counter() - started:.2f} s (every row in range is aggregated)"
     )
+    domain_metrics()
     started = time.perf_counter()
     mm.get_store().predictions_frame("wine", include_shadow=False)
     baseline = time.perf_counter() - started

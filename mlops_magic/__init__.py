@@ -45,6 +45,10 @@ _API = {
     "maturity",
     "answer_maturity",
     "ci_init",
+    "metric",
+    "define_metric",
+    "defined_metrics",
+    "drop_metric",
 }
 
 

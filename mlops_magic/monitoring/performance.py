@@ -22,6 +22,7 @@ from ..metrics import Confusion
 CLASSIFICATION_METRICS = ("accuracy", "precision_macro", "recall_macro", "f1_macro", "roc_auc")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
 ESTIMATED_METRICS = ("accuracy", "precision_macro", "recall_macro", "f1_macro")
+CLASS_CALIBRATION_ROWS = 50  # eval answers of a class needed to calibrate its confidence on its own
 
 
 def regression_metrics(n: float, sum_error2: float, sum_abs_error: float, sum_label: float, sum_label2: float) -> dict[str, float]:
@@ -65,13 +66,17 @@ class ConfidenceModel:
     there is some), and its wrong share goes to the other classes; summed, these give the expected
     confusion counts, and the metrics of those counts the expected metrics.
 
-    ``classes`` are the model's classes; ``mix[k, j]`` is the share of class ``j`` among the true
-    labels of wrong answers ``k`` (learned on the eval data; uniform over the other classes without it).
+    ``classes`` are the model's classes; ``calibration`` maps an answer's confidence to the chance it
+    is right, learned per answered class where the eval data holds ``CLASS_CALIBRATION_ROWS`` answers
+    of it (a model trained with class weights is confident in a different way for each class, and a
+    cost matrix weighs their mistakes differently), pooled otherwise; ``mix[k, j]`` is the share of class
+    ``j`` among the true labels of wrong answers ``k`` (learned on the eval data; uniform without it).
     """
 
-    def __init__(self, classes: list[Any], calibration=None, mix: np.ndarray | None = None):
+    def __init__(self, classes: list[Any], calibration=None, mix: np.ndarray | None = None, by_class: dict[int, Any] | None = None):
         self.classes = list(classes)
         self.calibration = calibration
+        self.by_class = by_class or {}
         k = len(self.classes)
         uniform = (np.ones((k, k)) - np.eye(k)) / max(k - 1, 1)
         self.mix = uniform if mix is None else mix
@@ -85,24 +90,37 @@ class ConfidenceModel:
         index = {c: i for i, c in enumerate(classes)}
         truth = np.array([index.get(label, -1) for label in labels])
         correct = truth == predicted
-        calibration = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(proba[np.arange(len(proba)), predicted], correct.astype(float))
+        confidence = proba[np.arange(len(proba)), predicted]
+
+        def isotonic(rows):
+            return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(confidence[rows], correct[rows].astype(float))
+
+        calibration = isotonic(slice(None))
+        by_class = {i: isotonic(predicted == i) for i in range(len(classes)) if (predicted == i).sum() >= CLASS_CALIBRATION_ROWS}
         k = len(classes)
         wrong = np.zeros((k, k))
         known = ~correct & (truth >= 0)
         np.add.at(wrong, (predicted[known], truth[known]), 1.0)
         uniform = (np.ones((k, k)) - np.eye(k)) / max(k - 1, 1)
         totals = wrong.sum(axis=1, keepdims=True)
-        return cls(classes, calibration, np.where(totals > 0, wrong / np.where(totals > 0, totals, 1.0), uniform))
+        return cls(classes, calibration, np.where(totals > 0, wrong / np.where(totals > 0, totals, 1.0), uniform), by_class)
 
     def positions(self, outputs) -> np.ndarray:
         """The class index of each answer (-1 for an answer that is none of the model's classes)."""
         index = {c: i for i, c in enumerate(self.classes)}
         return np.array([index.get(o, -1) for o in outputs], dtype=int)
 
-    def right(self, confidence: np.ndarray) -> np.ndarray:
-        """The probability that an answer given with ``confidence`` is right."""
+    def right(self, confidence: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+        """The probability that an answer of class index ``predicted`` given with ``confidence`` is right."""
         confidence = np.asarray(confidence, dtype=float)
-        return self.calibration.predict(confidence) if self.calibration is not None else confidence
+        if self.calibration is None:
+            return confidence
+        right = self.calibration.predict(confidence)
+        for i, calibration in self.by_class.items():
+            mine = predicted == i
+            if mine.any():
+                right[mine] = calibration.predict(confidence[mine])
+        return right
 
     def expected_matrix(self, predicted: np.ndarray, n: np.ndarray, confidence: np.ndarray) -> np.ndarray:
         """Expected confusion counts (true class × answer, over ``classes``) of ``n`` answers of class
@@ -110,7 +128,7 @@ class ConfidenceModel:
         and otherwise of the other classes in the proportions of ``mix``."""
         k = len(self.classes)
         n = np.asarray(n, dtype=float)
-        right = n * self.right(confidence)
+        right = n * self.right(confidence, predicted)
         matrix = np.zeros((k, k))
         np.add.at(matrix.T, predicted, (n - right)[:, None] * self.mix[predicted])  # answered k, truly j
         matrix[np.diag_indices(k)] += np.bincount(predicted, weights=right, minlength=k)
