@@ -465,16 +465,19 @@ def alerts(name: str | None = None, *, limit: int | None = None):
     return get_store().alerts_frame(name, limit=limit)
 
 
-def backtest(name: str, metric: str, *, min_value: float | None = None, max_value: float | None = None, window: str | int = DEFAULT_WINDOW, max_windows: int = 50):
-    """Replay the past windows: how many alerts would this policy have fired? Stores nothing."""
+def backtest(
+    name: str, metric: str, *, min_value: float | None = None, max_value: float | None = None, window: str | int = DEFAULT_WINDOW, max_windows: int = 50,
+    slice: str | None = None,
+):  # fmt: skip
+    """Replay the past windows (of ``slice``'s rows, if given): how many alerts would this policy have fired? Stores nothing."""
     from .monitoring.monitor import monitor_model
     from .monitoring.policies import backtest as replay
     from .store import Policy
 
     if min_value is None and max_value is None:
         raise InvalidInputError(f"a backtest of {metric!r} needs a threshold: give --min or --max (min_value=/max_value=).")
-    report = monitor_model(get_store(), name, window, metric, min_value, max_value, max_windows, record=False, save_policy=False)
-    return replay(report, Policy(None, name, metric, min_value, max_value, report.window, 0.0))
+    report = monitor_model(get_store(), name, window, metric, min_value, max_value, max_windows, record=False, save_policy=False, slices=[slice] if slice else None)
+    return replay(report, Policy(None, name, metric, min_value, max_value, report.window, 0.0, slice=report.slice))
 
 
 def check_policies(name: str, *, via: str | None = None):

@@ -186,18 +186,21 @@ class MLOpsMagic(Magics):
         """
         from . import api
 
+        from .metrics.flags import joined
+
         args = parse_argstring(self.mlops_monitor, line)
+        slices = [joined(words) for words in args.slice or []]
         if args.backtest:
-            if args.metric is None:
-                raise UsageError("--backtest replays a policy: add --metric NAME and --min or --max.")
+            if args.metric is None or len(slices) > 1:
+                raise UsageError("--backtest replays a policy: add --metric NAME and --min or --max (and at most one --slice).")
             with user_errors():
-                return api.backtest(args.name, args.metric, min_value=args.min_value, max_value=args.max_value, window=args.window, max_windows=args.windows)
+                return api.backtest(
+                    args.name, args.metric, min_value=args.min_value, max_value=args.max_value, window=args.window, max_windows=args.windows,
+                    slice=slices[0] if slices else None,
+                )  # fmt: skip
         if (args.min_value is not None or args.max_value is not None) and args.metric is None:
             raise UsageError("--min/--max need --metric NAME, e.g. --metric accuracy --min 0.85.")
-        from .metrics.flags import joined
         from .widgets.monitor import MonitorDashboard
-
-        slices = [joined(words) for words in args.slice or []]
 
         def refresh():
             return api.monitor(args.name, window=args.window, metric=args.metric, max_windows=args.windows, slices=slices)

@@ -15,8 +15,8 @@ from typing import Any
 from . import html as h
 from .config import ci_provider, current_user
 from .errors import GateError, InvalidInputError, NotFoundError
-from .store.entities import PRIMARY_METRIC, Run
 from .metrics import Catalog
+from .store.entities import PRIMARY_METRIC, Run
 from .tracking.rescore import rescore
 
 _OPERATORS = {">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne, ">": operator.gt, "<": operator.lt}

@@ -221,6 +221,8 @@ def test_a_policy_on_a_slice_fires_where_the_whole_looks_fine(store):
     assert report.new_alerts[0]["message"].startswith("accuracy on slice alcohol > 13.9 0 (realised) is below the minimum 0.8")
     sliced = report.slices.iloc[-1]
     assert sliced["n_predictions"] == inside.sum() and sliced["cost_m"] == pytest.approx(COST[labels[inside], model.predict(X)[inside]].mean(), abs=1e-9)
+    assert len(api.backtest("fraud", "accuracy", min_value=0.8, window=len(live), slice="alcohol > 13.9").crossings) == 1
+    assert len(api.backtest("fraud", "accuracy", min_value=0.8, window=len(live)).crossings) == 0
     with pytest.raises(InvalidInputError, match="--slice 'altitude > 3' cannot be applied"):
         api.set_policy("fraud", "accuracy", min_value=0.8, slice="altitude > 3")
 

@@ -25,12 +25,12 @@ import traceback
 from typing import Any
 
 from ..errors import GateError, InvalidInputError
+from ..metrics import Catalog
 from ..monitoring.monitor import load_version_model
 from ..monitoring.windows import DEFAULT_WINDOW, parse_window
 from ..registry import GateCheck, check_requirements, parse_conditions, primary_metric, promote
 from ..store import Store
 from ..store.monitoring import Policy
-from ..metrics import Catalog
 from ..tracking.metrics import evaluate
 from ..tracking.replay import REPLAY_TIMEOUT_S, replay_run, snapshot_frame
 from .actions import DEFAULT_ALIAS

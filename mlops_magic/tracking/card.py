@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..metrics import Catalog
 from ..store import Run, Store
 from ..store.entities import PRIMARY_METRIC
-from ..metrics import Catalog
 
 
 @dataclass

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MLOpsError
+from ..metrics import Catalog, as_metric_value
 from ..store import DatasetRecord, Run, Store
 from . import writer
 from .environment import EnvironmentCapture
 from .estimators import params_of, search_results, task_of
-from ..metrics import Catalog, as_metric_value
 from .metrics import baseline_metrics, evaluate
 from .recipe import Recipe, unseeded_estimators
 
