@@ -236,8 +236,8 @@ class MLOpsMagic(Magics):
     @line_magic
     def mlops_metric(self, line):
         """Define a metric once for the store: --sklearn NAME [--pos-label P] [--average A] [--option K=V],
-        --cost-matrix or --gain-matrix "[[0, 1], [50, 0]]" [--labels 0,1]; --better; --drop. (A Python
-        function: @mm.metric("name", better="lower").) Without a name, list the defined metrics.
+        --cost-matrix or --gain-matrix "[[0, 1], [50, 0]]" [--labels 0,1], or --function FILE.py:NAME
+        (in the notebook: @mm.metric("name", better="lower")); --better; --drop. Without a name, list them.
 
         %mlops_metric recall_fraud --sklearn recall --pos-label 1
         """

@@ -227,13 +227,18 @@ def test_a_policy_on_a_slice_fires_where_the_whole_looks_fine(store):
         api.set_policy("fraud", "accuracy", min_value=0.8, slice="altitude > 3")
 
 
-def test_the_magic_and_the_command_line_define_and_list(store, ip, capsys):
+def test_the_magic_and_the_command_line_define_and_list(store, ip, capsys, tmp_path):
     listing = ip.run_line_magic("mlops_metric", 'cost_m --cost-matrix "[[0, 1], [50, 0]]" --labels 0,1')
     assert listing.changed == "cost_m" and "cost matrix [[0.0, 1.0], [50.0, 0.0]] over labels [0, 1], lower is better" in repr(listing)
     ip.run_line_magic("mlops_metric", "recall_fraud --sklearn recall --pos-label 1")
     assert cli.main(["metric", "f_weighted", "--sklearn", "f1", "--average", "weighted"]) == 0
     assert cli.main(["metric", "worth", "--gain-matrix", "[[1, 0], [0, 5]]"]) == 0
-    assert list(ip.run_line_magic("mlops_metric", "").frame["name"]) == ["cost_m", "f_weighted", "recall_fraud", "worth"]
+    code = tmp_path / "costs.py"
+    code.write_text("import numpy as np\n\n\ndef missed(y_true, y_pred):\n    return float(np.mean((y_true == 1) & (y_pred == 0)))\n")
+    assert cli.main(["metric", "missed", "--function", f"{code}:missed", "--better", "lower"]) == 0
+    assert "missed (function missed(y_true, y_pred), lower is better)" in capsys.readouterr().out
+    assert list(ip.run_line_magic("mlops_metric", "").frame["name"]) == ["cost_m", "f_weighted", "missed", "recall_fraud", "worth"]
+    assert Catalog.of(store).get("missed").of_rows([1, 1, 0], [0, 1, 0]) == pytest.approx(1 / 3, abs=1e-12)
     catalog = Catalog.of(store)
     assert catalog.higher_is_better("worth") and not catalog.higher_is_better("cost_m") and catalog.higher_is_better("recall_fraud")
     assert catalog.get("recall_fraud").options == {"pos_label": 1}

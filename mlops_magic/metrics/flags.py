@@ -13,6 +13,7 @@ METRIC_FLAGS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (("--option",), {"action": "append", "default": None, "metavar": "KEY=VALUE", "help": "another option of the scikit-learn metric, e.g. beta=2 (repeatable)"}),
     (("--cost-matrix",), {"nargs": "+", "default": None, "help": 'cost per row, rows the true class and columns the answer: "[[0, 1], [50, 0]]" (lower is better)'}),
     (("--gain-matrix",), {"nargs": "+", "default": None, "help": "gain per row, laid out as --cost-matrix (higher is better)"}),
+    (("--function",), {"default": None, "metavar": "FILE.py:NAME", "help": "a function of (y_true, y_pred[, y_proba][, X]) in a Python file (in a notebook: @mm.metric)"}),
     (("--labels",), {"default": None, "help": "the classes of the matrix rows, e.g. 0,1 or '[\"no\", \"yes\"]' (default 0..k-1)"}),
     (("--better",), {"default": None, "choices": ["higher", "lower"], "help": "which way is better (default: the metric's own, lower for a cost)"}),
     (("--drop",), {"action": "store_true", "help": "remove the definition (values already recorded stay)"}),
@@ -66,4 +67,24 @@ def metric_arguments(args) -> dict[str, Any]:
     if args.labels is not None:
         parsed = value(args.labels.strip("'\""))
         labels = parsed if isinstance(parsed, list) else [value(v.strip()) for v in str(args.labels).strip("'\"").split(",")]
-    return {"sklearn": args.sklearn, "options": options or None, **matrices, "labels": labels, "better": args.better}
+    return {"sklearn": args.sklearn, "options": options or None, **matrices, "labels": labels, "function": function_in(args.function), "better": args.better}
+
+
+def function_in(spec: str | None):
+    """The function ``NAME`` that the Python file ``FILE.py`` defines (the file is run to find it)."""
+    from ..errors import InvalidInputError
+
+    if spec is None:
+        return None
+    path, sep, name = spec.rpartition(":")
+    if not sep or not path.endswith(".py") or not name.isidentifier():
+        raise InvalidInputError(f"--function {spec!r} is not FILE.py:NAME: write e.g. --function metrics.py:fraud_cost.")
+    import runpy
+
+    try:
+        namespace = runpy.run_path(path)
+    except (OSError, SyntaxError) as exc:
+        raise InvalidInputError(f"--function {spec!r}: {path} cannot be read ({type(exc).__name__}: {exc}).") from None
+    if name not in namespace:
+        raise InvalidInputError(f"--function {spec!r}: {path} defines no {name!r}.")
+    return namespace[name]
