@@ -208,8 +208,9 @@ def metric(name: str | None = None, *, better: str = "higher"):
     return decorate
 
 
-def metrics():
-    """The store's defined metrics: ``.frame`` (name, kind, better, definition, user, time)."""
+def defined_metrics():
+    """The store's defined metrics: ``.frame`` (name, kind, better, definition, user, time).
+    (Not ``mm.metrics``: that name is the ``mlops_magic.metrics`` package once it is imported.)"""
     from .metrics.listing import listing
 
     return listing(get_store())
@@ -222,7 +223,7 @@ def drop_metric(name: str):
 
     store = get_store()
     if not store.drop_metric(name):
-        raise NotFoundError(f"no defined metric {name!r}: see mm.metrics().")
+        raise NotFoundError(f"no defined metric {name!r}: see mm.defined_metrics().")
     return listing(store, changed=name, dropped=True)
 
 

@@ -29,7 +29,7 @@ def _metric(args) -> int:
     from .metrics.flags import metric_arguments
 
     if args.name is None:
-        print(repr(api.metrics()))
+        print(repr(api.defined_metrics()))
     elif args.drop:
         print(repr(api.drop_metric(args.name)))
     else:

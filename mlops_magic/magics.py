@@ -185,7 +185,6 @@ class MLOpsMagic(Magics):
         when drift is detected.
         """
         from . import api
-
         from .metrics.flags import joined
 
         args = parse_argstring(self.mlops_monitor, line)
@@ -247,7 +246,7 @@ class MLOpsMagic(Magics):
         args = parse_argstring(self.mlops_metric, line)
         with user_errors():
             if args.name is None:
-                return api.metrics()
+                return api.defined_metrics()
             if args.drop:
                 return api.drop_metric(args.name)
             return api.define_metric(args.name, **metric_arguments(args))

@@ -257,5 +257,8 @@ def test_the_magic_and_the_command_line_define_and_list(store, ip, capsys, tmp_p
             return COST[y_true, y_pred].mean()
 
         api.metric("global_cost")(uses_a_global)
+    import mlops_magic as mm
+
+    assert list(mm.defined_metrics().frame["name"]) == list(ip.run_line_magic("mlops_metric", "").frame["name"])
     assert ip.run_line_magic("mlops_metric", "worth --drop").dropped
     assert [p.metric for p in store.policies_on_defined_metrics()] == []
