@@ -210,14 +210,8 @@ class Sklearn(Metric):
         return self._call(_array(y_true), scores, **options)
 
     def _call(self, y_true, y_pred, **extra) -> float:
-        try:
-            value = self.function(y_true, y_pred, **{**self.options, **extra})
-        except Exception as exc:
-            raise MetricError(f"metric {self.name!r} ({self.function.__name__}) failed: {type(exc).__name__}: {exc}") from None
-        number = as_metric_value(value)
-        if number is None:
-            raise MetricError(f"metric {self.name!r} ({self.function.__name__}) gave {value!r}, not a number: choose options that give one value (e.g. average).")
-        return number
+        fix = "choose options that give one value (e.g. average)"
+        return _number(f"metric {self.name!r} ({self.function.__name__})", fix, self.function, y_true, y_pred, **{**self.options, **extra})
 
     def describe(self) -> str:
         options = ", ".join(f"{k}={v!r}" for k, v in sorted(self.options.items()))
@@ -241,17 +235,22 @@ class Function(Metric):
                 what = "class probabilities (the model has no predict_proba)" if needed == "y_proba" else "the inputs X"
                 raise MetricError(f"metric {self.name!r} needs {what}, which are not available here.")
         function = function_source.load(self.name, self.source, self.function)
-        try:
-            value = function(**{i: given[i] for i in self.inputs})
-        except Exception as exc:
-            raise MetricError(f"metric {self.name!r} raised {type(exc).__name__}: {exc}") from None
-        number = as_metric_value(value)
-        if number is None:
-            raise MetricError(f"metric {self.name!r} returned {value!r:.60}, not a number: make it return one float.")
-        return number
+        return _number(f"metric {self.name!r}", "make it return one float", function, **{i: given[i] for i in self.inputs})
 
     def describe(self) -> str:
         return f"{self.name} (function {self.function}({', '.join(self.inputs)}), {self.better} is better)"
+
+
+def _number(what: str, fix: str, function, *args, **kwargs) -> float:
+    """``function(*args, **kwargs)`` as one finite float, or a ``MetricError`` line saying what it did instead."""
+    try:
+        value = function(*args, **kwargs)
+    except Exception as exc:
+        raise MetricError(f"{what} raised {type(exc).__name__}: {exc}") from None
+    number = as_metric_value(value)
+    if number is None:
+        raise MetricError(f"{what} returned {value!r:.60}, not a number: {fix}.")
+    return number
 
 
 class Broken(Metric):
