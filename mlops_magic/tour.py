@@ -26,6 +26,7 @@ from .errors import MLOpsError
 
 Step = Callable[[dict[str, Any]], None]
 MODEL, EXPERIMENT = "wine-tour", "wine"
+COST, COSTS = "misgrade_cost", [[0, 1, 2], [1, 0, 1], [2, 1, 0]]  # the domain metric the loop watches
 GIT_IDENTITY = ["-c", "user.name=mlops-magic tour", "-c", "user.email=tour@localhost"]
 
 SETUP_CELL = """\
@@ -225,8 +226,10 @@ def operations_step(state: dict[str, Any]) -> None:
     import requests
 
     deployment, session = state["deployment"], requests.Session()
-    policy = api.set_policy(MODEL, "accuracy", min_value=0.85, window=100, min_labelled=80, retrain=True, gate="accuracy >= 0.88")
-    say(f"  policy {policy.policy_id}: accuracy >= 0.85 over the newest 100 predictions (80 labelled), else retrain, gate accuracy >= 0.88; its watcher runs")
+    api.define_metric(COST, cost_matrix=COSTS, better="lower")
+    say(f"  metric {COST}: the mean cost of a wrong answer, {COSTS} (rows the true cultivar); confusing cultivars 0 and 2 costs double")
+    policy = api.set_policy(MODEL, COST, max_value=0.2, window=100, min_labelled=80, retrain=True, gate="accuracy >= 0.88")
+    say(f"  policy {policy.policy_id}: {COST} <= 0.2 over the newest 100 predictions (80 labelled), else retrain, gate accuracy >= 0.88; its watcher runs")
     before = api.get_store().model_version(MODEL, alias="production").version
     drifted = recalibrated(state["wine"], 200, seed=2)
     logged = api.get_store().count_predictions(MODEL)
@@ -246,11 +249,11 @@ def operations_step(state: dict[str, Any]) -> None:
         raise TourError("the loop did not swap a retrained version in within 120 s: see mm.lineage('wine-tour') and mm.get_store().jobs()")
     [job] = [j for j in api.get_store().jobs(MODEL) if j.status == "promoted"][-1:]
     held_out = job.detail["held_out"]
-    say(f"  alert -> retrain job {job.job_id} -> gate (held-out accuracy {held_out['challenger']['accuracy']:.3f} vs champion {held_out['champion']['accuracy']:.3f})"
+    say(f"  alert -> retrain job {job.job_id} -> gate (held-out {COST} {held_out['challenger'][COST]:.3f} vs champion {held_out['champion'][COST]:.3f})"
         f" -> v{job.detail['version']} promoted -> swapped in {time.time() - labelled:.0f} s after the labels")  # fmt: skip
     say(f"  {traffic.answered} requests answered during the loop, {traffic.failed} failed")
-    windows = api.monitor(MODEL, window=100).windows
-    labelled = windows[windows["n_labelled"] > 0][["window", "n_predictions", "n_labelled", "accuracy"]]
+    windows = api.monitor(MODEL, window=100, metric=COST).windows
+    labelled = windows[windows["n_labelled"] > 0][["window", "n_predictions", "n_labelled", "accuracy", COST]]
     say("  the labelled windows:\n  " + labelled.round(3).to_string(index=False).replace("\n", "\n  "))
     alerts = api.alerts(MODEL)
     counts = ", ".join(f"{n} {kind}" for kind, n in alerts["kind"].value_counts().items())

@@ -86,6 +86,7 @@ REMOVE = {
     "served": lambda e: [m.update(predictions=False) for m in e["serving"]],
     "monitored": lambda e: [m.update(labels=1) for m in e["serving"]],
     "compared": lambda e: [m.update(shadow_labelled=False, split=False) for m in e["serving"]],
+    "metrics": lambda e: e.update(defined_metrics=[]),
     "scheduled": lambda e: (e["events"].update({"watcher.stopped": [], "policies.checked": []}), e.update(watchers=[])),
     "retrained": lambda e: [j.update(alert_id=None) for j in e["jobs"]],
     "no_loss": lambda e: [s.update(failed_near=3) for s in e["events"]["deployment.swapped"]],

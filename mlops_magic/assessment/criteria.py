@@ -164,6 +164,18 @@ def comparison_stored(e) -> Scored:
 # --- level 4: full automated operations -------------------------------------------------------------
 
 
+def metrics_defined(e) -> Scored:
+    defined = set(e["defined_metrics"])
+    watched = sorted({p["metric"] for p in e["policies"] if p["metric"] in defined})
+    if watched:
+        return 1.0, f"policies watch defined metrics: {_ids(watched)}"
+    if defined:
+        return 0.5, f"{_n(len(defined), 'metric')} defined ({_ids(sorted(defined))}), no policy watches one"
+    if e["policies"]:
+        return 0.5, f"policies watch built-in metrics only: {_ids(sorted({p['metric'] for p in e['policies']}))}"
+    return 0.0, "no metric defined for monitoring"
+
+
 def policies_scheduled(e) -> Scored:
     thresholds = [p for p in e["policies"] if p["min_value"] is not None or p["max_value"] is not None]
     if not thresholds:
@@ -215,6 +227,8 @@ CRITERIA = (
     Criterion("served", 3, "a served version logs its predictions", "%mlops_serve MODEL@production", predictions_logged),
     Criterion("monitored", 3, "deployed performance is monitored with labels", "POST labels to /feedback, then %mlops_monitor MODEL", monitored_with_labels),
     Criterion("compared", 3, "an A/B or shadow comparison is stored", "%mlops_serve MODEL@production --shadow challenger", comparison_stored),
+    Criterion("metrics", 4, "clearly defined metrics for model monitoring",
+              "%mlops_metric NAME --cost-matrix \"[[0, 1], [5, 0]]\", then %mlops_policy MODEL --metric NAME --max 0.2", metrics_defined),
     Criterion("scheduled", 4, "policies with thresholds are evaluated on a schedule",
               "%mlops_policy MODEL --metric accuracy --min 0.85 --retrain, then %mlops_serve MODEL@production", policies_scheduled),
     Criterion("retrained", 4, "a retraining was triggered by an alert and promoted by policy", "%mlops_policy MODEL ... --retrain --gate \"accuracy >= 0.88\"", retrained_by_policy),

@@ -45,6 +45,11 @@ def _baseline_beaten(e: Evidence, scores: Scores) -> float:
     return 0.0
 
 
+def _slices_watched(e: Evidence, scores: Scores) -> float:
+    on_slices = [p for p in e["policies"] if p.get("slice")]
+    return 1.0 if on_slices and scores["scheduled"] == 1 else 0.5 if on_slices else 0.0
+
+
 def _tuned(e: Evidence, scores: Scores) -> float:
     return 1.0 if e["runs"]["searches"] else 0.5 if len(e["runs"]["complete"]) > 1 else 0.0
 
@@ -109,7 +114,7 @@ TESTS: tuple[tuple[str, str, Callable[[Evidence, Scores], float] | None, str], .
     ("Model", "All hyperparameters have been tuned", _tuned, "a search recorded (best_cv_score), or several runs compared"),
     ("Model", "The impact of model staleness is known", _staleness_known, "a retraining compared champion and challenger on the newest labelled window"),
     ("Model", "A simpler model is not better", _baseline_beaten, "a registered version beats its dummy baseline"),
-    ("Model", "Model quality is sufficient on important data slices", None, ""),
+    ("Model", "Model quality is sufficient on important data slices", _slices_watched, "a policy on a slice of the inputs, on a schedule"),
     ("Model", "The model is tested for considerations of inclusion", None, ""),
     ("Infrastructure", "Training is reproducible", _from("replayable"), "a recipe replayed as a child run"),
     ("Infrastructure", "Model specs are unit tested", None, ""),

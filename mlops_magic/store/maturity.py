@@ -39,6 +39,7 @@ class MaturityStore:
                 "serving": _serving(conn),
                 "policies": [dict(r._mapping) for r in conn.execute(select(s.policies).order_by(s.policies.c.policy_id))],
                 "watchers": [dict(r._mapping) for r in conn.execute(select(s.watchers))],
+                "defined_metrics": list(conn.execute(select(s.metric_definitions.c.name)).scalars()),
                 "alerts": {kind: n for kind, n in conn.execute(select(s.alerts.c.kind, func.count()).group_by(s.alerts.c.kind))},
                 "jobs": [
                     {"job_id": r.job_id, "model": r.model, "status": r.status, "alert_id": r.alert_id, "policy_id": r.policy_id}
