@@ -100,9 +100,13 @@ def test_a_pipeline_with_a_text_column_is_served_and_checked(store):
         with requests.Session() as session:
             answer = session.post(f"{status.url}/invocations", json={"dataframe_records": rows.to_dict("records")})
             assert answer.json()["predictions"] == model.predict(rows).tolist()
-            assert requests.get(f"{status.url}/model").json()["input_schema"][-1] == {"name": "region", "dtype": "str"}
+            dtype = str(train_df["region"].dtype)  # str, or object before pandas 3
+            assert requests.get(f"{status.url}/model").json()["input_schema"][-1] == {"name": "region", "dtype": dtype}
             wrong = session.post(f"{status.url}/invocations", json={"dataframe_records": [dict(rows.iloc[0], region=3)]})
-            assert wrong.status_code == 422 and "column 'region' row 0 is 3 (int); the model expects text" in wrong.json()["error"]
+            if dtype == "str":
+                assert wrong.status_code == 422 and "column 'region' row 0 is 3 (int); the model expects text" in wrong.json()["error"]
+            else:  # an object column may mix text and numbers: the model answers
+                assert wrong.status_code == 200 and len(wrong.json()["predictions"]) == 1
     finally:
         api.stop("regions")
 
@@ -143,7 +147,7 @@ def _classifiers():
         make_pipeline(MinMaxScaler(), MultinomialNB()),
         scaled(BernoulliNB()),
         make_pipeline(MinMaxScaler(), ComplementNB()),
-        make_pipeline(KBinsDiscretizer(n_bins=4, encode="ordinal", quantile_method="averaged_inverted_cdf"), CategoricalNB(min_categories=4)),
+        make_pipeline(KBinsDiscretizer(n_bins=4, encode="ordinal", strategy="uniform"), CategoricalNB(min_categories=4)),
         scaled(MLPClassifier(hidden_layer_sizes=(8,), max_iter=300, random_state=0)),
         scaled(LogisticRegression(max_iter=500)),
         LinearDiscriminantAnalysis(),

@@ -106,14 +106,28 @@ def scoring_of(model) -> str:
     return "argmax" if type(final).__name__ in ARGMAX_CLASSIFIERS and type(final).__module__.startswith("sklearn.") else "both"
 
 
+def estimator_tags(model) -> tuple[str | None, bool]:
+    """The model's kind ("classifier", "regressor", ...) and whether it takes NaN, from scikit-learn's tags
+    (``get_tags`` since 1.6, ``_get_tags`` before). Tags it cannot read: no kind, and NaN let through to the model."""
+    try:
+        from sklearn.utils import get_tags
+    except ImportError:  # scikit-learn < 1.6
+        get_tags = None
+    try:
+        if get_tags is None:
+            return getattr(model, "_estimator_type", None), bool(model._get_tags()["allow_nan"])
+        tags = get_tags(model)
+        return tags.estimator_type, bool(tags.input_tags.allow_nan)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None, True
+
+
 def output_datatype(model) -> str:
     """The V2 datatype of ``model``'s answers as ``/infer`` sends them: its classes', else by its kind."""
     classes = classes_of(model)
     if classes is not None:
         return v2_datatype(classes.tolist())
-    from sklearn.utils import get_tags
-
-    kind = get_tags(model).estimator_type
+    kind, _ = estimator_tags(model)
     return {"regressor": "FP64", "clusterer": "INT64", "outlier_detector": "INT64"}.get(kind, "BYTES")
 
 
@@ -126,10 +140,4 @@ def schema_for(model, recorded: dict[str, str] | None) -> InputSchema:
         order = list(recorded)
     else:
         order = [str(i) for i in range(int(getattr(model, "n_features_in_", 0)))]
-    try:
-        from sklearn.utils import get_tags
-
-        allow_nan = bool(get_tags(model).input_tags.allow_nan)
-    except (ImportError, AttributeError, TypeError, ValueError):
-        allow_nan = True  # unknown: let the model itself refuse
-    return InputSchema({c: recorded.get(c, "float64") for c in order}, allow_nan)
+    return InputSchema({c: recorded.get(c, "float64") for c in order}, estimator_tags(model)[1])
