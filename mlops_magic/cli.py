@@ -7,12 +7,14 @@ Errors a user can fix print one line on stderr and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 
 from .errors import MLOpsError
 from .loop.flags import add_policy_flags
 from .metrics.flags import add_metric_flags
 from .serving import DEFAULT_WORKERS
+from .tutorials import DEFAULT_FOLDER
 
 
 def _runs(args) -> int:
@@ -41,6 +43,18 @@ def _tour(args) -> int:
     from .tour import run_tour
 
     return run_tour(args.dir)
+
+
+def _tutorials(args) -> int:
+    from .tutorials import copy_tutorials
+
+    copied, kept = copy_tutorials(args.folder)
+    for path in kept:
+        print(f"mlops-magic: kept {path}: it was changed since it was copied; move it away to get this version's.", file=sys.stderr)
+    if copied:
+        print(f"{len(copied)} tutorials in {args.folder}: " + ", ".join(path.name for path in copied))
+    print(f"open them with: jupyter lab {shlex.quote(args.folder)}")
+    return 2 if kept else 0
 
 
 def _monitor_check(args) -> int:
@@ -336,6 +350,10 @@ def build_parser() -> argparse.ArgumentParser:
     tour = commands.add_parser("tour", help="the life-cycle end to end, headless, climbing the maturity levels 0 to 4")
     tour.add_argument("--dir", default=None, help="a new or empty folder for the tour's project (default: a new temporary folder)")
     tour.set_defaults(handler=_tour)
+
+    tutorials = commands.add_parser("tutorials", help="copy the tutorial notebooks into a folder (a file you changed is kept) and say how to open them")
+    tutorials.add_argument("folder", nargs="?", default=DEFAULT_FOLDER, help=f"where to copy them (default ./{DEFAULT_FOLDER})")
+    tutorials.set_defaults(handler=_tutorials)
     return parser
 
 
