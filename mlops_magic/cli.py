@@ -14,7 +14,7 @@ from .errors import MLOpsError
 from .loop.flags import add_policy_flags
 from .metrics.flags import add_metric_flags
 from .serving import DEFAULT_WORKERS
-from .tutorials import DEFAULT_FOLDER
+from .tutorials import DEFAULT_FOLDER, copy_tutorials
 
 
 def _runs(args) -> int:
@@ -46,8 +46,6 @@ def _tour(args) -> int:
 
 
 def _tutorials(args) -> int:
-    from .tutorials import copy_tutorials
-
     copied, kept = copy_tutorials(args.folder)
     for path in kept:
         print(f"mlops-magic: kept {path}: it was changed since it was copied; move it away to get this version's.", file=sys.stderr)
