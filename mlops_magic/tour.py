@@ -365,5 +365,5 @@ def run_tour(directory: str | None = None) -> int:
         os.chdir(here)
     say(f"\ndone in {time.perf_counter() - started:.0f} s")
     say(summary(state, report))
-    say("Open the tutorials in notebooks/ to see the same steps with widgets.")
+    say("The same steps with widgets, in notebooks: mlops-magic tutorials, then jupyter lab mlops-magic-tutorials")
     return 0
