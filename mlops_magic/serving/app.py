@@ -21,11 +21,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..errors import MLOpsError, NotFoundError, StoreError
 from ..store.journal import replay_orphans, replays_waiting, writable_journal_folder
 from .models import ServedVersion
+from .openapi import document
 from .payloads import PayloadError, invocation_columns, parse_json, v2_columns, v2_output
 from .prediction_log import PredictionBatch, PredictionIds, PredictionLog, deployment_prefix
 from .router import Router, Target, Variant
@@ -249,27 +251,12 @@ def error_response(exc: PayloadError) -> JSONResponse:
     return JSONResponse({"error": exc.message, "status": exc.status}, status_code=exc.status, headers=headers)
 
 
+def not_ready() -> JSONResponse:
+    return JSONResponse({"ready": False, "error": "starting or stopping: not serving yet, or no longer.", "status": 503}, status_code=503)
+
+
 def json_response(content: Any, headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json", headers=headers)
-
-
-_INVOCATIONS_DOC = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {"type": "object"},
-                "examples": {
-                    "dataframe_split": {"value": {"dataframe_split": {"columns": ["a", "b"], "data": [[1.0, 2.0]]}}},
-                    "dataframe_records": {"value": {"dataframe_records": [{"a": 1.0, "b": 2.0}]}},
-                    "instances": {"value": {"instances": [{"a": 1.0, "b": 2.0}]}},
-                    "inputs": {"value": {"inputs": {"a": [1.0], "b": [2.0]}}},
-                },
-            },
-            "text/csv": {"schema": {"type": "string"}, "example": "a,b\n1.0,2.0\n"},
-        },
-    }
-}
 
 
 def create_app(endpoint: Endpoint) -> FastAPI:
@@ -294,7 +281,7 @@ def create_app(endpoint: Endpoint) -> FastAPI:
     @app.get("/ready", tags=["service"])
     def ready():
         if not endpoint.ready:
-            return JSONResponse({"ready": False}, status_code=503)
+            return not_ready()
         return {"ready": True, "versions": endpoint.versions()}
 
     @app.get("/version", tags=["service"])
@@ -315,7 +302,7 @@ def create_app(endpoint: Endpoint) -> FastAPI:
             "accepts_nan": first.schema.allow_nan,
         }
 
-    @app.post("/invocations", tags=["scoring"], openapi_extra=_INVOCATIONS_DOC)
+    @app.post("/invocations", tags=["scoring"])
     async def invocations(request: Request):
         """Score rows sent in one of MLflow's JSON forms or as CSV; answers predictions and their ids."""
         started = time.perf_counter()
@@ -345,7 +332,14 @@ def create_app(endpoint: Endpoint) -> FastAPI:
     def metrics():
         return Response(endpoint.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request, exc: StarletteHTTPException):  # unknown paths, methods not allowed: JSON with an error too
+        response = error_response(PayloadError(exc.status_code, f"{exc.detail}: see /docs for the paths and methods served."))
+        response.headers.update(exc.headers or {})
+        return response
+
     add_v2_routes(app, endpoint)
+    app.openapi = lambda: document(app, endpoint)
     return app
 
 
@@ -354,7 +348,10 @@ def add_v2_routes(app: FastAPI, endpoint: Endpoint) -> None:
     name = endpoint.target.name
 
     def unknown(model: str) -> JSONResponse:
-        return JSONResponse({"error": f"unknown model {model!r}: this endpoint serves {name!r}."}, status_code=404)
+        return error_response(PayloadError(404, f"unknown model {model!r}: this endpoint serves {name!r}."))
+
+    def unserved(version: str) -> JSONResponse:
+        return error_response(PayloadError(404, f"version {version} of {name!r} is not served here: see GET /v2/models/{name}."))
 
     @app.get("/v2", tags=["v2"])
     def v2_server():
@@ -366,7 +363,9 @@ def add_v2_routes(app: FastAPI, endpoint: Endpoint) -> None:
 
     @app.get("/v2/health/ready", tags=["v2"])
     def v2_ready():
-        return JSONResponse({"ready": endpoint.ready}, status_code=200 if endpoint.ready else 503)
+        if not endpoint.ready:
+            return not_ready()
+        return {"ready": True}
 
     def metadata(served: ServedVersion, versions: list[str]) -> dict[str, Any]:
         schema = served.schema
@@ -392,7 +391,7 @@ def add_v2_routes(app: FastAPI, endpoint: Endpoint) -> None:
         current = endpoint.slots.current
         served = next((current[v.label] for v in endpoint.target.variants if str(current[v.label].version) == version), None)
         if served is None:
-            return JSONResponse({"error": f"version {version} of {name!r} is not served here: see GET /v2/models/{name}."}, status_code=404)
+            return unserved(version)
         return metadata(served, [version])
 
     @app.get("/v2/models/{model}/ready", tags=["v2"])
@@ -408,7 +407,7 @@ def add_v2_routes(app: FastAPI, endpoint: Endpoint) -> None:
             current = endpoint.slots.current
             variant = next((v for v in endpoint.target.variants if str(current[v.label].version) == version), None)
             if variant is None:
-                return JSONResponse({"error": f"version {version} of {name!r} is not served here: see GET /v2/models/{name}."}, status_code=404)
+                return unserved(version)
         try:
             payload = parse_json(await read_body(request, endpoint.max_body_bytes))
             payload_id = str(payload["id"]) if isinstance(payload, dict) and payload.get("id") is not None else None

@@ -216,11 +216,13 @@ def invocation_columns(body: bytes, content_type: str, schema: InputSchema) -> d
     if not isinstance(payload, dict) or len([k for k in payload if k in MLFLOW_FORMS]) != 1 or set(payload) - {*MLFLOW_FORMS, "params"}:
         keys = list(payload) if isinstance(payload, dict) else type(payload).__name__
         raise PayloadError(422, f"payload has {keys}: send an object with exactly one of {', '.join(MLFLOW_FORMS)}.")
+    if not isinstance(payload.get("params", {}), dict):
+        raise PayloadError(422, f"params is a {type(payload['params']).__name__}: send an object of inference parameters, or leave it out.")
     form = next(k for k in payload if k in MLFLOW_FORMS)
     value = payload[form]
     if form == "dataframe_split":
-        if not isinstance(value, dict) or not isinstance(value.get("data"), list):
-            raise PayloadError(422, "dataframe_split must be {\"columns\": [...], \"data\": [[...], ...]}.")
+        if not isinstance(value, dict) or not isinstance(value.get("data"), list) or set(value) - {"columns", "data", "index"} or not isinstance(value.get("index", []), list):
+            raise PayloadError(422, "dataframe_split must be {\"columns\": [...], \"data\": [[...], ...]} (and an optional \"index\": [...]).")
         columns = value.get("columns", schema.order)
         if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
             raise PayloadError(422, "dataframe_split \"columns\" must be a list of column names.")
