@@ -30,6 +30,14 @@ def user_errors():
         raise UsageError(str(exc)) from None
 
 
+def arguments(magic, line: str):
+    """``parse_argstring``, with an unclosed quote a usage error like any other bad argument."""
+    try:
+        return parse_argstring(magic, line)
+    except ValueError as exc:  # shlex: "No closing quotation"
+        raise UsageError(f"{exc} in {line!r}: close the quote, or escape it with a backslash.") from None
+
+
 def unquote(text: str) -> str:
     """Drop one pair of surrounding quotes (IPython's argument splitter keeps them)."""
     text = text.strip()
@@ -110,7 +118,7 @@ class MLOpsMagic(Magics):
         __tracebackhide__ = True  # the user's traceback starts at their own code
         from . import api
 
-        args = parse_argstring(self.mlops_train, line)
+        args = arguments(self.mlops_train, line)
         with user_errors():
             value, card = api.train_cell(
                 self.shell,
@@ -141,7 +149,7 @@ class MLOpsMagic(Magics):
         from . import api
         from .widgets.runs_table import RunsTable
 
-        args = parse_argstring(self.mlops_runs, line)
+        args = arguments(self.mlops_runs, line)
         with user_errors():
             frame = api.runs(
                 args.experiment,
@@ -160,7 +168,7 @@ class MLOpsMagic(Magics):
         from . import api
         from .widgets.comparison import ComparisonView
 
-        args = parse_argstring(self.mlops_compare, line)
+        args = arguments(self.mlops_compare, line)
         if len(args.run_ids) < 2:
             raise UsageError("%mlops_compare needs at least two run ids.")
         with user_errors():
@@ -187,7 +195,7 @@ class MLOpsMagic(Magics):
         from . import api
         from .metrics.flags import joined
 
-        args = parse_argstring(self.mlops_monitor, line)
+        args = arguments(self.mlops_monitor, line)
         slices = [joined(words) for words in args.slice or []]
         if args.backtest:
             if args.metric is None or len(slices) > 1:
@@ -224,7 +232,7 @@ class MLOpsMagic(Magics):
         from .loop.actions import PolicyCard
         from .loop.flags import policy_arguments
 
-        args = parse_argstring(self.mlops_policy, line)
+        args = arguments(self.mlops_policy, line)
         with user_errors():
             metric, keywords = policy_arguments(args)
             return PolicyCard(api.set_policy(args.name, metric, **keywords))
@@ -263,7 +271,7 @@ class MLOpsMagic(Magics):
         from . import api
         from .widgets.data_report import DataReportView
 
-        args = parse_argstring(self.mlops_data, line)
+        args = arguments(self.mlops_data, line)
         if args.data not in self.shell.user_ns:
             raise UsageError(f"no variable {args.data!r} in the notebook: load the data into a DataFrame first.")
         with user_errors():
@@ -286,7 +294,7 @@ class MLOpsMagic(Magics):
         """
         from . import api
 
-        args = parse_argstring(self.mlops_promote, line)
+        args = arguments(self.mlops_promote, line)
         require = [unquote(" ".join(words)) for words in args.require or []]
         with user_errors():
             return api.promote(args.run, name=args.name, alias=args.alias, experiment=args.experiment, by=args.by, require=require, force=args.force)
@@ -299,7 +307,7 @@ class MLOpsMagic(Magics):
         from . import api
         from .widgets.registry import RegistryView
 
-        args = parse_argstring(self.mlops_models, line)
+        args = arguments(self.mlops_models, line)
         with user_errors():
             registry = api.models(args.name)
         return RegistryView(registry)
@@ -321,7 +329,7 @@ class MLOpsMagic(Magics):
         from . import api
         from .widgets.deployments import DeploymentCard
 
-        args = parse_argstring(self.mlops_serve, line)
+        args = arguments(self.mlops_serve, line)
         with user_errors():
             status = api.serve_or_stop(
                 args.ref, stop_name=args.stop, port=args.port, host=args.host, split=args.split, shadow=args.shadow, workers=args.workers

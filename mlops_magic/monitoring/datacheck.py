@@ -236,6 +236,9 @@ def check_data(frame, target: str | None = None, task: str | None = None, cv: in
         raise InvalidInputError(f"check_data needs a pandas DataFrame, not {type(frame).__name__}: wrap arrays with pd.DataFrame(...).")
     if target is not None and target not in frame.columns:
         raise InvalidInputError(f"target {target!r} is not a column: pick one of {', '.join(map(str, frame.columns))}.")
+    twice = frame.columns[frame.columns.duplicated()]
+    if len(twice):
+        raise InvalidInputError(f"column {twice[0]!r} appears more than once: rename the columns so each name is used once.")
     if len(frame) == 0:
         raise InvalidInputError("the data has no rows: load the data before checking it.")
     profile = profile_frame(frame)
@@ -253,11 +256,14 @@ def check_data(frame, target: str | None = None, task: str | None = None, cv: in
         target_summary = _target_findings(rows, frame, target, task)
         labelled = frame[frame[target].notna()]
         sample = labelled.sample(n=SAMPLE_ROWS, random_state=0) if len(labelled) > SAMPLE_ROWS else labelled
-        y = sample[target]
+        y = sample[target] if task == "regression" or is_numeric(sample[target]) else sample[target].astype(str)  # mixed labels (1, "a") as text
         if y.nunique() >= 2:
             for column in sample.columns.drop(target):
                 if sample[column].nunique(dropna=False) > 1:
-                    score = _single_feature_score(sample[column], y, task)
+                    try:
+                        score = _single_feature_score(sample[column], y, task)
+                    except ValueError:  # scikit-learn cannot score this column (too few rows a class, odd values): no finding
+                        continue
                     if score >= LEAKAGE_SCORE:
                         _finding(
                             rows, "critical", column, f"suspiciously predictive: alone it scores {score:.3f} "
@@ -265,8 +271,12 @@ def check_data(frame, target: str | None = None, task: str | None = None, cv: in
                             "check it is known at prediction time (leakage?) before training on it",
                         )
             if baseline:
-                gap = baseline_gap(sample.drop(columns=target), y, task, cv=cv)
-                if not gap.helps:
+                try:
+                    gap = baseline_gap(sample.drop(columns=target), y, task, cv=cv)
+                except ValueError as exc:
+                    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                    _finding(rows, "info", target, f"the baseline comparison could not run: {reason}", "check the target's values and the rows per class")
+                if gap is not None and not gap.helps:
                     _finding(rows, "warning", target, "a simple model does not clearly beat the dummy baseline", "look for better features before tuning models")
     order = {s: i for i, s in enumerate(SEVERITIES)}
     findings = pd.DataFrame(rows, columns=["severity", "column", "finding", "suggestion"])

@@ -83,7 +83,8 @@ class ArtifactStore:
         try:
             return sio.loads(data, trusted=trusted_types)
         except Exception as exc:  # skops raises UntrustedTypesFoundException and friends
-            raise IntegrityError(f"model artifact {sha256[:12]} cannot be loaded safely: {exc}") from exc
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise IntegrityError(f"model artifact {self.path_of(sha256)} cannot be loaded safely: {first}") from exc
 
     def save_frame(self, frame) -> str:
         """Store a DataFrame as parquet; return its sha256."""

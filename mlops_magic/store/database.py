@@ -93,6 +93,11 @@ class Database:
             raise StoreError(f"store {self.url!r} is unavailable: {exc.orig}") from exc
         except sqlalchemy_exc.IntegrityError as exc:
             raise ConflictError(f"store {self.url!r} refused a write that clashes with what it holds: {exc.orig}") from exc
+        except sqlalchemy_exc.DatabaseError as exc:  # "file is not a database", "database disk image is malformed"
+            raise StoreError(
+                f"store {self.url!r} cannot be read: {exc.orig}. It was left as it is: point the store at another folder, "
+                "or restore this file from a copy."
+            ) from exc
 
     def _ensure_schema(self) -> None:
         """Create a fresh store, or migrate an older one, before anything else touches it.

@@ -49,6 +49,22 @@ def _finite(value) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _histogram(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Counts and edges of ``HISTOGRAM_BINS`` equal bins over finite ``values``, also when their range
+    overflows (±1e308) or is too narrow for bins of float64 width (subnormal numbers)."""
+    if not len(values):
+        return np.array([]), np.array([])
+    low, high = values.min(), values.max()
+    with np.errstate(over="ignore"):
+        if np.isfinite(high - low):
+            try:
+                return np.histogram(values, bins=HISTOGRAM_BINS)
+            except ValueError:
+                pass
+    share = np.linspace(0.0, 1.0, HISTOGRAM_BINS + 1)
+    return np.histogram(values, bins=np.maximum.accumulate(low * (1 - share) + high * share))
+
+
 def _numeric_profiles(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """Profiles of numeric columns, with the statistics computed for all columns at once."""
     values = frame.to_numpy(dtype="float64", na_value=np.nan)
@@ -67,7 +83,7 @@ def _numeric_profiles(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
     profiles = {}
     for i, column in enumerate(frame.columns):
         column_values = finite[:, i][~np.isnan(finite[:, i])]
-        bins, edges = np.histogram(column_values, bins=HISTOGRAM_BINS) if len(column_values) else (np.array([]), np.array([]))
+        bins, edges = _histogram(column_values)
         profiles[str(column)] = {
             "kind": "numeric",
             "dtype": str(frame.dtypes.iloc[i]),
