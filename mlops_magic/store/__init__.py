@@ -7,9 +7,11 @@ plain records (``entities.py``) or DataFrames, never rows.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
+from ..errors import StoreError
 from .artifacts import ArtifactStore
 from .database import Database
 from .deployments import DeploymentRecord, DeploymentsStore
@@ -49,6 +51,8 @@ class Store(RunsStore, RegistryStore, PredictionsStore, DeploymentsStore, Monito
         self.url = normalise_url(url)
         self.db = Database(self.url)
         self.artifacts = ArtifactStore(artifact_root or default_artifact_root(self.url))
+        with contextlib.suppress(StoreError):  # a store it cannot write now is marked by the next opening
+            self.mark_interrupted()
 
     def __repr__(self) -> str:
         return f"Store({self.url!r}, artifacts={str(self.artifacts.root)!r})"

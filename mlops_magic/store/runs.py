@@ -1,11 +1,20 @@
-"""Experiments and runs in the store: a run is written whole in one transaction, read back whole."""
+"""Experiments and runs in the store: a run is written whole in one transaction, read back whole.
+
+While its code runs a run is stored ``running`` (its code, name, tags; then its params and metrics),
+marked with the process writing it; the whole run replaces that row. A run whose process ended
+before (a killed kernel) is turned ``interrupted`` the next time the store is opened, with what was saved.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
+from dataclasses import replace
+from pathlib import Path
 
-from sqlalchemy import Connection, exists, func, select
+from sqlalchemy import Connection, delete, exists, func, select, update
 
 from ..errors import InvalidInputError, NotFoundError
 from . import schema as s
@@ -20,12 +29,73 @@ def _experiment_id(conn: Connection, name: str) -> int:
     return conn.execute(s.experiments.insert().values(name=name, created_at=time.time())).inserted_primary_key[0]
 
 
+UNFINISHED = ("running", "interrupted")  # rows the whole run replaces when it is written
+
+
+def _process_start(pid: int) -> str | None:
+    """When process ``pid`` started (Linux ``/proc``), so a recycled pid is not taken for it; None if unknown or a zombie."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] == "Z" else fields[19]
+
+
+def this_process() -> dict:
+    return {"host": socket.gethostname(), "pid": os.getpid(), "started": _process_start(os.getpid())}
+
+
+def process_gone(owner: dict) -> bool:
+    """Whether the process ``owner`` (``this_process()`` of some process) has ended; known only on its own host."""
+    pid = owner.get("pid")
+    if owner.get("host") != socket.gethostname() or not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass
+    return owner.get("started") is not None and _process_start(pid) != owner["started"]
+
+
 class RunsStore:
     """Mixin of ``Store``: experiments, runs, their params, metrics, tags, models and datasets."""
 
+    def start_run(self, run: Run) -> None:
+        """Store what ``run`` holds so far as ``running`` by this process (again as it grows); ``write_run`` replaces it."""
+        self.write_run(replace(run, status="running", models=[], datasets={}, provenance={**run.provenance, "writer": this_process()}))
+
+    def mark_interrupted(self) -> int:
+        """Turn ``running`` runs whose process has ended into ``interrupted`` runs; return how many."""
+        with self.db.reading() as conn:
+            rows = conn.execute(select(s.runs.c.run_id, s.runs.c.provenance).where(s.runs.c.status == "running")).all()
+        gone = {}
+        for run_id, provenance in rows:
+            owner = json.loads(provenance or "{}").get("writer", {})
+            if process_gone(owner):
+                gone[run_id] = owner
+        if gone:
+            with self.db.writing() as conn:
+                for run_id, owner in gone.items():
+                    conn.execute(
+                        update(s.runs)
+                        .where(s.runs.c.run_id == run_id, s.runs.c.status == "running")
+                        .values(status="interrupted", error=f"the process recording this run (pid {owner['pid']}) ended before it was written whole; what it had saved is kept.")
+                    )
+        return len(gone)
+
+    def _drop_unfinished(self, conn: Connection, run_id: str) -> None:
+        """Delete the ``running`` (or ``interrupted``) row of ``run_id`` and what hangs on it, for the run that replaces it."""
+        if conn.execute(select(s.runs.c.status).where(s.runs.c.run_id == run_id)).scalar() in UNFINISHED:
+            for table in (s.params, s.metrics, s.tags, s.run_models, s.datasets):
+                conn.execute(delete(table).where(table.c.run_id == run_id))
+            conn.execute(delete(s.runs).where(s.runs.c.run_id == run_id))
+
     def write_run(self, run: Run) -> None:
-        """Insert ``run`` with everything it holds, all or nothing."""
+        """Insert ``run`` with everything it holds, all or nothing (replacing its ``running`` row)."""
         with self.db.writing() as conn:
+            self._drop_unfinished(conn, run.run_id)
             conn.execute(
                 s.runs.insert().values(
                     run_id=run.run_id,

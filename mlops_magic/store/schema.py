@@ -44,7 +44,7 @@ runs = Table(
     Column("run_id", String(32), primary_key=True),
     Column("experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False),
     Column("name", String(255), nullable=False),
-    Column("status", String(16), nullable=False),  # finished | failed
+    Column("status", String(16), nullable=False),  # running | finished | failed | interrupted
     Column("start_time", Float, nullable=False),
     Column("duration_s", Float),
     Column("source", Text),  # the cell's code

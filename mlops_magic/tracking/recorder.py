@@ -7,6 +7,7 @@ run, never an exception in the user's cell.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import traceback
 import uuid
@@ -69,9 +70,17 @@ class RunRecorder:
         self._started = time.perf_counter()
         self._environment = EnvironmentCapture()
 
+    @contextlib.contextmanager
     def active(self):
-        """A context in which this recorder is the one ``mm.log_metric`` and friends reach."""
-        return self.tracker.recording(self)
+        """A context in which this recorder is the one ``mm.log_metric`` and friends reach; the run is
+        stored ``running`` (in the background) as it begins, so a kernel killed meanwhile leaves it ``interrupted``."""
+        self.tracker.writer.start(self.tracker.get_store(), self._run("running"))
+        with self.tracker.recording(self):
+            yield self
+
+    def _run(self, status: str, **fields) -> Run:
+        name = self.name or f"{self.experiment}-{self.run_id[:6]}"
+        return Run(run_id=self.run_id, experiment=self.experiment, name=name, status=status, start_time=self.start_time, source=self.source, tags=dict(self.tags), **fields)
 
     def log_metric(self, key: str, value: float) -> None:
         number = as_metric_value(value)
@@ -98,18 +107,13 @@ class RunRecorder:
         parent_run_id: str | None = None,
     ) -> Run:
         """Build the run (models, params, data, metrics, recipe) and submit it for writing."""
-        run = Run(
-            run_id=self.run_id,
-            experiment=self.experiment,
-            name=self.name or f"{self.experiment}-{self.run_id[:6]}",
-            status="failed" if error is not None else "finished",
-            start_time=self.start_time,
+        status = "finished" if error is None else "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+        run = self._run(
+            status,
             duration_s=time.perf_counter() - self._started,
-            source=self.source,
             provenance=provenance or {},
             error=user_traceback(error) if error is not None else None,
             warnings=self.warnings,
-            tags=dict(self.tags),
             parent_run_id=parent_run_id,
         )
         if provenance:

@@ -3,7 +3,9 @@
 A run's models are snapshotted with ``pickle`` in the cell (about a millisecond), then a single
 background thread turns them into skops artifacts and writes the run in one transaction. Anything
 that reads the store first calls ``flush()``, so a run is visible as soon as its cell has returned.
-A write that fails (store locked, disk full) is kept and tried again with the next one.
+A write that fails (store locked, disk full) is kept and tried again with the next one. A run is
+stored ``running`` as it begins and again, with its params and metrics, before its artifacts are
+saved: a kernel killed meanwhile leaves what was saved, found ``interrupted`` (``store/runs.py``).
 """
 
 from __future__ import annotations
@@ -36,20 +38,33 @@ class PendingRun:
     models: list[PendingModel] = field(default_factory=list)
     samples: dict[str, Any] = field(default_factory=dict)  # role -> DataFrame sample
     snapshots: dict[str, Any] = field(default_factory=dict)  # role -> the whole DataFrame, for replays
+    started: bool = False  # only the run's beginning, stored as running
+    reported: bool = False  # its failed write was reported
+
+
+class DiskFull(Exception):
+    """Artifacts of a run that the disk refused (``OSError``): kept, and saved again with the next write."""
 
 
 def save_artifacts(pending: PendingRun, saved: dict[tuple[str, str, str], str]) -> None:
     """Save the run's models with skops, and its data samples and snapshots unless ``saved``
-    ((artifact root, kind, data digest) → sha256) or the store has them; a failure becomes a warning."""
+    ((artifact root, kind, data digest) → sha256) or the store has them. A file the disk refuses
+    (full, read-only) is kept for the next try and raises ``DiskFull`` once the rest is saved; any
+    other failure becomes a warning on the run."""
+    refused: OSError | None = None
+    kept = []
     for model in pending.models:
         try:
             sha256, size, trusted = pending.store.artifacts.save_model(pickle.loads(model.snapshot), model.types)
             pending.run.models.append(ModelRecord(model.variable, model.class_name, sha256, size, trusted, model.task))
+        except OSError as exc:
+            refused = exc
+            kept.append(model)
         except Exception as exc:
             pending.run.warnings.append(f"model {model.variable!r} was not saved: {type(exc).__name__}: {exc}")
-    pending.models = []
+    pending.models = kept
     for kind, frames in (("sample", pending.samples), ("snapshot", pending.snapshots)):
-        for role, frame in frames.items():
+        for role, frame in list(frames.items()):
             dataset = pending.run.datasets[role]
             key = (str(pending.store.artifacts.root), kind, dataset.digest)
             try:
@@ -57,9 +72,14 @@ def save_artifacts(pending: PendingRun, saved: dict[tuple[str, str, str], str]) 
                     known = pending.store.snapshot_of(dataset.digest) if kind == "snapshot" else None
                     saved[key] = known or pending.store.artifacts.save_frame(frame)
                 setattr(dataset, f"{kind}_sha256", saved[key])
+            except OSError as exc:
+                refused = exc
+                continue
             except Exception as exc:
                 pending.run.warnings.append(f"{role} data {kind} was not saved: {type(exc).__name__}: {exc}")
-    pending.samples, pending.snapshots = {}, {}
+            del frames[role]
+    if refused is not None:
+        raise DiskFull(f"{refused.strerror or refused} under {pending.store.artifacts.root}")
 
 
 class RunWriter:
@@ -73,6 +93,10 @@ class RunWriter:
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._work, name="mlops-run-writer", daemon=True)
         self._thread.start()
+
+    def start(self, store: Store, run: Run) -> None:
+        """Store ``run`` (what it holds as it begins) as ``running``."""
+        self._queue.put(PendingRun(store, run, started=True))
 
     def submit(self, pending: PendingRun) -> None:
         self._queue.put(pending)
@@ -94,8 +118,10 @@ class RunWriter:
         while True:
             pending = self._queue.get()
             try:
-                if pending is not None:
-                    save_artifacts(pending, self._saved)
+                if pending is not None and (pending.started or pending.models or pending.samples or pending.snapshots):
+                    self._mark_running(pending)  # params and metrics kept while the artifacts are saved
+                if pending is not None and pending.started:
+                    continue
                 with self._lock:
                     retry, self._failed = self._failed, []
                 for item in [*retry, *([pending] if pending else [])]:
@@ -103,15 +129,22 @@ class RunWriter:
             finally:
                 self._queue.task_done()
 
+    def _mark_running(self, pending: PendingRun) -> None:
+        try:
+            pending.store.start_run(pending.run)
+        except Exception:  # the run's own write reports what is wrong with the store
+            pass
+
     def _write(self, pending: PendingRun) -> None:
         try:
+            save_artifacts(pending, self._saved)
             pending.store.write_run(pending.run)
         except Exception as exc:
             with self._lock:
                 self._failed.append(pending)
-                self._messages.append(
-                    f"mlops_magic: run {pending.run.short_id} is not recorded yet ({exc}); it will be written with the next run."
-                )
+                if not pending.reported:  # one warning a run, however many tries
+                    pending.reported = True
+                    self._messages.append(f"mlops_magic: run {pending.run.short_id} is not recorded yet ({exc}); it will be written with the next run.")
 
 
 class _TypeRecordingPickler(pickle.Pickler):
