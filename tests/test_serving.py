@@ -190,3 +190,37 @@ def test_the_serving_process_imports_no_notebook_libraries():
         "print(sorted(m for m in ('IPython', 'ipywidgets', 'matplotlib') if m in sys.modules))"
     )
     assert json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.replace("'", '"')) == []
+
+
+def test_a_slow_client_and_an_idle_connection_do_not_hold_up_other_requests(served):
+    import socket
+    import threading
+    import time
+
+    host, port = served.url.removeprefix("http://").split(":")
+    idle = socket.create_connection((host, int(port)))  # opened, never used
+    body = b"[1,2]"
+    slow = socket.create_connection((host, int(port)))
+    slow.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body))
+
+    def send_slowly():
+        for byte in body:  # a byte a second
+            slow.sendall(bytes([byte]))
+            time.sleep(1.0)
+
+    sender = threading.Thread(target=send_slowly)
+    sender.start()
+    latencies = []
+    while sender.is_alive():
+        with requests.Session() as session:  # fresh connections: with two workers, both take some
+            started = time.perf_counter()
+            assert invoke(session, served.url, {"dataframe_records": served.X.head(2).to_dict("records")}).status_code == 200
+            latencies.append(time.perf_counter() - started)
+        time.sleep(0.1)
+    sender.join()
+    answer = slow.recv(65536).decode()
+    slow.close()
+    idle.close()
+    assert answer.startswith("HTTP/1.1 422") and '"error"' in answer  # the slow client is answered too, in JSON
+    print(f"slow client: {len(latencies)} other requests served meanwhile, slowest {max(latencies) * 1000:.0f} ms")
+    assert len(latencies) >= 10 and max(latencies) < 2.0

@@ -153,6 +153,8 @@ class Endpoint:
     def score(self, columns_of: Callable, request_id: str | None, variant: Variant | None = None):
         """Route, validate, predict, enqueue the log; return (outputs, ids, served version, variant)."""
         started = time.perf_counter()
+        if not self.log.alive:  # an answer whose prediction could not be kept is never given
+            raise PayloadError(503, "the prediction log writer of this serving process stopped: restart the deployment.", retry_after=RETRY_AFTER_S)
         variant = variant or self.router.choose(request_id)
         served = self.slots.current[variant.label]
         try:

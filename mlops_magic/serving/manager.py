@@ -102,6 +102,14 @@ def card_html(status: DeploymentStatus) -> str:
     return f"<b>Deployment {h.escape(status.name)}</b>" + h.table(["", ""], rows, raw=True) + example
 
 
+def open_log(path):
+    """The process's log file, opened to append; a folder it cannot write is a one-line ``ServingError``."""
+    try:
+        return open(path, "ab")  # noqa: SIM115 - the caller's with-block closes it
+    except OSError as exc:
+        raise ServingError(f"cannot write the serving log {path}: {exc.strerror}. Make the store's folder writable.") from None
+
+
 def start(store, target: Target, host: str = "127.0.0.1", port: int | None = None, workers: int = DEFAULT_WORKERS, timeout: float = 60.0) -> DeploymentStatus:
     """Start a serving process for ``target`` (``workers`` processes on its port), wait until it answers ``/ready``, record it."""
     existing = store.deployment(target.name)
@@ -115,7 +123,7 @@ def start(store, target: Target, host: str = "127.0.0.1", port: int | None = Non
         sys.executable, "-m", "mlops_magic.serving", "--store", store.url, "--artifacts", str(store.artifacts.root),
         "--target", json.dumps(target.to_dict()), "--host", host, "--port", str(port), "--workers", str(workers),
     ]  # fmt: skip
-    with open(log_path, "ab") as log:
+    with open_log(log_path) as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     url = f"http://{host}:{port}"
     deadline = time.monotonic() + timeout
@@ -142,7 +150,7 @@ def start_watcher(store, name: str, timeout: float = 30.0) -> dict[str, Any]:
     wait until it holds the model's watcher lock; ``{"error": ...}`` if it exits first (e.g. another holds it)."""
     log_path = store.deployment_log_path(name).with_name(f"{name}.watch.log")
     command = [sys.executable, "-m", "mlops_magic.loop.watch", "--store", store.url, "--artifacts", str(store.artifacts.root), name]
-    with open(log_path, "ab") as log:
+    with open_log(log_path) as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -28,7 +28,7 @@ _REASONS = {
     413: "Body over the size limit.",
     415: "Content type other than those declared.",
     422: "Well-formed body the model cannot take (columns, types, lengths, shapes, values).",
-    503: "The store cannot take it now: retry after Retry-After seconds.",
+    503: "Cannot be served now (the store, or the prediction log, is unavailable): retry after Retry-After seconds.",
 }
 _FEEDBACK_BODY = {
     "type": "object",
@@ -137,12 +137,12 @@ def document(app, endpoint) -> dict[str, Any]:
     n = len(schema.order)
     csv = {"type": "string", "description": f"a header row naming the {n} input columns ({', '.join(schema.order)}), then one line per row"}
     scoring = {"$ref": "#/components/schemas/Predictions"}
-    errors = {"/invocations": (400, 413, 415, 422), "/feedback": (400, 404, 413, 422, 503), "/ready": (503,), "/v2/health/ready": (503,)}
+    errors = {"/invocations": (400, 413, 415, 422, 503), "/feedback": (400, 404, 413, 422, 503), "/ready": (503,), "/v2/health/ready": (503,)}
     for path, operations in doc["paths"].items():
         for method, operation in operations.items():
             codes = errors.get(path, ())
             if path.startswith("/v2/models/"):
-                codes = (404,) + ((400, 413, 422) if path.endswith("/infer") else ())
+                codes = (404,) + ((400, 413, 422, 503) if path.endswith("/infer") else ())
             content = (
                 {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}}
                 if path == "/metrics"

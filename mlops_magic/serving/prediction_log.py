@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from ..errors import ServingError
 from ..store.journal import Journal, journal_folder
 
 _FLUSH, _STOP = "flush", "stop"
@@ -103,17 +104,28 @@ class PredictionLog:
         context = multiprocessing.get_context("spawn")  # the server already runs threads: never fork it
         self._queue = context.Queue()
         self._stored = context.Value("q", 0, lock=False)  # items the store holds; only the writer writes this
+        self._ready = context.Event()  # set by the writer once its journal is open: rows can be kept
         self._sent = 0
         self._lock = threading.Lock()
         self._process = context.Process(
             target=write_forever,
-            args=(store_url, artifact_root, journal_name, self._queue, self._stored, interval, os.getpid()),
+            args=(store_url, artifact_root, journal_name, self._queue, self._stored, self._ready, interval, os.getpid()),
             name="mlops-prediction-log",
             daemon=True,
         )
 
-    def start(self) -> None:
+    def start(self, timeout: float = 60.0) -> None:
+        """Start the writer and wait until it can keep rows (its journal open): no answer is given before."""
         self._process.start()
+        deadline = time.monotonic() + timeout
+        while not self._ready.wait(0.05):
+            if not self._process.is_alive() or time.monotonic() > deadline:
+                raise ServingError("the prediction log writer did not start (see the line above): predictions could not be kept, so none are served.")
+
+    @property
+    def alive(self) -> bool:
+        """Whether the writer still runs: without it an answered prediction could not be kept."""
+        return self._process.is_alive()
 
     def _put(self, item) -> None:
         with self._lock:
@@ -154,14 +166,19 @@ class PredictionLog:
         self._queue = None  # its semaphores are released now, not reported as leaked at exit
 
 
-def write_forever(store_url: str, artifact_root: str, journal_name: str, items: multiprocessing.Queue, stored, interval: float, parent: int) -> None:
+def write_forever(store_url: str, artifact_root: str, journal_name: str, items: multiprocessing.Queue, stored, ready, interval: float, parent: int) -> None:
     """The writer process: journal what arrives, batch by batch, while a thread stores the journal.
 
     Stops on ``_STOP`` or when the server is gone; then waits ``STORE_GRACE_S`` at most for the store.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when the log stops
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    journal = Journal(journal_folder(artifact_root), journal_name)
+    try:
+        journal = Journal(journal_folder(artifact_root), journal_name)
+    except OSError as exc:
+        print(f"mlops-serving: cannot open the prediction journal in {journal_folder(artifact_root)}: {exc.strerror}.", file=sys.stderr, flush=True)
+        os._exit(1)
+    ready.set()
     threading.Thread(target=store_forever, args=(store_url, artifact_root, journal, stored), name="mlops-store-writer", daemon=True).start()
     next_adoption = 0.0
     while True:
