@@ -440,7 +440,7 @@ def retrain(name: str, *, timeout: float | None = None):
 def watch(name: str | None = None, *, interval: str | float = "5s", once: bool = False, job_timeout: float | None = None):
     """Watch the retraining policies of ``name`` (default: every model with one) here, holding its
     watcher lock: every ``interval`` until interrupted, or ``once`` (waiting for the job it started).
-    Returns the ``Tick`` of each model (the last ones)."""
+    Returns the ``Tick`` of each model (the last ones; none if interrupted before the first)."""
     from .loop import jobs
     from .loop.watch import watching
 
@@ -458,7 +458,7 @@ def watch(name: str | None = None, *, interval: str | float = "5s", once: bool =
                     jobs.wait(store, job_id, limit)
     except KeyboardInterrupt:
         pass
-    return last[models[0]] if name else list(last.values())
+    return last.get(models[0]) if name else list(last.values())
 
 
 def alerts(name: str | None = None, *, limit: int | None = None):
