@@ -4,13 +4,13 @@
 
 In a fresh temporary store, for ``--seconds``, at once: two tracking kernels (IPython shells with the
 extension, each running ``%%mlops_train`` cells in a loop), a two-worker serving process logging
-every prediction (a client posts rows and their labels, ``/feedback``), the model's watcher (a tick a second:
-monitor, heartbeat), a retraining loop (``mm.retrain``: each job a replay in its own process, which
+every prediction (a client posts rows and their labels, ``/feedback``), the model's watcher (which
+``mm.set_policy`` starts beside a served model: monitor, heartbeat), a retraining loop (``mm.retrain``: each job a replay in its own process, which
 promotes to production when it wins), and a promotion loop (tracked runs to ``staging``, forced). First the
 baseline: one tracking kernel alone for a sixth of the time.
 
 Figures: rows written per second (runs, predictions, request records, versions, events), write
-transactions per second of the instrumented processes (the kernels, the watcher, the two loops),
+transactions per second of the instrumented processes (the kernels and the two loops),
 the longest wait for the write lock (``BEGIN IMMEDIATE``) and where, runs per second of a kernel
 alone and among the others. Checks: every tracked run, answered prediction, recorded label and
 promoted version is in the store, once; versions are 1..N; no output, log, warning or job error
@@ -99,15 +99,6 @@ DEADLINE = ready()
 while time.time() < DEADLINE:
     job = mm.retrain(sys.argv[4], timeout=120)
     STATS["done"].append([job.job_id, job.status, job.error])
-"""
-
-WATCHER = """
-mm.get_store()
-DEADLINE = ready()
-while time.time() < DEADLINE:
-    mm.watch(sys.argv[4], once=True)
-    STATS["done"].append(time.time())
-    time.sleep(1.0)
 """
 
 SEED = [
@@ -217,15 +208,13 @@ def measure(seconds: float, baseline: bool = True) -> dict:
         alone, _ = finished(kernel, timeout=baseline_s + 120)
 
     deployment = mm.serve(f"{NAME}@production", workers=2)
-    # set after serving, so the watcher is the instrumented one below: a retraining policy (the watcher watches
-    # only those) that never fires by itself, the retraining loop starts the jobs
+    # a retraining policy on the served model starts its watcher; it never fires by itself: the retraining loop starts the jobs
     mm.set_policy(NAME, "accuracy", min_value=0.0, window=50, retrain=True, cooldown=0)
     processes = {
         "kernel-1": Child(KERNEL, folder, "kernel-1"),
         "kernel-2": Child(KERNEL, folder, "kernel-2"),
         "promoter": Child(PROMOTER, folder, "promoter", NAME),
         "retrainer": Child(RETRAINER, folder, "retrainer", NAME),
-        "watcher": Child(WATCHER, folder, "watcher", NAME),
     }
     for process in processes.values():
         process.wait_ready()
