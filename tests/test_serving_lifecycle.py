@@ -123,7 +123,7 @@ def test_feedback_answers_503_with_a_retry_hint_while_the_log_writer_is_stopped(
     try:
         ids = invoke(scoring, status.url, wine_records(4)).json()["ids"]
         # with two workers, the other one takes the feedback: its own log is written, these ids are queued in a sibling's
-        asking = scoring if workers == 1 else session_on_worker(status.url, avoid=worker)[0]
+        asking, other = (scoring, worker) if workers == 1 else session_on_worker(status.url, avoid=worker)
         refused = asking.post(f"{status.url}/feedback", json={"ids": ids, "labels": [0, 1, 2, 0]}, timeout=30)
         assert refused.status_code == 503, refused.text
         assert refused.headers["Retry-After"] == "5" and "send the feedback again in 5 s" in refused.json()["error"]
@@ -135,7 +135,8 @@ def test_feedback_answers_503_with_a_retry_hint_while_the_log_writer_is_stopped(
     assert api.predictions("wine").set_index("prediction_id").loc[ids, "label"].tolist() == [0, 1, 2, 0]
     os.kill(writer, signal.SIGKILL)  # a writer gone: no answer whose prediction could not be kept
     wait_until_ended(writer, timeout=5)
-    refused = invoke(scoring, status.url, wine_records(1))
+    on_that_worker = scoring if workers == 1 else session_on_worker(status.url, avoid=other)[0]  # its idle connection may have closed
+    refused = invoke(on_that_worker, status.url, wine_records(1))
     assert refused.status_code == 503 and "prediction log writer of this serving process stopped" in refused.json()["error"]
     api.stop("wine")
 
