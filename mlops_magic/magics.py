@@ -251,7 +251,7 @@ class MLOpsMagic(Magics):
         from . import api
         from .metrics.flags import metric_arguments
 
-        args = parse_argstring(self.mlops_metric, line)
+        args = arguments(self.mlops_metric, line)
         with user_errors():
             if args.name is None:
                 return api.defined_metrics()
@@ -356,7 +356,7 @@ class MLOpsMagic(Magics):
         from . import api
         from .widgets.maturity import MaturityDashboard
 
-        args = parse_argstring(self.mlops_maturity, line)
+        args = arguments(self.mlops_maturity, line)
         with user_errors():
             for pair in args.answer or []:
                 question, sep, answer = pair.partition("=")

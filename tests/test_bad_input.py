@@ -26,7 +26,7 @@ WORDS = ["-e", "--experiment", "--name", "--data", "--target", "--eval", "--tag"
          "--retrain", "--gate", "--drift", "--cooldown", "--min-labelled", "--quiet", "best", "wine", "frame", "missing", "target", "a,b", "x=1",
          "accuracy > 0.9", "'quoted", '"', "'", "=", ",", "@", "wine@production", "wine/1", "1e400", "-1", "0", "99999999999999999999999", "nan", "é∂🙂"]  # fmt: skip
 LINES = st.lists(st.sampled_from(WORDS) | st.text(string.printable + "é∂🙂\u200b", max_size=12), max_size=8).map(" ".join)
-LINE_MAGICS = ["mlops_runs", "mlops_compare", "mlops_monitor", "mlops_policy", "mlops_data", "mlops_promote", "mlops_models", "mlops_serve"]
+LINE_MAGICS = ["mlops_runs", "mlops_compare", "mlops_monitor", "mlops_policy", "mlops_data", "mlops_promote", "mlops_models", "mlops_serve", "mlops_metric", "mlops_maturity"]
 
 
 def store_rows(store) -> dict[str, int]:
