@@ -16,6 +16,7 @@ import time
 import pytest
 from IPython.core.error import UsageError
 
+from mlops_magic import api
 from mlops_magic.store import Store
 
 SETUP = """
@@ -126,6 +127,7 @@ def test_a_kernel_killed_while_its_run_is_still_being_written_leaves_it_interrup
 def test_keyboard_interrupt_in_a_tracked_cell_reaches_the_user_and_the_run_is_interrupted(ip, store):
     with pytest.raises(KeyboardInterrupt):
         ip.run_cell_magic("mlops_train", "-e k", "x = 1\nraise KeyboardInterrupt")
+    store = api.get_store()  # the run written (the writer thread is done)
     (run_id,) = store.runs_frame()["run_id"]
     assert store.get_run(run_id).status == "interrupted"
     with pytest.raises(UsageError, match="no variable 'nope'"):  # a refusal still writes nothing
