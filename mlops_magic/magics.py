@@ -31,11 +31,14 @@ def user_errors():
 
 
 def arguments(magic, line: str):
-    """``parse_argstring``, with an unclosed quote a usage error like any other bad argument."""
+    """``parse_argstring``, with an unclosed quote a usage error like any other bad argument, and
+    every message on one line (argparse quotes a bad argument as given, line breaks included)."""
     try:
         return parse_argstring(magic, line)
     except ValueError as exc:  # shlex: "No closing quotation"
         raise UsageError(f"{exc} in {line!r}: close the quote, or escape it with a backslash.") from None
+    except UsageError as exc:
+        raise UsageError(str(exc).replace("\r", "\\r").replace("\n", "\\n")) from None
 
 
 def unquote(text: str) -> str:
