@@ -136,7 +136,9 @@ def test_feedback_answers_503_with_a_retry_hint_while_the_log_writer_is_stopped(
     os.kill(writer, signal.SIGKILL)  # a writer gone: no answer whose prediction could not be kept
     wait_until_ended(writer, timeout=5)
     on_that_worker = scoring if workers == 1 else session_on_worker(status.url, avoid=other)[0]  # its idle connection may have closed
-    refused = invoke(on_that_worker, status.url, wine_records(1))
+    deadline = time.monotonic() + 5  # the worker notices on its next look at the writer; an answer may come first
+    while (refused := invoke(on_that_worker, status.url, wine_records(1))).status_code == 200 and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert refused.status_code == 503 and "prediction log writer of this serving process stopped" in refused.json()["error"]
     api.stop("wine")
 
