@@ -182,7 +182,7 @@ def policies_scheduled(e) -> Scored:
         return 0.0, "no policy with a threshold"
     models = {p["model"] for p in thresholds}
     watched = [w for w in e["events"]["watcher.stopped"] if w["model"] in models and w["detail"].get("ticks", 0) > 1]
-    running = [w for w in e.get("watchers", []) if w["model"] in models]
+    running = [w for w in e["watchers"] if w["model"] in models]
     checked = [c for c in e["events"]["policies.checked"] if c["model"] in models and c["detail"].get("ci")]
     if watched or running or checked:
         how = "a watcher" if watched or running else "CI (mlops-magic monitor check)"
