@@ -260,6 +260,7 @@ def measure(seconds: float, baseline: bool = True) -> dict:
         "labelled": client.labelled,
         "promotions": len(promoted),
         "jobs": [status for _, status, _ in jobs],
+        "job_errors": [error for _, _, error in jobs if error],
         "lost_runs": sum(statuses.get(r) != "finished" for r in tracked),
         "lost_predictions": len(set(client.answered) - set(logged)),
         "duplicate_predictions": int(len(logged) - len(set(logged))),

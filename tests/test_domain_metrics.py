@@ -82,6 +82,20 @@ def direct(model, frame: pd.DataFrame) -> dict[str, float]:
     }
 
 
+def test_roc_auc_is_left_out_where_a_class_has_no_positives_on_every_scikit_learn():
+    """A window or a held-out batch may miss a class: no ROC AUC then (1.3 raised, later versions warn), the rest is scored."""
+    catalog = Catalog()
+    wanted = [catalog.check("roc_auc"), catalog.check("log_loss"), catalog.check("accuracy")]
+    proba = np.array([[0.7, 0.2, 0.1], [0.2, 0.7, 0.1], [0.6, 0.3, 0.1]])
+    values, problems = catalog.score(wanted, [0, 1, 0], [0, 1, 0], proba, [0, 1, 2])
+    assert "roc_auc" not in values and not problems
+    assert values["log_loss"] == pytest.approx(skm.log_loss([0, 1, 0], proba, labels=[0, 1, 2])) and values["accuracy"] == 1.0
+    values, _ = catalog.score(wanted, [1, 1], [1, 1], np.array([[0.2, 0.8], [0.4, 0.6]]), [0, 1])
+    assert "roc_auc" not in values and values["accuracy"] == 1.0
+    values, _ = catalog.score(wanted, [0, 1, 2], [0, 1, 0], proba, [0, 1, 2])
+    assert values["roc_auc"] == pytest.approx(skm.roc_auc_score([0, 1, 2], proba, multi_class="ovr", labels=[0, 1, 2]))
+
+
 def test_every_form_equals_sklearn_and_numpy_on_eval_in_windows_and_on_slices(store):
     define_all()
     train, live = fraud_frames()

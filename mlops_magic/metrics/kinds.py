@@ -91,6 +91,8 @@ class Probabilistic(Metric):
             return math.nan
         if self.name == "log_loss":
             return float(m.log_loss(truth, y_proba, labels=list(classes)))
+        if len(set(truth.tolist())) < len(classes):
+            return math.nan  # a class with no positives has no ROC curve (scikit-learn 1.3 raises, later ones warn and give NaN)
         score = y_proba[:, 1] if len(classes) == 2 else y_proba
         return float(m.roc_auc_score(truth, score, multi_class="ovr", labels=list(classes) if len(classes) > 2 else None))
 
