@@ -268,7 +268,7 @@ def test_the_served_model_is_retrained_and_swapped_in_with_no_failed_request(ip)
             answered = session.post(f"{status.url}/invocations", json={"dataframe_records": rows.drop(columns="target").to_dict("records")}, timeout=30).json()
             assert session.post(f"{status.url}/feedback", json={"ids": answered["ids"], "labels": rows["target"].tolist()}, timeout=30).json() == {"recorded": 100}
         labelled_at, labelled_wall = time.monotonic(), time.time()
-        deadline = labelled_at + 60
+        deadline = labelled_at + 120
         while time.monotonic() < deadline and (not outcomes or outcomes[-1][1] != "2"):
             time.sleep(0.05)
         reaction = time.monotonic() - labelled_at
@@ -282,5 +282,5 @@ def test_the_served_model_is_retrained_and_swapped_in_with_no_failed_request(ip)
     print(f"reaction time: {reaction:.1f} s from the labelled window in the store to v2 answering ({len(outcomes)} requests): {steps}")
     assert errors == [] and {code for code, _ in outcomes} == {200}
     assert outcomes[-1][1] == "2" and production() == 2, mm.get_store().jobs(NAME)
-    assert reaction < 60  # the figure (under 30 s unloaded) is measured by benchmarks/bench_loop.py; here the suite shares 2 cores
+    assert reaction < 120  # the figure (under 30 s unloaded) is measured by benchmarks/bench_loop.py; here the suite shares 2 cores
     assert stopped.status == "stopped" and mm.get_store().watcher_records() == []  # the watcher stopped with it
