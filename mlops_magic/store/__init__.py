@@ -54,8 +54,13 @@ class Store(RunsStore, RegistryStore, PredictionsStore, DeploymentsStore, Monito
         with contextlib.suppress(StoreError):  # a store it cannot write now is marked by the next opening
             self.mark_interrupted()
 
+    @property
+    def safe_url(self) -> str:
+        """The store's URL with its password shown as ``***``: what to print, log or put in a message."""
+        return self.db.safe_url
+
     def __repr__(self) -> str:
-        return f"Store({self.url!r}, artifacts={str(self.artifacts.root)!r})"
+        return f"Store({self.safe_url!r}, artifacts={str(self.artifacts.root)!r})"
 
     def close(self) -> None:
         self.db.dispose()

@@ -2,6 +2,11 @@
 
 A file's sha256 is checked before every load; a mismatch is refused, never loaded silently.
 Models load with skops trusting exactly the types recorded when this store saved them.
+
+The root is a folder (shared by a team: a network mount), a ``file://`` URL (the same), or any URL
+``fsspec`` knows, e.g. ``s3://bucket/prefix`` for S3 or an S3-compatible store (with ``s3fs``;
+credentials and endpoint from the usual ``AWS_*`` variables). What belongs to one machine (the
+serving processes' journals and output) stays in a local folder: beside a local root, else ``./.mlops``.
 """
 
 from __future__ import annotations
@@ -13,25 +18,61 @@ import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
-from ..errors import IntegrityError, NotFoundError
+from ..errors import IntegrityError, NotFoundError, StoreError
 
 _needed_types: dict[frozenset[str], list[str]] = {}  # model structure -> types skops must be told to trust
+
+LOCAL_FOLDER = ".mlops"  # a remote root's local side, as the store's default folder
+
+
+def is_remote(root: str | os.PathLike) -> bool:
+    """Whether ``root`` is a URL other than ``file://`` (so its files are reached through fsspec)."""
+    return isinstance(root, str) and "://" in root and not root.startswith("file://")
+
+
+def root_of(root: str | os.PathLike) -> Path | str:
+    """``root`` as a local folder (a path or a ``file://`` URL), or as the URL of a remote one."""
+    if isinstance(root, str) and root.startswith("file://"):
+        return Path(unquote(urlsplit(root).path))
+    return root.rstrip("/") if is_remote(root) else Path(root)
+
+
+def local_folder(root: str | os.PathLike) -> Path:
+    """The folder of this machine's side of a store whose artifacts are at ``root``: beside them, or ``./.mlops``."""
+    found = root_of(root)
+    return Path(LOCAL_FOLDER).resolve() if isinstance(found, str) else found.parent
 
 
 class ArtifactStore:
     """Files under ``root``, at ``ab/cdef...`` by their sha256."""
 
     def __init__(self, root: str | os.PathLike):
-        self.root = Path(root)
+        self.root = root_of(root)
+        self.local_folder = local_folder(root)
+        self._fs = None
+        if isinstance(self.root, str):
+            try:
+                import fsspec
 
-    def path_of(self, sha256: str) -> Path:
+                self._fs, _ = fsspec.core.url_to_fs(self.root)
+            except (ImportError, ValueError) as exc:  # fsspec, or its backend (s3fs for s3://), not installed
+                raise StoreError(f"cannot reach the artifact root {self.root}: {exc}. Install mlops_magic[team] (fsspec, s3fs).") from exc
+
+    def path_of(self, sha256: str) -> Path | str:
+        if self._fs is not None:
+            return f"{self.root}/{sha256[:2]}/{sha256[2:]}"
         return self.root / sha256[:2] / sha256[2:]
 
     def put(self, data: bytes) -> str:
-        """Write ``data`` once (atomically: temp file, then rename) and return its sha256."""
+        """Write ``data`` once (atomically: temp file then rename, or one object upload) and return its sha256."""
         sha256 = hashlib.sha256(data).hexdigest()
         path = self.path_of(sha256)
+        if self._fs is not None:
+            if not self._fs.exists(path):
+                self._fs.pipe_file(path, data)  # an object store shows an upload whole or not at all
+            return sha256
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
@@ -48,7 +89,7 @@ class ArtifactStore:
         """The bytes stored under ``sha256``, after checking they still hash to it."""
         path = self.path_of(sha256)
         try:
-            data = path.read_bytes()
+            data = path.read_bytes() if self._fs is None else self._fs.cat_file(path)
         except FileNotFoundError:
             raise NotFoundError(f"artifact {sha256[:12]} is missing from {self.root}: the store's files were moved or deleted.") from None
         actual = hashlib.sha256(data).hexdigest()

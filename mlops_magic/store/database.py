@@ -2,7 +2,11 @@
 
 SQLite is the default: WAL journal (readers never block the writer), a busy timeout, and
 ``BEGIN IMMEDIATE`` for write transactions, so several processes (kernel, serving process,
-retraining job) write at once without losing a write. Other SQLAlchemy URLs get plain transactions.
+retraining job) write at once without losing a write. On PostgreSQL (or any other SQLAlchemy URL)
+writes run at READ COMMITTED and reads at REPEATABLE READ, whatever the server's default, so a read
+is one snapshot and a write that waited for a lock sees what the holder committed.
+
+A URL's password is never shown: messages and ``repr``s name the store by ``safe_url``.
 """
 
 from __future__ import annotations
@@ -12,15 +16,36 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url, select, text
 from sqlalchemy import exc as sqlalchemy_exc
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
 from ..errors import ConflictError, StoreError
 from . import schema
 
 BUSY_TIMEOUT_MS = 30_000
 SCHEMA_LOCK_KEY = 0x6D6C6F7073  # PostgreSQL advisory lock held while a store is created or migrated
+
+
+def safe_url(url: str) -> str:
+    """``url`` with its password (in the user part or a ``password=`` query option) shown as ``***``."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url
+    if "password" in parsed.query:
+        parsed = parsed.update_query_dict({"password": "***"})
+    return parsed.render_as_string(hide_password=True)
+
+
+def password_of(url: str) -> str | None:
+    """The password ``url`` holds, if any (so a message that quotes it can be cleaned)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    found = parsed.password or parsed.query.get("password")
+    return str(found) if isinstance(found, str) and found else None
 
 
 def _prepare_sqlite(engine: Engine) -> None:
@@ -51,7 +76,9 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
         _prepare_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # READ COMMITTED by default (PostgreSQL's own default, set here in case a server says otherwise):
+    # a write that waited for a row or advisory lock then sees what the holder committed.
+    return create_engine(url, pool_pre_ping=True, isolation_level="READ COMMITTED")
 
 
 def fetch_tuples(conn: Connection, query) -> list[tuple]:
@@ -64,19 +91,28 @@ class Database:
     """One store database: schema kept at ``SCHEMA_VERSION``, reads and writes in transactions."""
 
     def __init__(self, url: str):
-        self.url = url
+        self.url, self.safe_url = url, safe_url(url)
+        self._password = password_of(url)
         try:
             self.engine = make_engine(url)
         except (SQLAlchemyError, ImportError) as exc:
-            raise StoreError(f"cannot open store {url!r}: {exc}. Check the URL (MLOPS_MAGIC_STORE).") from exc
+            raise StoreError(self.clean(f"cannot open store {self.safe_url!r}: {exc}. Check the URL (MLOPS_MAGIC_STORE).")) from exc
         is_sqlite = self.engine.dialect.name == "sqlite"
         self._write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE") if is_sqlite else self.engine
+        # a read is one snapshot: a run's rows and its params, read by two statements, are of the same moment
+        self._read_engine = self.engine if is_sqlite else self.engine.execution_options(isolation_level="REPEATABLE READ")
         self._ensure_schema()
+
+    def clean(self, message: str) -> str:
+        """``message`` on one line and without the URL's password, should a driver's message quote it
+        (PostgreSQL's come on several lines: the error, then ``DETAIL:`` and ``HINT:``)."""
+        message = " ".join(line.strip() for line in message.splitlines() if line.strip())
+        return message.replace(self._password, "***") if self._password else message
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Connection]:
         """A read transaction: a consistent snapshot, never half of someone's write."""
-        with self._errors(), self.engine.begin() as conn:
+        with self._errors(), self._read_engine.begin() as conn:
             yield conn
 
     @contextlib.contextmanager
@@ -90,14 +126,12 @@ class Database:
         try:
             yield
         except OperationalError as exc:
-            raise StoreError(f"store {self.url!r} is unavailable: {exc.orig}") from exc
+            raise StoreError(self.clean(f"store {self.safe_url!r} is unavailable: {exc.orig}")) from exc
         except sqlalchemy_exc.IntegrityError as exc:
-            raise ConflictError(f"store {self.url!r} refused a write that clashes with what it holds: {exc.orig}") from exc
+            raise ConflictError(self.clean(f"store {self.safe_url!r} refused a write that clashes with what it holds: {exc.orig}")) from exc
         except sqlalchemy_exc.DatabaseError as exc:  # "file is not a database", "database disk image is malformed"
-            raise StoreError(
-                f"store {self.url!r} cannot be read: {exc.orig}. It was left as it is: point the store at another folder, "
-                "or restore this file from a copy."
-            ) from exc
+            advice = "point the store at another folder, or restore this file from a copy" if self.engine.dialect.name == "sqlite" else "check the database"
+            raise StoreError(self.clean(f"store {self.safe_url!r} cannot be read: {exc.orig}. It was left as it is: {advice}.")) from exc
 
     def _ensure_schema(self) -> None:
         """Create a fresh store, or migrate an older one, before anything else touches it.
@@ -116,7 +150,7 @@ class Database:
                 return  # another process finished while we waited for the lock
             if found is not None and found > schema.SCHEMA_VERSION:
                 raise StoreError(
-                    f"store {self.url!r} has schema version {found}, newer than this mlops_magic "
+                    f"store {self.safe_url!r} has schema version {found}, newer than this mlops_magic "
                     f"understands ({schema.SCHEMA_VERSION}): upgrade mlops_magic."
                 )
             from . import migrations

@@ -40,7 +40,7 @@ class DeploymentsStore:
 
     def deployment_log_path(self, name: str) -> Path:
         """The output file of ``name``'s serving process; its folder is created."""
-        path = Path(self.artifacts.root).parent / "serving" / f"{name}.log"
+        path = self.artifacts.local_folder / "serving" / f"{name}.log"
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 

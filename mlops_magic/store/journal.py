@@ -25,13 +25,14 @@ from typing import Any, BinaryIO
 import orjson
 
 from ..errors import StoreError
+from .artifacts import local_folder
 
 READ_LIMIT = 16 * 1024 * 1024  # bytes of entries read back at once, so a long outage never fills memory
 
 
 def journal_folder(artifact_root: str | os.PathLike) -> Path:
-    """Where a store keeps the journals of its serving processes: beside its artifact folder."""
-    return Path(artifact_root).parent / "journal"
+    """Where a store keeps the journals of its serving processes: beside its artifact folder (a local one: ``./.mlops`` for a remote root)."""
+    return local_folder(artifact_root) / "journal"
 
 
 class Journal:
