@@ -138,3 +138,31 @@ class PostgresServer:
                 self.process.kill()
                 self.process.wait(10)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def copy_sqlite_store(sqlite_file, url: str) -> None:
+    """Rebuild the SQLite store ``sqlite_file`` (tables, indexes, rows) in the empty PostgreSQL database at ``url``.
+
+    So a store of an earlier schema, as the mlops_magic of its time would have created it there,
+    can be migrated on PostgreSQL: its tables come from reflecting the SQLite file, its rows are
+    copied, and each serial column's sequence is moved past the copied ids."""
+    from sqlalchemy import MetaData, create_engine, func, select, text
+
+    source, target = create_engine(f"sqlite:///{sqlite_file}"), create_engine(url)
+    tables = MetaData()
+    tables.reflect(source)
+    try:
+        with source.connect() as reader, target.begin() as writer:
+            tables.create_all(writer)
+            for table in tables.sorted_tables:
+                rows = [dict(row._mapping) for row in reader.execute(select(table))]
+                if rows:
+                    writer.execute(table.insert(), rows)
+                for column in table.primary_key.columns:
+                    if column.autoincrement is True or (column.autoincrement == "auto" and len(table.primary_key.columns) == 1 and column.type.python_type is int):
+                        highest = writer.execute(select(func.max(column))).scalar()
+                        if highest is not None:
+                            writer.execute(text("SELECT setval(pg_get_serial_sequence(:t, :c), :n)"), {"t": table.name, "c": column.name, "n": highest})
+    finally:
+        source.dispose()
+        target.dispose()

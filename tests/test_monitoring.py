@@ -21,6 +21,8 @@ from mlops_magic.errors import InvalidInputError, NotFoundError
 from mlops_magic.monitoring.monitor import monitor_model
 from tests.monitoring_fixtures import answered_confidence, diabetes_frame, log_stream, register_model, wine_frame
 
+pytestmark = pytest.mark.both_stores
+
 
 def flipped(labels, n_wrong: int) -> np.ndarray:
     """``labels`` with the first ``n_wrong`` changed to another class (wine has classes 0, 1, 2)."""
@@ -32,8 +34,9 @@ def flipped(labels, n_wrong: int) -> np.ndarray:
 def logged_rows(name: str) -> pd.DataFrame:
     """The prediction log with its feedback labels, read with plain SQL (independent of the code under test)."""
     with api.get_store().db.reading() as conn:
+        placeholder = "?" if conn.dialect.paramstyle == "qmark" else "%s"  # the driver's own: sqlite3's, psycopg's
         frame = pd.read_sql(
-            "SELECT time, version, variant, inputs, output, label FROM predictions WHERE model = ? AND NOT shadow",
+            f"SELECT time, version, variant, inputs, output, label FROM predictions WHERE model = {placeholder} AND NOT shadow",
             conn.connection.driver_connection,
             params=(name,),
         )

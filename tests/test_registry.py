@@ -15,6 +15,8 @@ from mlops_magic.registry import parse_conditions
 
 from .serving_support import forest, logistic, train, wine_frames
 
+pytestmark = pytest.mark.both_stores
+
 
 def test_promote_best_registers_the_top_run_and_records_the_alias_move(store):
     weak, _ = train(logistic(C=0.001))

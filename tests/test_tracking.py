@@ -13,6 +13,8 @@ import mlops_magic as mm
 from mlops_magic import api
 from mlops_magic.store import database
 
+pytestmark = pytest.mark.both_stores
+
 SETUP = """
 import pandas as pd
 from sklearn.datasets import load_wine
