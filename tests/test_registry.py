@@ -176,12 +176,12 @@ def test_registry_view_filters_by_model_and_reads_without_a_kernel(store):
     assert single.model not in single.children and "wine-b" not in single.static_html()  # one model: no filter to offer
 
 
-def _promote_each(location: str, run_ids: list[str], barrier, results) -> None:
+def _promote_each(location: str, artifacts: str, run_ids: list[str], barrier, results) -> None:
     """One racer: promote each run to race@production as soon as the other racer is ready too."""
     from mlops_magic.registry import promote
     from mlops_magic.store import Store
 
-    store = Store(location)
+    store = Store(location, artifacts)
     for run_id in run_ids:
         barrier.wait(timeout=30)  # a racer that died breaks the barrier: the other stops too
         try:
@@ -192,7 +192,7 @@ def _promote_each(location: str, run_ids: list[str], barrier, results) -> None:
     store.close()
 
 
-def test_two_processes_promoting_at_once_never_pass_against_a_stale_champion(tmp_path):
+def test_two_processes_promoting_at_once_never_pass_against_a_stale_champion(tmp_path, store_kind, request):
     """Each round, racer A promotes a run slightly worse than racer B's: if B's lands first, A's
     must be refused against it; versions stay unique and consecutive, the alias history a chain."""
     import multiprocessing
@@ -201,8 +201,8 @@ def test_two_processes_promoting_at_once_never_pass_against_a_stale_champion(tmp
 
     from mlops_magic.store import ModelRecord, Run, Store
 
-    location = str(tmp_path / "race")
-    store = Store(location)
+    location = request.getfixturevalue("postgres_url") if store_kind == "postgresql" else str(tmp_path / "race")
+    store = Store(location, tmp_path / "race" / "artifacts")
     accuracy, racers = {}, ([], [])
     for i in range(25):
         for racer, base in zip(racers, (0.10, 0.11)):
@@ -213,7 +213,7 @@ def test_two_processes_promoting_at_once_never_pass_against_a_stale_champion(tmp
             racer.append(run.run_id)
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(2), context.Queue()
-    processes = [context.Process(target=_promote_each, args=(location, ids, barrier, results)) for ids in racers]
+    processes = [context.Process(target=_promote_each, args=(location, str(store.artifacts.root), ids, barrier, results)) for ids in racers]
     for process in processes:
         process.start()
     for process in processes:

@@ -8,14 +8,18 @@ import json
 import logging
 import multiprocessing
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from mlops_magic import api
-from mlops_magic.errors import ConflictError, StoreError
+from mlops_magic.errors import ConflictError, IntegrityError, NotFoundError, StoreError
 from mlops_magic.store import Store, schema
 
+from .monitoring_fixtures import wine_frame
 from .postgres_support import PASSWORD, copy_sqlite_store, free_port
 from .test_store import EARLIER_SCHEMAS, FIXTURES, assert_migrated_whole, make_run, stored_revision
 
@@ -121,3 +125,156 @@ def test_a_store_urls_password_is_never_shown(store, ip, caplog, tmp_path):
     shown += logs + [record.getMessage() for record in caplog.records]
     for text in shown:
         assert PASSWORD not in text, text[:300]
+
+
+NOTEBOOK_CELLS = [
+    "%load_ext mlops_magic",
+    "from sklearn.datasets import load_wine\nX, y = load_wine(return_X_y=True, as_frame=True)",
+    "%%mlops_train -e team --quiet --tag who={who}\nfrom sklearn.tree import DecisionTreeClassifier\nmodel = DecisionTreeClassifier(max_depth={depth}, random_state=0).fit(X, y)",
+    # each waits until the other's run is there, then loads the other's model from the shared artifacts
+    "import json, time\nimport mlops_magic as mm\ndeadline = time.time() + 180\n"
+    "while set(mm.runs('team').get('tags.who', [])) != {{'alice', 'bob'}} and time.time() < deadline:\n    time.sleep(0.2)\n"
+    "runs = mm.runs('team')\nother = runs[runs['tags.who'] != '{who}'].iloc[0]\n"
+    "print(json.dumps({{'seen': sorted(runs['tags.who']), 'other': other['run_id'], 'predicted': mm.load_model(other['run_id']).predict(X).tolist()}}))",
+]
+
+
+@postgresql_store
+def test_two_notebooks_on_one_postgresql_store_see_each_others_runs_and_models(store, tmp_path):
+    """Two real notebooks (two kernels, at once) track into one PostgreSQL store with a shared artifact folder."""
+    import nbformat
+
+    paths = {}
+    for who, depth in (("alice", 2), ("bob", 3)):
+        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c.format(who=who, depth=depth)) for c in NOTEBOOK_CELLS])
+        paths[who] = tmp_path / f"{who}.ipynb"
+        nbformat.write(notebook, paths[who])
+    run = "import sys, nbclient, nbformat\nnb = nbformat.read(sys.argv[1], 4)\nnbclient.NotebookClient(nb, timeout=300, kernel_name='python3').execute()\nnbformat.write(nb, sys.argv[1])"
+    kernels = {who: subprocess.Popen([sys.executable, "-c", run, str(path)], cwd=tmp_path, stderr=subprocess.PIPE, text=True) for who, path in paths.items()}
+    for who, kernel in kernels.items():
+        _, errors = kernel.communicate(timeout=400)
+        assert kernel.returncode == 0, f"{who}'s notebook failed: {errors[-3000:]}"
+    runs = api.runs("team").set_index("tags.who")
+    assert sorted(runs.index) == ["alice", "bob"]
+    for who, other in (("alice", "bob"), ("bob", "alice")):
+        printed = json.loads(nbformat.read(paths[who], 4).cells[-1].outputs[0]["text"])
+        assert printed["seen"] == ["alice", "bob"] and printed["other"] == runs.loc[other, "run_id"]
+        assert printed["predicted"] == api.load_model(printed["other"]).predict(wine_frame().drop(columns="target")).tolist()
+    assert not (tmp_path / ".mlops").exists()  # every artifact went to the shared folder, none beside a notebook
+
+
+def _write_runs_and_predictions(url: str, artifacts: str, writer: int, barrier) -> None:
+    """One writer process: 30 runs and 300 predictions (15 batches), every other batch labelled."""
+    store = Store(url, artifacts)
+    barrier.wait(timeout=60)
+    for i in range(30):
+        store.write_run(make_run(experiment="writers", metrics={"i": float(i)}, params={"writer": str(writer)}))
+        if i % 2 == 0:
+            rows = [{"prediction_id": f"w{writer}-{i}-{j}", "time": time.time(), "model": "m", "version": 1, "variant": None, "shadow": False,
+                     "inputs": {"x": float(j)}, "output": j % 3, "latency_ms": 1.0, "confidence": 0.5} for j in range(20)]  # fmt: skip
+            store.log_predictions(rows)
+            if i % 4 == 0:
+                store.log_feedback([r["prediction_id"] for r in rows], [r["output"] for r in rows])
+    store.close()
+
+
+@postgresql_store
+def test_concurrent_writers_on_postgresql_lose_nothing(store, tmp_path):
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(4)
+    processes = [context.Process(target=_write_runs_and_predictions, args=(store.url, str(store.artifacts.root), w, barrier)) for w in range(4)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(180)
+        if process.is_alive():
+            process.kill()
+    assert [p.exitcode for p in processes] == [0, 0, 0, 0]
+    runs = store.runs_frame("writers")
+    assert len(runs) == 120 and sorted(runs.groupby("params.writer").size()) == [30] * 4
+    logged = store.predictions_frame("m")
+    assert len(logged) == logged["prediction_id"].nunique() == 4 * 15 * 20
+    assert logged["label"].notna().sum() == 4 * 8 * 20
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    """An S3-compatible server (moto's, in this process, on 127.0.0.1) with a bucket ``team``; the
+    ``AWS_*`` variables point boto3, s3fs and any process started here at it."""
+    pytest.importorskip("s3fs", reason="s3fs is not installed: pip install mlops_magic[team]")
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    for key, value in {"AWS_ACCESS_KEY_ID": "team", "AWS_SECRET_ACCESS_KEY": "team-secret", "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}.items():
+        monkeypatch.setenv(key, value)
+    import boto3
+
+    client = boto3.client("s3")
+    client.create_bucket(Bucket="team")
+    yield client
+    server.stop()
+
+
+def test_artifacts_under_a_file_url_and_on_s3_are_checked_before_loading(tmp_path, s3):
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = wine_frame().drop(columns="target"), wine_frame()["target"]
+    model = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y)
+    shared = Store(str(tmp_path / "db"), artifact_root=f"file://{tmp_path / 'shared folder'}")
+    sha, _, trusted = shared.artifacts.save_model(model)
+    assert (tmp_path / "shared folder" / sha[:2] / sha[2:]).is_file()
+    assert shared.artifacts.load_model(sha, trusted).predict(X).tolist() == model.predict(X).tolist()
+
+    remote = Store(str(tmp_path / "db"), artifact_root="s3://team/artifacts")
+    sha, _, trusted = remote.artifacts.save_model(model)
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="team")["Contents"]] == [f"artifacts/{sha[:2]}/{sha[2:]}"]
+    assert remote.artifacts.put(remote.artifacts.get(sha)) == sha  # stored once
+    assert remote.artifacts.load_model(sha, trusted).predict(X).tolist() == model.predict(X).tolist()
+    s3.put_object(Bucket="team", Key=f"artifacts/{sha[:2]}/{sha[2:]}", Body=b"not the model")
+    with pytest.raises(IntegrityError, match="was modified"):
+        remote.artifacts.load_model(sha, trusted)
+    with pytest.raises(NotFoundError, match="missing from s3://team/artifacts"):
+        remote.artifacts.get("0" * 64)
+    assert remote.artifacts.local_folder == Path(".mlops").resolve()  # a remote root's journals and logs stay on this machine
+
+
+@postgresql_store
+def test_a_serving_process_and_a_watcher_log_into_the_team_store(store, s3, tmp_path, monkeypatch):
+    """PostgreSQL for the records, S3 for the artifacts: the serving process loads the model from S3 and
+    logs every prediction and label; the watcher holds its lock there, records the alert and runs a
+    retraining job (its own process, reading the run's data from S3), which the gate refuses."""
+    import requests
+
+    from .monitoring_fixtures import register_model
+
+    monkeypatch.chdir(tmp_path)  # a remote root's local side (journals, process output): ./.mlops
+    api.set_store(store.url, artifact_root="s3://team/artifacts")
+    from sklearn.tree import DecisionTreeClassifier
+
+    frame = wine_frame().sample(frac=1, random_state=0).reset_index(drop=True)
+    train, live = frame.iloc[:100], frame.iloc[100:].reset_index(drop=True)
+    register_model("wine", DecisionTreeClassifier(max_depth=1, random_state=0), train, "target", eval_frame=live, alias="production")
+    assert s3.list_objects_v2(Bucket="team")["KeyCount"] >= 3  # the model and the data samples
+    status = api.serve("wine@production", workers=1)
+    try:
+        api.set_policy("wine", "accuracy", min_value=0.99, window=40, retrain=True, gate="accuracy >= 2", cooldown=0, min_labelled=40)
+        with requests.Session() as session:
+            answer = session.post(f"{status.url}/invocations", json={"dataframe_records": live.drop(columns="target").iloc[:40].to_dict("records")}, timeout=60)
+            assert answer.status_code == 200, answer.text
+            ids = answer.json()["ids"]
+            assert session.post(f"{status.url}/feedback", json={"ids": ids, "labels": live["target"].iloc[:40].tolist()}, timeout=60).status_code == 200
+        [watcher] = api.get_store().watcher_records()
+        deadline = time.time() + 120
+        while time.time() < deadline and not [j for j in api.get_store().jobs("wine") if j.status != "running"]:
+            time.sleep(0.5)
+    finally:
+        api.stop("wine")
+    [job] = api.get_store().jobs("wine")
+    assert job.status == "refused" and job.error is None, (job, (tmp_path / ".mlops" / "serving").glob("*"))
+    logged = api.predictions("wine")
+    assert sorted(logged["prediction_id"]) == sorted(ids) and logged["label"].notna().all()
+    alerts = api.get_store().alerts_frame("wine")
+    assert len(alerts) >= 1 and alerts["policy_id"].notna().all()
+    assert watcher["pid"] != status.pid and (tmp_path / ".mlops" / "serving" / "wine.log").exists()

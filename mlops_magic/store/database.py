@@ -87,6 +87,20 @@ def fetch_tuples(conn: Connection, query) -> list[tuple]:
     return conn.execute(query).cursor.fetchall()
 
 
+def insert_missing(conn: Connection, insert) -> bool:
+    """Run ``insert`` unless its row's key is there already; whether it added the row.
+
+    Safe when another writer adds the same key at this moment: SQLite's ``BEGIN IMMEDIATE`` keeps
+    the other out; elsewhere (PostgreSQL) the losing insert fails inside its own savepoint, which is
+    rolled back alone, and the transaction goes on."""
+    try:
+        with conn.begin_nested():
+            conn.execute(insert)
+        return True
+    except sqlalchemy_exc.IntegrityError:
+        return False
+
+
 class Database:
     """One store database: schema kept at ``SCHEMA_VERSION``, reads and writes in transactions."""
 

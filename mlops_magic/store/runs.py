@@ -18,15 +18,17 @@ from sqlalchemy import Connection, delete, exists, func, select, update
 
 from ..errors import InvalidInputError, NotFoundError
 from . import schema as s
-from .database import fetch_tuples
+from .database import fetch_tuples, insert_missing
 from .entities import DatasetRecord, ModelRecord, Run
 
 
 def _experiment_id(conn: Connection, name: str) -> int:
-    found = conn.execute(select(s.experiments.c.experiment_id).where(s.experiments.c.name == name)).scalar()
-    if found is not None:
-        return found
-    return conn.execute(s.experiments.insert().values(name=name, created_at=time.time())).inserted_primary_key[0]
+    query = select(s.experiments.c.experiment_id).where(s.experiments.c.name == name)
+    found = conn.execute(query).scalar()
+    if found is None:  # new here; another writer may be adding it this moment
+        insert_missing(conn, s.experiments.insert().values(name=name, created_at=time.time()))
+        found = conn.execute(query).scalar_one()
+    return found
 
 
 UNFINISHED = ("running", "interrupted")  # rows the whole run replaces when it is written
@@ -136,7 +138,7 @@ class RunsStore:
                 )
             for d in run.datasets.values():
                 if conn.execute(select(s.data_profiles.c.digest).where(s.data_profiles.c.digest == d.digest)).first() is None:
-                    conn.execute(s.data_profiles.insert().values(digest=d.digest, profile=json.dumps(d.profile)))
+                    insert_missing(conn, s.data_profiles.insert().values(digest=d.digest, profile=json.dumps(d.profile)))
             if run.datasets:
                 conn.execute(
                     s.datasets.insert(),
