@@ -22,7 +22,8 @@ def pytest_configure(config):
 
 
 def pytest_generate_tests(metafunc):
-    if "store_kind" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_stores"):
+    chosen = any("store_kind" in str(m.args[0]) for m in metafunc.definition.iter_markers("parametrize"))  # a test that names its store
+    if "store_kind" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_stores") and not chosen:
         metafunc.parametrize("store_kind", ["sqlite", "postgresql"], indirect=True)
 
 

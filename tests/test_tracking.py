@@ -168,6 +168,7 @@ def test_unpicklable_model_is_a_warning_not_an_error(wine):
     assert run.models == [] and any("was not saved" in w for w in run.warnings)
 
 
+@pytest.mark.parametrize("store_kind", ["sqlite"], indirect=True)  # it holds SQLite's lock
 def test_locked_store_does_not_break_the_cell_and_the_run_is_written_later(wine, monkeypatch):
     monkeypatch.setattr(database, "BUSY_TIMEOUT_MS", 200)
     store = mm.get_store()
