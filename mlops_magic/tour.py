@@ -346,7 +346,7 @@ def run_tour(directory: str | None = None) -> int:
     here = Path.cwd()
     os.chdir(folder)  # runs record the project's git commit; the pipeline runs here
     api.set_store(str(folder / ".mlops"))
-    say(f"mlops_magic tour in {folder} (store {api.get_store().url})")
+    say(f"mlops_magic tour in {folder} (store {api.get_store().safe_url})")
     try:
         for number, (title, step) in enumerate(STAGES):
             say(f"\n[{number}/{len(STAGES) - 1}] {title}")

@@ -81,7 +81,7 @@ def _wrong(url: str) -> str:
 
 
 @postgresql_store
-def test_a_store_urls_password_is_never_shown(store, ip, caplog):
+def test_a_store_urls_password_is_never_shown(store, ip, caplog, monkeypatch):
     """Not in reprs, error messages (a clash, a wrong password, a server gone), run cards, nor any log
     record (deployment cards and the serving processes' output: the serving test below)."""
     from IPython.utils.capture import capture_output
@@ -106,6 +106,8 @@ def test_a_store_urls_password_is_never_shown(store, ip, caplog):
     with pytest.raises(StoreError, match="is unavailable: connection failed") as gone:
         Store(url.set(port=free_port()).render_as_string(hide_password=False))
     errors = (conflict.value, refused.value, in_query.value, gone.value)
+    monkeypatch.setenv("PGPASSWORD", PASSWORD)  # or ~/.pgpass: the URL then holds no password at all
+    assert Store(url.set(password=None).render_as_string(hide_password=False)).count_runs() == 1
     shown += [str(e) for e in errors] + [repr(e) for e in errors]
     assert all("\n" not in str(e) for e in errors)
 
