@@ -21,8 +21,6 @@ from mlops_magic.errors import InvalidInputError, NotFoundError
 from mlops_magic.monitoring.monitor import monitor_model
 from tests.monitoring_fixtures import answered_confidence, diabetes_frame, log_stream, register_model, wine_frame
 
-pytestmark = pytest.mark.both_stores
-
 
 def flipped(labels, n_wrong: int) -> np.ndarray:
     """``labels`` with the first ``n_wrong`` changed to another class (wine has classes 0, 1, 2)."""
@@ -54,6 +52,7 @@ def window_of_rows(name: str, count: int) -> pd.DataFrame:
     return frame
 
 
+@pytest.mark.both_stores  # its SQL aggregates, on PostgreSQL too
 def test_windowed_classification_metrics_equal_sklearn(store, wine):
     model, version, live = wine
     X, y = live.drop(columns="target"), live["target"].to_numpy()
@@ -75,6 +74,7 @@ def test_windowed_classification_metrics_equal_sklearn(store, wine):
             assert window["roc_auc"] == pytest.approx(skm.roc_auc_score(truth, proba, multi_class="ovr", labels=[0, 1, 2]), abs=1e-12)
 
 
+@pytest.mark.both_stores  # its SQL aggregates, on PostgreSQL too
 def test_windowed_regression_metrics_equal_sklearn_over_time_windows(store):
     frame = diabetes_frame().sample(frac=1, random_state=0).reset_index(drop=True)
     train, live = frame.iloc[:250], frame.iloc[250:].reset_index(drop=True)
@@ -117,6 +117,7 @@ def test_cbpe_estimate_tracks_realised_accuracy_of_a_calibrated_model(store):
     assert labelled.latest("accuracy") == labelled.windows["accuracy"].iloc[-1]
 
 
+@pytest.mark.both_stores  # its SQL aggregates, on PostgreSQL too
 def test_policy_fires_exactly_when_the_threshold_is_crossed(store, wine):
     model, version, live = wine
     X = live.drop(columns="target").iloc[:60]
@@ -146,6 +147,7 @@ def test_policy_fires_exactly_when_the_threshold_is_crossed(store, wine):
     assert any(a["metric"] == "error_rate" for a in api.monitor("wine", window=20).fired)  # every 20th request is a 500
 
 
+@pytest.mark.both_stores  # its SQL aggregates, on PostgreSQL too
 def test_health_per_window_equals_numpy(store, wine):
     model, version, live = wine
     log_stream(store, "wine", version, model, live.drop(columns="target"), live["target"], start=time.time() - 200)
@@ -165,6 +167,7 @@ def test_health_per_window_equals_numpy(store, wine):
     assert report.health["requests"].sum() == len(requests) == 78
 
 
+@pytest.mark.both_stores  # its SQL aggregates, on PostgreSQL too
 def test_metrics_per_version_and_variant(store, wine):
     from sklearn.tree import DecisionTreeClassifier
 
@@ -235,6 +238,7 @@ def test_policy_checks_the_newest_realised_window_and_a_newer_estimate(store, wi
     assert len(fired) == 1 and "(estimated) is above the maximum 0.9" in fired[0]["message"]
 
 
+@pytest.mark.both_stores  # its SQL aggregates, on PostgreSQL too
 def test_request_log_is_sampled_above_the_cap_and_counts_scaled(store):
     from mlops_magic.monitoring.health import health_windows
 
@@ -286,6 +290,7 @@ def test_cli_check_exits_1_only_when_a_policy_is_crossed_on_its_own_window(store
     assert "ALERT [threshold] accuracy 0.8125" in out and out.count("ALERT") == 1
 
 
+@pytest.mark.both_stores  # its SQL aggregates, on PostgreSQL too
 def test_windows_count_answered_predictions_and_show_the_shadow_on_the_same_rows(store, wine):
     from sklearn.tree import DecisionTreeClassifier
 
@@ -315,6 +320,7 @@ def test_windows_count_answered_predictions_and_show_the_shadow_on_the_same_rows
         assert "shadow" in html and "estimated_accuracy" in html and "staging" in html
 
 
+@pytest.mark.both_stores  # its SQL aggregates, on PostgreSQL too
 def test_a_shadow_row_is_in_the_time_window_of_the_prediction_it_shadows(store, wine):
     model, version, live = wine
     X, y = live.drop(columns="target").iloc[:60], live["target"].to_numpy()[:60]
@@ -327,6 +333,7 @@ def test_a_shadow_row_is_in_the_time_window_of_the_prediction_it_shadows(store, 
     assert list(sizes[True]) == list(sizes[False]) == list(report.windows["n_predictions"])
 
 
+@pytest.mark.both_stores  # its SQL aggregates, on PostgreSQL too
 @pytest.mark.parametrize("logged", [True, False], ids=["confidence logged", "old rows: from the sample"])
 def test_the_estimate_covers_exactly_the_rows_of_each_count_window(store, logged):
     from sklearn.linear_model import LogisticRegression as Logistic

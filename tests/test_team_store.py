@@ -159,10 +159,10 @@ def test_two_notebooks_on_one_postgresql_store_see_each_others_runs_and_models(s
 
 
 def _write_runs_and_predictions(url: str, artifacts: str, writer: int, barrier) -> None:
-    """One writer process: 30 runs and 300 predictions (15 batches), every other batch labelled."""
+    """One writer process: 20 runs and 200 predictions (10 batches), every other batch labelled."""
     store = Store(url, artifacts)
     barrier.wait(timeout=60)
-    for i in range(30):
+    for i in range(20):
         store.write_run(make_run(experiment="writers", metrics={"i": float(i)}, params={"writer": str(writer)}))
         if i % 2 == 0:
             rows = [{"prediction_id": f"w{writer}-{i}-{j}", "time": time.time(), "model": "m", "version": 1, "variant": None, "shadow": False,
@@ -186,30 +186,40 @@ def test_concurrent_writers_on_postgresql_lose_nothing(store, tmp_path):
             process.kill()
     assert [p.exitcode for p in processes] == [0, 0, 0, 0]
     runs = store.runs_frame("writers")
-    assert len(runs) == 120 and sorted(runs.groupby("params.writer").size()) == [30] * 4
+    assert len(runs) == 80 and sorted(runs.groupby("params.writer").size()) == [20] * 4
     logged = store.predictions_frame("m")
-    assert len(logged) == logged["prediction_id"].nunique() == 4 * 15 * 20
-    assert logged["label"].notna().sum() == 4 * 8 * 20
+    assert len(logged) == logged["prediction_id"].nunique() == 4 * 10 * 20
+    assert logged["label"].notna().sum() == 4 * 5 * 20
 
 
-@pytest.fixture
-def s3(monkeypatch):
-    """An S3-compatible server (moto's, in this process, on 127.0.0.1) with a bucket ``team``; the
-    ``AWS_*`` variables point boto3, s3fs and any process started here at it."""
+@pytest.fixture(scope="module")
+def s3_server():
+    """An S3-compatible server (moto's, in this process, on 127.0.0.1) with a bucket ``team``, for the module."""
     pytest.importorskip("s3fs", reason="s3fs is not installed: pip install mlops_magic[team]")
     from moto.server import ThreadedMotoServer
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    for key, value in {"AWS_ACCESS_KEY_ID": "team", "AWS_SECRET_ACCESS_KEY": "team-secret", "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}.items():
-        monkeypatch.setenv(key, value)
+    yield {"AWS_ACCESS_KEY_ID": "team", "AWS_SECRET_ACCESS_KEY": "team-secret", "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}
+    server.stop()
+
+
+@pytest.fixture
+def s3(s3_server, monkeypatch):
+    """A client of that server, whose bucket ``team`` is empty; the ``AWS_*`` variables point boto3,
+    s3fs and any process started here at it."""
     import boto3
 
+    for key, value in s3_server.items():
+        monkeypatch.setenv(key, value)
     client = boto3.client("s3")
     client.create_bucket(Bucket="team")
     yield client
-    server.stop()
+    for listed in client.get_paginator("list_objects_v2").paginate(Bucket="team"):
+        for item in listed.get("Contents", []):
+            client.delete_object(Bucket="team", Key=item["Key"])
+    client.delete_bucket(Bucket="team")
 
 
 def test_artifacts_under_a_file_url_and_on_s3_are_checked_before_loading(tmp_path, s3):
@@ -255,7 +265,10 @@ def test_a_serving_process_and_a_watcher_log_into_the_team_store(store, ip, s3, 
     api.set_store(store.url, artifact_root="s3://team/artifacts")
     for cell in TRAIN_CELLS:
         assert ip.run_cell(cell, store_history=True).success
-    api.promote(api.runs("wine")["run_id"][0], name="wine", alias="production")
+    warnings = api.current_session().tracker.flush()  # the run written whole, its model and data on S3
+    [run] = [api.get_run(r) for r in api.runs("wine")["run_id"]]
+    assert run.status == "finished" and run.model is not None, (run.status, run.warnings, warnings)
+    api.promote(run.run_id, name="wine", alias="production")
     assert s3.list_objects_v2(Bucket="team")["KeyCount"] >= 3  # the model, the data sample and snapshot
     live = ip.user_ns["test_df"].iloc[:40]
     card = ip.run_line_magic("mlops_serve", "wine@production --workers 1")
