@@ -27,10 +27,10 @@ def fill(url: str, n_runs: int) -> None:
 
     store = Store(url)
     with store.db.writing() as conn:
-        conn.execute(schema.experiments.insert().values(experiment_id=1, name="big", created_at=time.time()))
+        experiment = conn.execute(schema.experiments.insert().values(name="big", created_at=time.time())).inserted_primary_key[0]
         ids = [uuid.uuid4().hex for _ in range(n_runs)]
         conn.execute(schema.runs.insert(), [
-            {"run_id": r, "experiment_id": 1, "name": f"run-{i}", "status": "finished", "start_time": time.time() + i, "duration_s": 1.0}
+            {"run_id": r, "experiment_id": experiment, "name": f"run-{i}", "status": "finished", "start_time": time.time() + i, "duration_s": 1.0}
             for i, r in enumerate(ids)
         ])  # fmt: skip
         conn.execute(schema.params.insert(), [{"run_id": r, "key": f"param_{k}", "value": str(i % 7 + k)} for i, r in enumerate(ids) for k in range(10)])

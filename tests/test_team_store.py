@@ -192,6 +192,19 @@ def test_concurrent_writers_on_postgresql_lose_nothing(store, tmp_path):
     assert logged["label"].notna().sum() == 4 * 5 * 20
 
 
+@postgresql_store
+def test_a_clash_on_another_key_than_the_one_two_writers_race_for_is_refused(store):
+    """``insert_missing`` swallows only the clash of the row another writer added: here the experiments'
+    sequence lags a row written with its own id, so the new experiment clashes on its id, not its name."""
+    with store.db.writing() as conn:
+        conn.execute(schema.experiments.insert().values(experiment_id=1, name="first", created_at=time.time()))
+    with pytest.raises(ConflictError, match="experiments_pkey"):
+        store.write_run(make_run(experiment="second"))
+    assert store.count_runs() == 0
+    store.write_run(make_run(experiment="third"))  # the sequence moved on: the next experiment gets id 2
+    assert store.count_runs() == 1
+
+
 @pytest.fixture(scope="module")
 def s3_server():
     """An S3-compatible server (moto's, in this process, on 127.0.0.1) with a bucket ``team``, for the module."""

@@ -87,18 +87,18 @@ def fetch_tuples(conn: Connection, query) -> list[tuple]:
     return conn.execute(query).cursor.fetchall()
 
 
-def insert_missing(conn: Connection, insert) -> bool:
-    """Run ``insert`` unless its row's key is there already; whether it added the row.
+def insert_missing(conn: Connection, insert, present) -> None:
+    """Run ``insert`` unless the row it adds is there already (``present``, a query, finds it).
 
-    Safe when another writer adds the same key at this moment: SQLite's ``BEGIN IMMEDIATE`` keeps
+    Safe when another writer adds the same row at this moment: SQLite's ``BEGIN IMMEDIATE`` keeps
     the other out; elsewhere (PostgreSQL) the losing insert fails inside its own savepoint, which is
-    rolled back alone, and the transaction goes on."""
+    rolled back alone, and the transaction goes on. A clash on any other key is raised."""
     try:
         with conn.begin_nested():
             conn.execute(insert)
-        return True
     except sqlalchemy_exc.IntegrityError:
-        return False
+        if conn.execute(present).first() is None:
+            raise
 
 
 class Database:

@@ -26,7 +26,7 @@ def _experiment_id(conn: Connection, name: str) -> int:
     query = select(s.experiments.c.experiment_id).where(s.experiments.c.name == name)
     found = conn.execute(query).scalar()
     if found is None:  # new here; another writer may be adding it this moment
-        insert_missing(conn, s.experiments.insert().values(name=name, created_at=time.time()))
+        insert_missing(conn, s.experiments.insert().values(name=name, created_at=time.time()), query)
         found = conn.execute(query).scalar_one()
     return found
 
@@ -137,8 +137,9 @@ class RunsStore:
                     ],
                 )
             for d in run.datasets.values():
-                if conn.execute(select(s.data_profiles.c.digest).where(s.data_profiles.c.digest == d.digest)).first() is None:
-                    insert_missing(conn, s.data_profiles.insert().values(digest=d.digest, profile=json.dumps(d.profile)))
+                profile = select(s.data_profiles.c.digest).where(s.data_profiles.c.digest == d.digest)
+                if conn.execute(profile).first() is None:
+                    insert_missing(conn, s.data_profiles.insert().values(digest=d.digest, profile=json.dumps(d.profile)), profile)
             if run.datasets:
                 conn.execute(
                     s.datasets.insert(),
