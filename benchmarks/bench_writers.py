@@ -1,6 +1,10 @@
 """Many writers on one SQLite store: nothing lost, no "database is locked" reaching anyone, no duplicate version.
 
-    python benchmarks/bench_writers.py [--seconds 60] [--json] [--no-baseline]
+    python benchmarks/bench_writers.py [--seconds 60] [--json] [--no-baseline] [--postgresql]
+
+``--postgresql``: the same on a PostgreSQL store (a throw-away server on 127.0.0.1, as the tests
+start it; durable settings), artifacts in the temporary folder; the lock wait timed there is a
+promotion's ``SELECT ... FOR UPDATE``, and there is no ``PRAGMA integrity_check``.
 
 In a fresh temporary store, for ``--seconds``, at once: two tracking kernels (IPython shells with the
 extension, each running ``%%mlops_train`` cells in a loop), a two-worker serving process logging
@@ -34,23 +38,34 @@ import requests
 
 LOCKED = "database is locked"
 NAME = "wine"
+STORE: dict[str, str] = {}  # "url": the PostgreSQL store of --postgresql (else the temporary folder's SQLite)
 
-# Every child process runs this first: it times each BEGIN IMMEDIATE (the wait for the write lock)
-# and prints its figures as one "STATS {...}" line when it exits. Each says READY once set up; the
-# benchmark then sends every one the same deadline. MLOPS_MAGIC_STORE is the store.
+# Every child process runs this first: it times each BEGIN IMMEDIATE (the wait for the write lock;
+# on PostgreSQL each SELECT ... FOR UPDATE, and it counts the transactions that wrote) and prints its
+# figures as one "STATS {...}" line when it exits. Each says READY once set up; the benchmark then
+# sends every one the same deadline. MLOPS_MAGIC_STORE is the store.
 PRELUDE = """
-import atexit, json, sys, time
+import atexit, json, os, sys, time
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 STATS = {"role": sys.argv[2], "transactions": 0, "longest_wait_s": 0.0, "done": []}
+PG = os.environ["MLOPS_MAGIC_STORE"].startswith("postgresql")
+def _locks(statement):
+    return statement.rstrip().endswith("FOR UPDATE") if PG else statement.startswith("BEGIN IMMEDIATE")
 @event.listens_for(Engine, "before_cursor_execute")
 def _before(conn, cursor, statement, *args):
-    if statement.startswith("BEGIN IMMEDIATE"):
+    if _locks(statement):
         conn.info["begun"] = time.perf_counter()
+    if PG and statement.startswith(("INSERT", "UPDATE", "DELETE")):
+        conn.info["wrote"] = True
+@event.listens_for(Engine, "commit")
+def _commit(conn):
+    if conn.info.pop("wrote", False):
+        STATS["transactions"] += 1
 @event.listens_for(Engine, "after_cursor_execute")
 def _after(conn, cursor, statement, *args):
-    if statement.startswith("BEGIN IMMEDIATE"):
-        STATS["transactions"] += 1
+    if _locks(statement):
+        STATS["transactions"] += not PG  # on PostgreSQL: counted at commit
         STATS["longest_wait_s"] = max(STATS["longest_wait_s"], time.perf_counter() - conn.info.pop("begun"))
 atexit.register(lambda: print("STATS " + json.dumps(STATS), flush=True))
 import mlops_magic as mm
@@ -115,7 +130,7 @@ class Child:
     """A writer process: started, set up (it says READY), then sent the deadline."""
 
     def __init__(self, program: str, folder: str, role: str, *extra: str):
-        env = {**os.environ, "MLOPS_MAGIC_STORE": folder}
+        env = {**os.environ, "MLOPS_MAGIC_STORE": STORE.get("url", folder), "MLOPS_MAGIC_ARTIFACTS": str(Path(folder) / "artifacts")}
         self.process = subprocess.Popen(
             [sys.executable, "-c", PRELUDE + program, folder, role, "", *extra],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
@@ -188,10 +203,11 @@ def measure(seconds: float, baseline: bool = True) -> dict:
     from mlops_magic.store import Store
 
     folder = tempfile.mkdtemp(prefix="bench-writers-")
-    mm.set_store(folder)
+    location, artifacts = STORE.get("url", folder), str(Path(folder) / "artifacts")
+    mm.set_store(location, artifact_root=artifacts)
     shell = InteractiveShell.instance()
     shell.run_line_magic("load_ext", "mlops_magic")
-    mm.set_store(folder)
+    mm.set_store(location, artifact_root=artifacts)
     for cell in SEED:
         if not shell.run_cell(cell, store_history=True).success:
             raise RuntimeError(f"the seed cell failed: {cell.splitlines()[0]}")
@@ -230,12 +246,12 @@ def measure(seconds: float, baseline: bool = True) -> dict:
     mm.stop(NAME)
     shell.run_line_magic("unload_ext", "mlops_magic")
 
-    store = Store(folder)
+    store = Store(location, artifacts)
     with store.db.reading() as connection:
         count = {t: connection.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar() for t in ("runs", "predictions", "requests_log", "model_versions", "events")}
         versions = [v for (v,) in connection.exec_driver_sql(f"SELECT version FROM model_versions WHERE name = '{NAME}' ORDER BY version")]
         labelled = connection.exec_driver_sql("SELECT count(*) FROM predictions WHERE label IS NOT NULL").scalar()
-        integrity = connection.exec_driver_sql("PRAGMA integrity_check").scalar()
+        integrity = connection.exec_driver_sql("PRAGMA integrity_check").scalar() if "url" not in STORE else None
     runs = store.runs_frame()
     statuses = dict(zip(runs["run_id"], runs["status"]))
     logged = mm.predictions(NAME)["prediction_id"]
@@ -280,12 +296,25 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--no-baseline", action="store_true", help="skip the kernel tracking alone")
+    parser.add_argument("--postgresql", action="store_true", help="on a PostgreSQL store (a throw-away server)")
     args = parser.parse_args()
-    figures = measure(args.seconds, baseline=not args.no_baseline)
+    server = None
+    if args.postgresql:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from tests.postgres_support import PostgresServer
+
+        server = PostgresServer.start(durable=True)
+        STORE["url"] = server.url(server.new_database())
+    try:
+        figures = measure(args.seconds, baseline=not args.no_baseline)
+    finally:
+        if server is not None:
+            server.stop()
     if args.json:
         print(json.dumps(figures))
         return
-    print(f"{args.seconds:.0f} s, 8 writers on one SQLite store (WAL, BEGIN IMMEDIATE, busy timeout):")
+    kind = "PostgreSQL store (lock wait: SELECT ... FOR UPDATE)" if args.postgresql else "SQLite store (WAL, BEGIN IMMEDIATE, busy timeout)"
+    print(f"{args.seconds:.0f} s, 8 writers on one {kind}:")
     for key, value in figures.items():
         print(f"  {key:26s} {value}")
     if figures["runs_per_s_alone"]:

@@ -6,7 +6,7 @@ retraining job) write at once without losing a write. On PostgreSQL (or any othe
 writes run at READ COMMITTED and reads at REPEATABLE READ, whatever the server's default, so a read
 is one snapshot and a write that waited for a lock sees what the holder committed.
 
-A URL's password is never shown: messages and ``repr``s name the store by ``safe_url``.
+A URL's password is not shown: messages and ``repr``s name the store by ``safe_url``.
 """
 
 from __future__ import annotations
