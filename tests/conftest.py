@@ -27,6 +27,14 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("store_kind", ["sqlite", "postgresql"], indirect=True)
 
 
+def pytest_collection_modifyitems(items):
+    """Every test that needs the PostgreSQL server carries the ``postgresql`` marker (``-m "not postgresql"`` leaves them out)."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if params.get("store_kind") == "postgresql" or {"postgres_server", "postgres_url"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.postgresql)
+
+
 @pytest.fixture
 def store_kind(request) -> str:
     return getattr(request, "param", "sqlite")
