@@ -232,13 +232,17 @@ class MonitoringStore:
             return int(conn.execute(select(func.coalesce(func.sum(a.c.n), 0)).where(a.c.model == model, a.c.shadow.is_(False))).scalar_one())
 
     def newest_version(self, model: str, until: float | None = None) -> int | None:
-        """The version that answered ``model``'s newest prediction (shadow rows answer nothing): the one served."""
-        p = s.predictions
+        """The version that answered ``model``'s newest prediction (shadow rows answer nothing): the one
+        served; once a retention setting has thinned every row, the newest in the aggregates."""
+        p, a = s.predictions, s.prediction_aggregates
         query = select(p.c.version).where(p.c.model == model, p.c.shadow.is_(False)).order_by(p.c.time.desc()).limit(1)
+        summed = select(a.c.version).where(a.c.model == model, a.c.shadow.is_(False), a.c.n > 0).order_by(a.c.bucket.desc(), a.c.version.desc()).limit(1)
         if until is not None:
             query = query.where(p.c.time <= until)
+            summed = summed.where(a.c.bucket < bucket_of(until) + 1)
         with self.db.reading() as conn:
-            return conn.execute(query).scalar()
+            found = conn.execute(query).scalar()
+            return found if found is not None else conn.execute(summed).scalar()
 
     def _shadows_among_newest(self, model: str, rows: int, until: float | None) -> bool:
         """Whether ``model``'s newest ``rows`` predictions hold a shadow row: when none do, no answered
