@@ -283,11 +283,18 @@ class MonitoringStore:
         base = [p.c.prediction_id, p.c.time, p.c.version, p.c.variant, p.c.shadow, *columns]
         win = _floor_int((literal(end, Float) - p.c.time) / seconds, self.db.engine.dialect.name).label("win")
         low = end - seconds * max_windows
-        parts = [
-            select(*base, win).where(p.c.model == model, p.c.shadow.is_(False), p.c.time >= start, p.c.time < stop, p.c.time > low, p.c.time <= end)
+        parts = [  # one bound a side: given two, SQLite may search the index by the wider one
+            select(*base, win).where(
+                p.c.model == model, p.c.shadow.is_(False), p.c.time >= start if start > low else p.c.time > low, p.c.time < stop if stop <= end else p.c.time <= end
+            )
             for start, stop in ranges
         ]
         answered = union_all(*parts).cte("edges") if len(parts) > 1 else parts[0].cte("edges")
+        a = s.prediction_aggregates
+        shadowed = select(a.c.bucket).where(a.c.model == model, a.c.shadow.is_(True), a.c.bucket >= bucket_of(low), a.c.bucket <= bucket_of(end)).limit(1)
+        with self.db.reading() as conn:
+            if conn.execute(shadowed).first() is None:  # no shadow row in range: no probe of the primary key per row
+                return select(answered).subquery()
         return union_all(select(answered), _shadows_of(answered, model, columns, until)).subquery()
 
     def _grouped(self, sub, counted: bool, task: str):
