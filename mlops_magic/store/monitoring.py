@@ -34,10 +34,11 @@ from sqlalchemy import (
 from ..errors import InvalidInputError
 from . import schema as s
 from .aggregates import BUCKET_S, CONFIDENCE_BINS, NO_BIN, bucket_of
+from .database import fetch_tuples
 from .loop import write_event
 from .predictions import SHADOW_SUFFIX
 
-REQUEST_ROWS_CAP = 200_000
+REQUEST_ROWS_CAP = 50_000  # requests read for the health windows; above, every k-th (percentiles over 1,000 a window of 50)
 THIN_BATCH = 100_000  # raw rows deleted per transaction when a retention setting thins the log
 EDGE_S = 1e-3  # a bucket this close to a window edge is read as rows: a float's rounding never moves a row across
 SAMPLE_ROWS = 200  # rows per window read for what needs each row's probabilities (ROC AUC, rows logged without a confidence)
@@ -450,6 +451,5 @@ class MonitoringStore:
             query = select(r.c.time, r.c.version, r.c.status_code, r.c.latency_ms).where(*where)
             if step > 1:
                 query = query.where(and_(r.c.request_id % step == 0))
-            rows = conn.execute(query.order_by(r.c.time)).all()
-        # plain tuples: pandas probing each SQLAlchemy Row for attributes costs more than the query
-        return pd.DataFrame(list(map(tuple, rows)), columns=["time", "version", "status_code", "latency_ms"]), step
+            rows = fetch_tuples(conn, query.order_by(r.c.time))  # plain tuples: a Row per request costs more than the query
+        return pd.DataFrame(rows, columns=["time", "version", "status_code", "latency_ms"]), step
