@@ -80,11 +80,11 @@ def peak_mib() -> float:
 
 def phase(name: str, folder: Path) -> dict:
     """One measured step, in its own process (so its peak memory is its own)."""
-    import mlops_magic as mm
-    from mlops_magic.monitoring.sketch import DriftSketch
-
     import scipy.spatial.distance  # noqa: F401  imports out of the timing, as in a kernel that has computed anything
     import scipy.stats  # noqa: F401
+
+    import mlops_magic as mm
+    from mlops_magic.monitoring.sketch import DriftSketch
 
     reference, current = folder / "reference.parquet", folder / "current.parquet"
     base = peak_mib()
