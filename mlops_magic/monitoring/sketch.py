@@ -56,7 +56,7 @@ def chunks_of(source, columns: list[str] | None = None, chunk_rows: int = CHUNK_
         import pyarrow.parquet as pq
 
         try:
-            files = [pq.ParquetFile(f) for f in ds.dataset(str(source), format="parquet").files]
+            files = [pq.ParquetFile(f, pre_buffer=False) for f in ds.dataset(str(source), format="parquet").files]  # pre-buffered, a file's row groups stay in memory
         except (OSError, ValueError) as exc:
             raise InvalidInputError(f"cannot read {str(source)!r} as parquet ({exc}): give a DataFrame, a parquet file or folder, or a function returning chunks.") from None
         # one file at a time, one thread (the dataset reader's read-ahead threads cost more than they gain here);
