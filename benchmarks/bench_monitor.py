@@ -1,33 +1,50 @@
-"""``%mlops_monitor`` on a store holding 1,000,000 logged predictions with feedback: time to render.
+"""``%mlops_monitor`` on stores holding 1,000,000 and 10,000,000 logged predictions with feedback.
 
-Builds the store once (a wine classifier; predictions logged through ``store.log_predictions`` in
-batches as the serving process does, with the answered class's confidence, feedback for every
-one, a request record per 10), then times
-``mm.monitor`` plus building the dashboard widget and its static HTML: a cold call (fresh process:
-imports, the skops model load) and warm calls. The baseline is reading the whole log as
-``mm.predictions`` does, in the same run. Then domain metrics (a cost matrix, a per-class recall, a
-function, a slice) against accuracy alone, on the same store.
+Builds one store per size (a wine classifier; predictions logged through ``store.log_predictions``
+in batches, as the serving process's writer does, each with the answered class's confidence and
+its label already known, so the build needs no second pass; a request record per 10), then per
+size times:
 
-    python benchmarks/bench_monitor.py [--rows 1000000] [--store /tmp/bench-monitor]
+- the dashboard over count windows (``--window 1000``, 50 windows: ``mm.monitor`` plus the widget
+  and its static HTML), a first call (model load) and warm calls;
+- ``--window 1h`` (50 windows: every row of the store is in range), summed from the per-minute
+  aggregates; the baseline is today's path before them, the same grouped query over every row in
+  range (``GROUP BY floor((end - time) / 3600)`` over the index), measured in the same run, and the
+  two results are checked equal;
+- the writer: rows per second into the store (the aggregates kept in the same transaction).
+
+With ``--postgres`` the same runs on a throwaway PostgreSQL 15 server the benchmark starts (as
+the ``postgres`` user, in a temporary folder, on 127.0.0.1 and a free port) when the store works
+on PostgreSQL. Then domain metrics (a cost matrix, a per-class recall, a function, a slice) against
+accuracy alone, on the largest SQLite store.
+
+    python benchmarks/bench_monitor.py [--rows 1000000,10000000] [--postgres] [--keep]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import shutil
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
+import orjson
 
 BATCH = 50_000
+SPACING_S = 0.01  # 100 predictions a second: 10,000,000 rows span 28 hours
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
-def build(store_dir: Path, rows: int) -> None:
+def build(location: str, artifacts: Path, rows: int) -> float:
+    """A store at ``location`` with ``rows`` labelled predictions ending now; returns rows per second logged."""
     from sklearn.datasets import load_wine
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -36,7 +53,7 @@ def build(store_dir: Path, rows: int) -> None:
     import mlops_magic as mm
     from mlops_magic import api
 
-    mm.set_store(str(store_dir))
+    mm.set_store(location, artifact_root=str(artifacts))
     frame = load_wine(as_frame=True).frame
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
     with api.run("bench", name="wine", data=frame, target="target") as active:
@@ -45,29 +62,108 @@ def build(store_dir: Path, rows: int) -> None:
     version = api.promote(active.run_id, name="wine").version
     store = api.get_store()
     X = frame.drop(columns="target")
-    records = X.to_dict(orient="records")
+    records = [orjson.dumps(r).decode() for r in X.to_dict(orient="records")]  # encoded as the serving writer sends them
     outputs = model.predict(X).tolist()
     confidences = model.predict_proba(X).max(axis=1).tolist()  # the answered class's probability, as serving logs it
     labels = frame["target"].tolist()
     rng = np.random.default_rng(0)
-    start = time.time() - rows * 0.01
+    start = time.time() - rows * SPACING_S
+    spent = 0.0
     for offset in range(0, rows, BATCH):
-        picks = rng.integers(0, len(X), size=min(BATCH, rows - offset))
-        ids = [uuid.uuid4().hex for _ in picks]
-        times = [start + (offset + i) * 0.01 for i in range(len(picks))]
-        store.log_predictions(
-            [
-                {"prediction_id": pid, "time": t, "model": "wine", "version": version, "variant": None, "shadow": False,
-                 "inputs": records[k], "output": outputs[k], "latency_ms": 1.0 + k % 7, "confidence": confidences[k]}
-                for pid, t, k in zip(ids, times, picks)
-            ]
-        )
-        store.log_requests(
-            [{"time": times[i], "model": "wine", "version": version, "status_code": 200, "latency_ms": 1.0 + i % 7, "n_rows": 10}
-             for i in range(0, len(picks), 10)]
-        )
-        store.log_feedback(ids, [labels[k] for k in picks])
-        print(f"  logged {offset + len(picks):,} predictions", flush=True)
+        picks = rng.integers(0, len(X), size=min(BATCH, rows - offset)).tolist()
+        times = [start + (offset + i) * SPACING_S for i in range(len(picks))]
+        predictions = [
+            {"prediction_id": f"{offset + i:012x}", "time": t, "model": "wine", "version": version, "variant": None, "shadow": False,
+             "inputs": records[k], "output": outputs[k], "latency_ms": 1.0 + k % 7, "confidence": confidences[k],
+             "label": labels[k], "label_time": t + 1.0}
+            for i, (t, k) in enumerate(zip(times, picks))
+        ]  # fmt: skip
+        requests = [
+            {"time": times[i], "model": "wine", "version": version, "status_code": 200, "latency_ms": 1.0 + i % 7, "n_rows": 10}
+            for i in range(0, len(picks), 10)
+        ]
+        started = time.perf_counter()
+        store.log_served(predictions, requests)
+        spent += time.perf_counter() - started
+        if (offset // BATCH) % 20 == 0:
+            print(f"  logged {offset + len(picks):,} predictions", flush=True)
+    return rows / spent
+
+
+def render_once() -> tuple[float, str]:
+    from mlops_magic import api
+    from mlops_magic.widgets.monitor import MonitorDashboard
+
+    started = time.perf_counter()
+    dashboard = MonitorDashboard(api.monitor("wine", window=1000, metric="accuracy", min_value=0.9))
+    dashboard._repr_html_()
+    return time.perf_counter() - started, dashboard.report.summary()
+
+
+def hourly_once() -> float:
+    import mlops_magic as mm
+
+    started = time.perf_counter()
+    mm.monitor("wine", window="1h", record=False)
+    return time.perf_counter() - started
+
+
+def grouped_over_rows(store, seconds: float = 3600.0, windows: int = 50):
+    """Today's path before the aggregates: one grouped query over every row of the windows' range."""
+    from mlops_magic.store import schema as s
+
+    end = time.time()
+    p = s.predictions
+    columns = [p.c.output, p.c.label, p.c.confidence]
+    return store._grouped(store._edge_rows("wine", [(end - seconds * windows, end + 1)], end, seconds, windows, end, columns), False, "classification"), end
+
+
+def same_groups(store, seconds: float = 3600.0, windows: int = 50) -> bool:
+    """Whether the aggregates give the rows' own counts per window (output, label, confidence bin)."""
+    import pandas as pd
+
+    rows, end = grouped_over_rows(store, seconds, windows)
+    keys = ["win", "version", "variant", "shadow", "output", "label", "bin"]
+    raw = pd.DataFrame(list(map(tuple, rows)), columns=[*keys[:4], "labelled", "n", "first", "last", "newest", *keys[4:], "sum_confidence"])
+    summed = store.prediction_windows("wine", seconds=seconds, max_windows=windows, until=end)
+    summed["output"] = summed["output"].map(str)
+    summed["label"] = summed["label"].map(str)
+    raw["output"] = raw["output"].map(lambda t: str(int(t)))
+    raw["label"] = raw["label"].map(lambda t: str(int(t)))
+
+    def totals(frame):
+        frame = frame.fillna({"variant": "", "bin": -1})
+        return frame.groupby(keys)[["n", "sum_confidence"]].sum().sort_index()
+
+    a, b = totals(raw), totals(summed)
+    return a.index.equals(b.index) and (a["n"] == b["n"]).all() and np.allclose(a["sum_confidence"], b["sum_confidence"], rtol=1e-9)
+
+
+def measure(label: str, location: str, artifacts: Path, rows: int, reuse: bool) -> dict:
+    import mlops_magic as mm
+
+    fresh = not reuse or (location.startswith("sqlite") and not Path(location.split("///", 1)[1]).exists())
+    rate = None
+    if fresh:
+        started = time.perf_counter()
+        rate = build(location, artifacts, rows)
+        print(f"  built in {time.perf_counter() - started:.0f} s")
+    mm.set_store(location, artifact_root=str(artifacts))
+    store = mm.get_store()
+    print(f"{label}: {store.count_predictions('wine'):,} predictions")
+    cold, summary = render_once()
+    warm = statistics.median(render_once()[0] for _ in range(3))
+    hourly = [hourly_once() for _ in range(4)]
+    started = time.perf_counter()
+    grouped_over_rows(store)
+    baseline = time.perf_counter() - started
+    equal = same_groups(store)
+    result = {"label": label, "rows": rows, "cold": cold, "warm": warm, "hourly_first": hourly[0], "hourly": statistics.median(hourly[1:]),
+              "baseline": baseline, "equal": equal, "rate": rate, "summary": summary}  # fmt: skip
+    print(f"  --window 1000: first call {cold:.2f} s, then {warm:.2f} s; --window 1h: {result['hourly']:.2f} s "
+          f"(first {hourly[0]:.2f} s); rows grouped in SQL: {baseline:.2f} s; equal: {'yes' if equal else 'NO'}")  # fmt: skip
+    print(f"  {summary}")
+    return result
 
 
 def wine_cost_fn(y_true, y_pred):
@@ -114,55 +210,69 @@ def drop_wine_cost() -> None:
         api.drop_metric("wine_cost")
 
 
-def render_once() -> tuple[float, str]:
-    from mlops_magic import api
-    from mlops_magic.widgets.monitor import MonitorDashboard
+@contextlib.contextmanager
+def postgres_server(folder: Path):
+    """A throwaway PostgreSQL 15 server in ``folder`` on 127.0.0.1 and a free port: its SQLAlchemy URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    data = folder / "pgdata"
+    data.mkdir(parents=True)
+    user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if user:
+        shutil.chown(folder, "postgres")
+        shutil.chown(data, "postgres")
+    subprocess.run([*user, str(PG_BIN / "initdb"), "-D", str(data), "-U", "bench", "--auth=trust"], check=True, capture_output=True)
+    options = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={folder} -c shared_buffers=1GB -c max_wal_size=8GB -c synchronous_commit=off"
+    subprocess.run([*user, str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start"], check=True, capture_output=True)
+    try:
+        subprocess.run([*user, str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "bench", "store"], check=True, capture_output=True)
+        yield f"postgresql+psycopg://bench@127.0.0.1:{port}/store"
+    finally:
+        subprocess.run([*user, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"], capture_output=True)
 
-    started = time.perf_counter()
-    dashboard = MonitorDashboard(api.monitor("wine", window=1000, metric="accuracy", min_value=0.9))
-    dashboard._repr_html_()
-    return time.perf_counter() - started, dashboard.report.summary()
+
+def curve(results: list[dict]) -> None:
+    print("\nthe curve (50 windows each; medians of warm calls; the baseline groups every row in range in SQL):")
+    print(f"  {'store':28s} {'rows':>12s} {'--window 1000':>14s} {'--window 1h':>12s} {'1h baseline':>12s} {'ratio':>7s} {'< 2 s':>6s} {'writer rows/s':>14s}")
+    for r in results:
+        fast = "yes" if max(r["warm"], r["hourly"]) < 2 else "NO"
+        rate = f"{r['rate']:,.0f}" if r["rate"] else "-"
+        print(f"  {r['label']:28s} {r['rows']:>12,} {r['warm']:>12.2f} s {r['hourly']:>10.2f} s {r['baseline']:>10.2f} s {r['baseline'] / r['hourly']:>6.1f}x {fast:>6s} {rate:>14s}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--store", default=None, help="reuse (or create) the store here instead of a temp folder")
+    parser.add_argument("--rows", default="1000000,10000000", help="sizes, comma-separated")
+    parser.add_argument("--folder", default=None, help="build (or reuse, with --keep) the stores here instead of a temp folder")
+    parser.add_argument("--keep", action="store_true", help="keep the stores (and reuse those already built there)")
+    parser.add_argument("--postgres", action="store_true", help="also on a throwaway PostgreSQL 15 server")
     args = parser.parse_args()
-    folder = Path(args.store) if args.store else Path(tempfile.mkdtemp(prefix="bench-monitor-"))
-    import mlops_magic as mm
-
-    if not (folder / "store.db").exists():
-        started = time.perf_counter()
-        build(folder, args.rows)
-        print(f"built the store in {time.perf_counter() - started:.0f} s")
-    mm.set_store(str(folder))
-    size = (folder / "store.db").stat().st_size / 2**20
-    print(f"store: {mm.get_store().count_predictions('wine'):,} predictions, {size:.0f} MiB at {folder}")
+    sizes = [int(n) for n in args.rows.split(",")]
+    folder = Path(args.folder) if args.folder else Path(tempfile.mkdtemp(prefix="bench-monitor-"))
+    folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     import matplotlib.figure  # noqa: F401  what a kernel that trained and saved a model has imported already
     import sklearn.linear_model  # noqa: F401
     import skops.io  # noqa: F401
 
-    imports = time.perf_counter() - started
-    cold, summary = render_once()
-    warm = statistics.median(render_once()[0] for _ in range(3))
-    print(f"%mlops_monitor render: first call {cold:.2f} s (model load from the store, after {imports:.1f} s of imports")
-    print(f"  a training kernel has done: sklearn, skops, matplotlib), then {warm:.2f} s (median of 3)")
-    print(f"  {summary}")
-    print(f"  under 2 s: first call {'yes' if cold < 2 else 'NO'}, later calls {'yes' if warm < 2 else 'NO'}")
-    started = time.perf_counter()
-    hourly = mm.monitor("wine", window="1h", record=False)
-    print(
-        f"time windows (--window 1h, {int(hourly.windows['n_predictions'].sum()):,} predictions in the shown range): "
-        f"{time.perf_counter() - started:.2f} s (every row in range is aggregated)"
-    )
+    print(f"imports a training kernel has done (sklearn, skops, matplotlib): {time.perf_counter() - started:.1f} s, not in the timings")
+    results = []
+    for rows in sizes:
+        store = folder / f"sqlite-{rows}"
+        results.append(measure(f"SQLite {rows:,}", f"sqlite:///{store / 'store.db'}", store / "artifacts", rows, args.keep))
+    if args.postgres:
+        with postgres_server(Path(tempfile.mkdtemp(prefix="bench-monitor-pg-"))) as url:
+            from sqlalchemy import create_engine, text
+
+            for rows in sizes:
+                database = f"store{rows}"
+                with create_engine(url, isolation_level="AUTOCOMMIT").connect() as conn:
+                    conn.execute(text(f"CREATE DATABASE {database}"))
+                results.append(measure(f"PostgreSQL {rows:,}", url.rsplit("/", 1)[0] + f"/{database}", folder / f"pg-{rows}-artifacts", rows, False))
+    curve(results)
     domain_metrics()
-    started = time.perf_counter()
-    mm.get_store().predictions_frame("wine", include_shadow=False)
-    baseline = time.perf_counter() - started
-    print(f"baseline: reading the whole log (store.predictions_frame) {baseline:.1f} s; the dashboard is {baseline / warm:.0f}x faster")
-    if not args.store:
+    if not args.keep:
         shutil.rmtree(folder, ignore_errors=True)
     return 0
 

@@ -25,6 +25,8 @@ _API = {
     "replay",
     "monitor",
     "drift",
+    "drift_sketch",
+    "set_retention",
     "check_data",
     "set_policy",
     "retrain",

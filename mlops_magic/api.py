@@ -312,6 +312,21 @@ def predictions(name: str, *, since: float | None = None, include_shadow: bool =
     return get_store().predictions_frame(name, since=since, include_shadow=include_shadow)
 
 
+def set_retention(name: str, keep: str | int | None) -> dict[str, Any]:
+    """Bound the prediction log of model ``name``: keep the raw rows of the last ``keep`` (a
+    duration, ``"30d"``) or its newest ``keep`` predictions (a number), ``None`` to keep everything.
+    Older rows are deleted now and as serving writes more; the per-minute aggregates stay, so the
+    time windows still show them (count windows, samples and drift read the kept rows).
+    Returns the setting and the rows deleted now."""
+    from .monitoring.windows import parse_retention
+
+    spec = parse_retention(keep)
+    store = get_store()
+    store.model_versions(name)  # NotFoundError names the fix
+    deleted = store.set_retention(name, spec.text if spec else None, spec.seconds if spec else None, spec.count if spec else None)
+    return {"model": name, **store.retention(name), "deleted": deleted}
+
+
 # --- monitoring --------------------------------------------------------------------------------
 
 
@@ -344,14 +359,30 @@ def monitor(
 
 
 def drift(reference, current, *, columns: list[str] | None = None, categorical: list[str] | None = None, alpha: float = 0.05, correction: str = "bonferroni"):
-    """Data drift of ``current`` against ``reference`` (two DataFrames), column by column: a ``DriftReport``.
+    """Data drift of ``current`` against ``reference``, column by column: a ``DriftReport``.
 
     KS (small samples) or normalised Wasserstein (large) for numeric columns, chi-square for
     categorical ones, PSI and Jensen-Shannon for all; p-values corrected for the number of tests.
+    Two DataFrames are compared exactly. Data too large to hold is streamed: ``reference`` may be a
+    ``DriftSketch`` (``drift_sketch``), and either side a parquet file or folder, or a function
+    returning an iterable of DataFrames (chunks); then the reference is compared as a sketch.
     """
     from .monitoring.drift import drift_frames
+    from .monitoring.sketch import DriftSketch, drift_sketched, sketch_reference, streams
 
+    if streams(reference) or streams(current):
+        sketch = reference if isinstance(reference, DriftSketch) else sketch_reference(reference, columns, categorical)
+        return drift_sketched(sketch, current, columns=columns, alpha=alpha, correction=correction)
     return drift_frames(reference, current, columns=columns, categorical=categorical, alpha=alpha, correction=correction)
+
+
+def drift_sketch(reference, *, columns: list[str] | None = None, categorical: list[str] | None = None):
+    """The reference of ``drift`` as a ``DriftSketch`` (``.save(path)``, ``DriftSketch.load(path)``),
+    read in chunks: a DataFrame, a parquet file or folder, or a function returning an iterable of
+    DataFrames (called twice). Counts are exact; see ``monitoring/sketch.py`` for what is not."""
+    from .monitoring.sketch import sketch_reference
+
+    return sketch_reference(reference, columns, categorical)
 
 
 def check_data(frame, *, target: str | None = None, task: str | None = None, cv: int = 5, baseline: bool = True):

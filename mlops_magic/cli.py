@@ -68,6 +68,14 @@ def _monitor_check(args) -> int:
     return 1 if fired else 0
 
 
+def _monitor_retention(args) -> int:
+    from . import api
+    from .monitoring.windows import retention_line
+
+    print(retention_line(api.set_retention(args.model, args.keep)))
+    return 0
+
+
 def _monitor_policy(args) -> int:
     from . import api
     from .loop.actions import describe
@@ -258,6 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
     policy.add_argument("model")
     add_policy_flags(policy.add_argument)
     policy.set_defaults(handler=_monitor_policy)
+    retention = monitor_commands.add_parser("retention", help="bound the prediction log: keep raw rows of the last --keep 30d, or the newest --keep N")
+    retention.add_argument("model")
+    retention.add_argument("--keep", required=True, help="a duration (30d, 12h), a number of predictions (1000000), or all")
+    retention.set_defaults(handler=_monitor_retention)
 
     watch = commands.add_parser("watch", help="evaluate the retraining policies on an interval and act (one watcher per model)")
     watch.add_argument("name", nargs="?", default=None, help="the model to watch (default: every model with a retraining policy)")

@@ -187,6 +187,7 @@ class MLOpsMagic(Magics):
     @argument("--windows", type=int, default=50, help="how many past windows to show (default 50)")
     @argument("--backtest", action="store_true", help="replay past windows: how many alerts would the policy have fired? (stores nothing)")
     @argument("--slice", action="append", nargs="+", default=None, help="show (and with --min/--max, watch) the rows whose logged inputs match a pandas query (repeatable)")
+    @argument("--keep", default=None, help="bound the prediction log: keep raw rows of the last 30d, or the newest N (the aggregates stay); all: everything")
     @line_magic
     def mlops_monitor(self, line):
         """Show how a served model is doing: performance per window, drift, health, alerts.
@@ -210,6 +211,11 @@ class MLOpsMagic(Magics):
                 )  # fmt: skip
         if (args.min_value is not None or args.max_value is not None) and args.metric is None:
             raise UsageError("--min/--max need --metric NAME, e.g. --metric accuracy --min 0.85.")
+        if args.keep is not None:
+            from .monitoring.windows import retention_line
+
+            with user_errors():
+                print(retention_line(api.set_retention(args.name, args.keep)))
         from .widgets.monitor import MonitorDashboard
 
         def refresh():

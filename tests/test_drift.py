@@ -197,3 +197,98 @@ def test_bad_input_is_named():
         drift_frames(frame, frame, columns=["z"])
     with pytest.raises(InvalidInputError, match="alpha"):
         drift_frames(frame, frame, alpha=2)
+
+
+# --- at scale: the reference as a sketch, the current streamed -----------------------------------
+
+
+def scale_frames(rng, n: int = 30_000):
+    """Shapes a sketch must bin well: a normal shifted and widened, a heavy tail, integers with a
+    new value, a column moved far beyond the reference's range, missing values, categories."""
+    reference = pd.DataFrame(
+        {
+            "shift": rng.normal(0, 1, n), "wide": rng.normal(0, 1, n), "tail": rng.lognormal(0, 1, n),
+            "ints": rng.integers(0, 5, n).astype(float), "far": rng.normal(0, 1, n),
+            "gaps": np.where(rng.random(n) < 0.1, np.nan, rng.normal(0, 1, n)), "same": rng.normal(0, 1, n),
+            "city": rng.choice(["north", "south", "east"], n, p=[0.5, 0.3, 0.2]),
+        }
+    )  # fmt: skip
+    current = pd.DataFrame(
+        {
+            "shift": rng.normal(0.3, 1, n), "wide": rng.normal(0, 2, n), "tail": rng.lognormal(0.2, 1.1, n),
+            "ints": rng.integers(0, 6, n).astype(float), "far": rng.normal(10, 1, n),
+            "gaps": np.where(rng.random(n) < 0.2, np.nan, rng.normal(0, 1, n)), "same": rng.normal(0, 1, n),
+            "city": rng.choice(["north", "south", "east", "west"], n, p=[0.3, 0.3, 0.2, 0.2]),
+        }
+    )  # fmt: skip
+    return reference, current
+
+
+def test_a_sketched_reference_gives_the_exact_statistics_within_the_stated_tolerance(rng, tmp_path):
+    from mlops_magic.monitoring.sketch import SAMPLE_ROWS, WASSERSTEIN_TOLERANCE, DriftSketch
+
+    reference, current = scale_frames(rng)
+    exact = row_table(api.drift(reference, current))
+    sketch = api.drift_sketch(reference)
+    path = sketch.save(tmp_path / "reference.json")
+    streamed = api.drift(DriftSketch.load(path), lambda: (current.iloc[i : i + 7000] for i in range(0, len(current), 7000)))
+    got = row_table(streamed)
+    numeric = exact["kind"] == "numeric"
+    assert (got.loc[numeric, "test"] == "wasserstein").all() and (got.loc[numeric, "note"] == "sketch").all()
+    assert np.abs(got.loc[numeric, "statistic"] - exact.loc[numeric, "statistic"]).max() <= WASSERSTEIN_TOLERANCE
+    assert np.abs(got["psi"] - exact["psi"]).max() <= 1e-3 and np.abs(got["js_distance"] - exact["js_distance"]).max() <= 1e-3
+    exact_where_exact = ["n_reference", "n_current", "missing_reference", "missing_current", "missing_p_value"]
+    assert got[exact_where_exact].equals(exact[exact_where_exact])
+    city = got.loc["city"]  # category counts are exact: so are chi-square, PSI and JS
+    assert (city["statistic"], city["p_value"], city["psi"]) == tuple(exact.loc["city", ["statistic", "p_value", "psi"]])
+    assert sorted(streamed.drifted_columns) == sorted(c for c in exact.index if c != "same") == sorted(api.drift(reference, current).drifted_columns)
+    assert len(reference) < SAMPLE_ROWS  # the sample is the whole reference here: the next test samples
+
+
+def row_table(report):
+    return report.table.set_index("column").sort_index()
+
+
+def test_a_reference_larger_than_the_sample_streamed_from_parquet(rng, tmp_path):
+    from mlops_magic.monitoring import sketch as sk
+
+    reference, current = scale_frames(rng, 40_000)
+    reference.to_parquet(tmp_path / "reference.parquet", row_group_size=9000)
+    current.to_parquet(tmp_path / "current.parquet", row_group_size=9000)
+    exact = row_table(api.drift(reference, current))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sk, "SAMPLE_ROWS", 5000)  # edges from a sample of an eighth of the reference
+        got = row_table(api.drift(tmp_path / "reference.parquet", str(tmp_path / "current.parquet")))
+    numeric = exact["kind"] == "numeric"
+    assert np.abs(got.loc[numeric, "statistic"] - exact.loc[numeric, "statistic"]).max() <= sk.WASSERSTEIN_TOLERANCE
+    assert np.abs(got["psi"] - exact["psi"]).max() <= 0.01  # the deciles come from the sample now
+    assert got["n_current"].eq(len(current)).all() and got["n_reference"].eq(len(reference)).all()
+
+
+def test_sketch_bins_are_those_of_a_binary_search_but_on_the_edges(rng):
+    from mlops_magic.monitoring.sketch import sketch_reference
+
+    for values in (rng.normal(0, 1, 20_000), rng.lognormal(0, 2, 20_000), rng.integers(0, 4, 20_000).astype(float)):
+        column = sketch_reference(pd.DataFrame({"x": values})).columns["x"]
+        probe = np.concatenate([rng.normal(0, 3, 50_000), rng.lognormal(0, 3, 50_000), [column.low, column.high, column.low - 1e9, column.high + 1e9]])
+        assert (column.bins_of(probe) == np.searchsorted(column.edges, probe, side="right")).all()
+        at_edges = column.bins_of(column.edges) - np.searchsorted(column.edges, column.edges, side="right")
+        assert np.isin(at_edges, [-1, 0]).all()  # a value on an edge of the grid may fall on its left, a float's rounding away
+
+
+def test_streamed_drift_bad_input_is_named(rng, tmp_path):
+    from mlops_magic.monitoring.sketch import DriftSketch
+
+    reference, current = scale_frames(rng, 2000)
+    sketch = api.drift_sketch(reference)
+    with pytest.raises(InvalidInputError, match="column 'city' holds numbers in the reference"):
+        api.drift(api.drift_sketch(reference.assign(city=1.0)), lambda: [current])
+    with pytest.raises(InvalidInputError, match="cannot read .* as parquet"):
+        api.drift(sketch, str(tmp_path / "nothing.parquet"))
+    with pytest.raises(InvalidInputError, match="column 'nope' is not in the reference sketch"):
+        api.drift(sketch, lambda: [current], columns=["nope"])
+    (tmp_path / "other.json").write_text('{"format": 0}')
+    with pytest.raises(InvalidInputError, match="not a drift sketch of this version"):
+        DriftSketch.load(tmp_path / "other.json")
+    missing = api.drift(sketch, lambda: [current.drop(columns="shift")])
+    assert row(missing, "shift")["note"] == "column missing from the current data"

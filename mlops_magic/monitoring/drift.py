@@ -159,9 +159,15 @@ def _value_counts(series):
 
 def _categorical_column(reference, current) -> tuple[dict[str, Any], dict[str, Any]]:
     """The drift row of a categorical column, and its category counts for the overlay chart."""
+    categories, ref_counts, cur_counts = category_counts(reference, current)
+    sizes = (len(reference), len(current), int(reference.isna().sum()), int(current.isna().sum()))
+    return categorical_row(categories, ref_counts, cur_counts, *sizes)
+
+
+def categorical_row(categories, ref_counts, cur_counts, n_ref: int, n_cur: int, missing_ref: int, missing_cur: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The drift row of a categorical column from its category counts (missing as ``MISSING``), and its overlay chart."""
     from scipy.stats import chi2_contingency
 
-    categories, ref_counts, cur_counts = category_counts(reference, current)
     order = np.argsort(-(ref_counts + cur_counts), kind="stable")[:TOP_CATEGORIES]
     histogram = {
         "kind": "categorical",
@@ -172,15 +178,15 @@ def _categorical_column(reference, current) -> tuple[dict[str, Any], dict[str, A
     row: dict[str, Any] = {
         "kind": "categorical",
         "test": "chi2",
-        "n_reference": len(reference),
-        "n_current": len(current),
-        "missing_reference": int(reference.isna().sum()),
-        "missing_current": int(current.isna().sum()),
+        "n_reference": n_ref,
+        "n_current": n_cur,
+        "missing_reference": missing_ref,
+        "missing_current": missing_cur,
         "missing_p_value": np.nan,
         "note": "",
     }
-    if len(reference) == 0 or len(current) == 0:
-        side = "reference" if len(reference) == 0 else "current"
+    if n_ref == 0 or n_cur == 0:
+        side = "reference" if n_ref == 0 else "current"
         row.update(statistic=np.nan, p_value=np.nan, psi=np.nan, js_distance=np.nan, note=f"no values in the {side} sample")
         return row, histogram
     unseen = [str(c) for c, r in zip(categories, ref_counts) if r == 0]
@@ -235,10 +241,7 @@ def drift_frames(
     """
     import pandas as pd
 
-    if correction not in CORRECTIONS:
-        raise InvalidInputError(f"correction {correction!r} is unknown: use one of {', '.join(CORRECTIONS)}.")
-    if not 0 < alpha < 1:
-        raise InvalidInputError(f"alpha {alpha!r} must lie between 0 and 1, e.g. 0.05.")
+    check_options(alpha, correction)
     for name, frame in (("reference", reference), ("current", current)):
         if not isinstance(frame, pd.DataFrame):
             raise InvalidInputError(f"{name} must be a pandas DataFrame, not {type(frame).__name__}.")
@@ -256,6 +259,20 @@ def drift_frames(
         if column not in current.columns:
             row["note"] = "column missing from the current data"
         rows.append({"column": column, **row})
+    return drift_report(rows, histograms, alpha, correction, len(reference), len(current))
+
+
+def check_options(alpha: float, correction: str) -> None:
+    if correction not in CORRECTIONS:
+        raise InvalidInputError(f"correction {correction!r} is unknown: use one of {', '.join(CORRECTIONS)}.")
+    if not 0 < alpha < 1:
+        raise InvalidInputError(f"alpha {alpha!r} must lie between 0 and 1, e.g. 0.05.")
+
+
+def drift_report(rows: list[dict[str, Any]], histograms: dict, alpha: float, correction: str, n_reference: int, n_current: int) -> DriftReport:
+    """The report of the columns' drift rows: p-values corrected, each column's verdict and severity."""
+    import pandas as pd
+
     table = pd.DataFrame(
         rows,
         columns=[
@@ -276,7 +293,7 @@ def drift_frames(
         drifted=bool(table["drifted"].any()),
         alpha=alpha,
         correction=correction,
-        n_reference=len(reference),
-        n_current=len(current),
+        n_reference=n_reference,
+        n_current=n_current,
         histograms=histograms,
     )

@@ -31,3 +31,22 @@ def parse_window(text: str | int) -> Window:
     raise InvalidInputError(
         f"window {text!r} is not understood: give a number of predictions (200) or a duration (90s, 30min, 1h, 1d)."
     )
+
+
+def parse_retention(keep: str | int | None) -> Window | None:
+    """A retention setting: ``"30d"`` (raw rows younger than that kept), ``1000000`` (the newest
+    rows kept), or None / ``"all"`` (everything kept)."""
+    if keep is None or str(keep).strip().lower() in ("all", "none", ""):
+        return None
+    try:
+        return parse_window(keep)
+    except InvalidInputError:
+        raise InvalidInputError(f"--keep {keep!r} is not understood: give a duration (30d, 12h) or a number of predictions (1000000), or all.") from None
+
+
+def retention_line(setting: dict) -> str:
+    """One line saying what a retention setting keeps and what it deleted now."""
+    kept = f"keeps the raw predictions of the last {setting['keep']}" if setting["keep"] and not setting["keep"].isdigit() else (
+        f"keeps its newest {int(setting['keep']):,} raw predictions" if setting["keep"] else "keeps every raw prediction"
+    )
+    return f"{setting['model']} {kept}: {setting['deleted']:,} older rows deleted now (the per-minute aggregates stay)."

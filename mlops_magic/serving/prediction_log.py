@@ -33,6 +33,7 @@ _FLUSH, _STOP = "flush", "stop"
 STORE_GRACE_S = 3.0  # at shutdown, how long the writer still waits for the store before leaving the rest in its journal
 CLOSE_TIMEOUT_S = STORE_GRACE_S + 5.0  # how long close() waits for the writer process to end
 ADOPT_EVERY_S = 10.0  # how often a writer looks for journals that ended serving processes left behind
+THIN_EVERY_S = 60.0  # how often the writer deletes what the models' retention settings no longer keep
 ID_DIGITS = 12  # hex digits of the counter in a prediction id: ids of one worker sort by arrival as text
 
 
@@ -220,12 +221,19 @@ def write_forever(store_url: str, artifact_root: str, journal_name: str, items: 
 
 
 def store_forever(store_url: str, artifact_root: str, journal: Journal, stored) -> None:
-    """Write the journal's entries to the store, oldest first, retrying while the store fails."""
+    """Write the journal's entries to the store, oldest first, retrying while the store fails; now
+    and then, thin the prediction log as the retention settings say."""
     from ..store import Store
 
-    store, failures = None, 0
+    store, failures, next_thinning = None, 0, time.monotonic() + THIN_EVERY_S
     while True:
         entries, upto = journal.unstored(timeout=1.0)
+        if store is not None and time.monotonic() >= next_thinning:
+            next_thinning = time.monotonic() + THIN_EVERY_S
+            try:
+                store.thin_predictions()  # the log stays bounded while serving runs (mm.set_retention)
+            except Exception as exc:  # the store is busy: thinned at the next turn
+                print(f"mlops-serving: thinning the prediction log failed, retried in {THIN_EVERY_S:.0f} s: {exc}", file=sys.stderr, flush=True)
         if not entries:
             continue
         try:

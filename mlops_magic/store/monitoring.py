@@ -1,14 +1,17 @@
 """Monitoring in the store: policies, alerts, and windowed aggregates of the prediction log.
 
 The dashboard must stay fast on millions of logged predictions, so windows are cut and counted in
-SQL: a window is either the last N answered predictions (``count``) or a span of ``seconds``; only
-the newest ``max_windows`` windows are read, as aggregates (the confidence histogram behind the
-estimates included), plus a bounded sample of each window's rows for ROC AUC and drift.
+SQL: a window is either the last N answered predictions (``count``: the newest ``N * max_windows``
+rows, ranked) or a span of ``seconds``: summed from the per-minute aggregates the writers keep
+(``aggregates.py``), with only the minutes a window edge cuts read as rows. Only the newest
+``max_windows`` windows are read, as aggregates (the confidence histogram behind the estimates
+included), plus a bounded sample of each window's rows for ROC AUC and drift.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass, fields
 from typing import Any
@@ -30,11 +33,14 @@ from sqlalchemy import (
 
 from ..errors import InvalidInputError
 from . import schema as s
+from .aggregates import BUCKET_S, CONFIDENCE_BINS, NO_BIN, bucket_of
+from .database import fetch_tuples
 from .loop import write_event
 from .predictions import SHADOW_SUFFIX
 
-REQUEST_ROWS_CAP = 200_000
-CONFIDENCE_BINS = 100  # confidence histogram bins per window; the calibration map is applied at each bin's mean
+REQUEST_ROWS_CAP = 50_000  # requests read for the health windows; above, every k-th (percentiles over 1,000 a window of 50)
+THIN_BATCH = 100_000  # raw rows deleted per transaction when a retention setting thins the log
+EDGE_S = 1e-3  # a bucket this close to a window edge is read as rows: a float's rounding never moves a row across
 SAMPLE_ROWS = 200  # rows per window read for what needs each row's probabilities (ROC AUC, rows logged without a confidence)
 NEWEST_ROWS = 2000  # rows of the newest window read for drift
 
@@ -65,6 +71,19 @@ class Policy:
 def _floor_int(expr, dialect: str):
     """floor(expr) as an integer; SQLite's CAST truncates (our values are >= 0), others round."""
     return cast(expr, Integer) if dialect == "sqlite" else cast(func.floor(expr), Integer)
+
+
+def _shadows_of(answered, model: str, columns, until: float | None, *extra):
+    """The shadow rows (``<id>.s``) of the predictions in ``answered``, each with its prediction's
+    ``win``: found by primary key, row by row."""
+    shadow = s.predictions.alias("shadow_rows")
+    where = [shadow.c.model == model, shadow.c.shadow.is_(True), *([shadow.c.time <= until] if until is not None else [])]
+    return (
+        select(shadow.c.prediction_id, shadow.c.time, shadow.c.version, shadow.c.variant, shadow.c.shadow, *[shadow.c[c.name] for c in columns])
+        .add_columns(answered.c.win, *extra)
+        .select_from(shadow.join(answered, shadow.c.prediction_id == answered.c.prediction_id + SHADOW_SUFFIX))
+        .where(*where)
+    )
 
 
 class MonitoringStore:
@@ -150,22 +169,81 @@ class MonitoringStore:
         frame["window"] = [json.loads(w) if w else None for w in frame["window"]]
         return frame
 
+    # --- retention of the prediction log ---------------------------------------------------------
+
+    def set_retention(self, model: str, keep: str | None, seconds: float | None = None, rows: int | None = None) -> int:
+        """Keep ``model``'s raw prediction rows of the last ``seconds`` or its newest ``rows`` answered
+        ones (``keep`` is how the user wrote it; None keeps everything), and thin the log now: the
+        number of rows deleted. Writers thin it again as they write (``thin_predictions``)."""
+        r = s.prediction_retention
+        with self.db.writing() as conn:
+            values = {"keep": keep, "keep_seconds": seconds, "keep_rows": rows}
+            if conn.execute(r.update().where(r.c.model == model).values(**values)).rowcount == 0:
+                conn.execute(r.insert().values(model=model, **values))
+        return self.thin_predictions(model)
+
+    def retention(self, model: str) -> dict[str, Any]:
+        """``model``'s retention setting: keep (as written, None: everything), thinned_before (raw rows
+        that arrived before it are gone; None: none are)."""
+        r = s.prediction_retention
+        with self.db.reading() as conn:
+            row = conn.execute(select(r.c.keep, r.c.thinned_before).where(r.c.model == model)).first()
+        return {"keep": row.keep if row else None, "thinned_before": row.thinned_before if row else None}
+
+    def thinned_before(self, model: str) -> float | None:
+        return self.retention(model)["thinned_before"]
+
+    def thin_predictions(self, model: str | None = None, batch: int = THIN_BATCH) -> int:
+        """Delete the raw prediction rows that ``model``'s (or every model's) retention setting no
+        longer keeps, whole buckets at a time, ``batch`` rows per transaction (writers wait on no long
+        one); their aggregates stay. Returns the number of rows deleted."""
+        r, p = s.prediction_retention, s.predictions
+        query = select(r.c.model, r.c.keep_seconds, r.c.keep_rows, r.c.thinned_before).where(r.c.keep.is_not(None))
+        with self.db.reading() as conn:
+            settings = conn.execute(query.where(r.c.model == model) if model is not None else query).all()
+        deleted = 0
+        for name, seconds, rows, before in settings:
+            if seconds is not None:
+                cutoff = time.time() - seconds
+            else:
+                newest = select(p.c.time).where(p.c.model == name, p.c.shadow.is_(False)).order_by(p.c.time.desc()).offset(rows - 1).limit(1)
+                with self.db.reading() as conn:
+                    cutoff = conn.execute(newest).scalar()
+            if cutoff is None or bucket_of(cutoff) * BUCKET_S <= (before or -math.inf):
+                continue
+            cutoff = bucket_of(cutoff) * BUCKET_S  # the bucket holding the cut is kept whole
+            with self.db.writing() as conn:  # first: readers sum the buckets before it whole, from the aggregates
+                conn.execute(r.update().where(r.c.model == name).values(thinned_before=cutoff))
+            while True:
+                with self.db.writing() as conn:
+                    oldest = select(p.c.prediction_id).where(p.c.model == name, p.c.time < cutoff).order_by(p.c.time).limit(batch).subquery()
+                    gone = conn.execute(p.delete().where(p.c.prediction_id.in_(select(oldest.c.prediction_id)))).rowcount
+                deleted += gone
+                if gone < batch:
+                    break
+        return deleted
+
     # --- windowed reads of the prediction log ----------------------------------------------------
 
     def count_predictions(self, model: str) -> int:
-        """How many predictions ``model`` answered (shadow rows, scored beside them, are not counted)."""
-        p = s.predictions
+        """How many predictions ``model`` answered (shadow rows, scored beside them, are not counted),
+        those a retention setting thinned included: summed from the aggregates."""
+        a = s.prediction_aggregates
         with self.db.reading() as conn:
-            return conn.execute(select(func.count()).select_from(p).where(p.c.model == model, p.c.shadow.is_(False))).scalar_one()
+            return int(conn.execute(select(func.coalesce(func.sum(a.c.n), 0)).where(a.c.model == model, a.c.shadow.is_(False))).scalar_one())
 
     def newest_version(self, model: str, until: float | None = None) -> int | None:
-        """The version that answered ``model``'s newest prediction (shadow rows answer nothing): the one served."""
-        p = s.predictions
+        """The version that answered ``model``'s newest prediction (shadow rows answer nothing): the one
+        served; once a retention setting has thinned every row, the newest in the aggregates."""
+        p, a = s.predictions, s.prediction_aggregates
         query = select(p.c.version).where(p.c.model == model, p.c.shadow.is_(False)).order_by(p.c.time.desc()).limit(1)
+        summed = select(a.c.version).where(a.c.model == model, a.c.shadow.is_(False), a.c.n > 0).order_by(a.c.bucket.desc(), a.c.version.desc()).limit(1)
         if until is not None:
             query = query.where(p.c.time <= until)
+            summed = summed.where(a.c.bucket < bucket_of(until) + 1)
         with self.db.reading() as conn:
-            return conn.execute(query).scalar()
+            found = conn.execute(query).scalar()
+            return found if found is not None else conn.execute(summed).scalar()
 
     def _shadows_among_newest(self, model: str, rows: int, until: float | None) -> bool:
         """Whether ``model``'s newest ``rows`` predictions hold a shadow row: when none do, no answered
@@ -188,50 +266,107 @@ class MonitoringStore:
         rank = func.row_number().over(order_by=(latest.c.time.desc(), latest.c.prediction_id.desc())) - 1
         return select(*latest.c, (rank // count).label("win"), (rank % count).label("position"))
 
-    def _windowed(self, model: str, count: int | None, seconds: float | None, max_windows: int, until: float | None, columns):
-        """A subquery of the rows in the newest windows, with ``win`` (0 = newest): the answered
+    def _counted(self, model: str, count: int, max_windows: int, until: float | None, columns):
+        """A subquery of the rows in the newest count windows, with ``win`` (0 = newest): the answered
         predictions that make up the windows, and each shadow row (``<id>.s``) in the window of the
-        prediction it shadows, so champion and shadow are compared on the same rows. Count windows
-        also carry ``position`` (0 = a window's newest answered row; None on shadow rows)."""
+        prediction it shadows, so champion and shadow are compared on the same rows; ``position`` is
+        0 on a window's newest answered row (None on shadow rows)."""
+        answered = self._answered(model, count, max_windows, until, columns).cte("answered")
+        if not self._shadows_among_newest(model, count * max_windows, until):
+            return select(answered).subquery()
+        return union_all(select(answered), _shadows_of(answered, model, columns, None, literal(None, Integer).label("position"))).subquery()
+
+    def _edge_rows(self, model: str, ranges: list[tuple[float, float]], end: float, seconds: float, max_windows: int, until: float | None, columns):
+        """A subquery of the rows of a time window's edge buckets (``ranges`` of arrival, ``[from, to)``),
+        with ``win`` as the windows cut them: ``floor((end - arrival) / seconds)``; a shadow row (found
+        from its prediction, by primary key) arrives with the prediction it shadows."""
         p = s.predictions
-        if count is not None:
-            answered = self._answered(model, count, max_windows, until, columns).cte("answered")
-            if not self._shadows_among_newest(model, count * max_windows, until):
-                return select(answered).subquery()
-            shadow = p.alias("shadow_rows")
-            shadows = (
-                select(shadow.c.prediction_id, shadow.c.time, shadow.c.version, shadow.c.variant, shadow.c.shadow, *[shadow.c[c.name] for c in columns])
-                .add_columns(answered.c.win, literal(None, Integer).label("position"))
-                .select_from(shadow.join(answered, shadow.c.prediction_id == answered.c.prediction_id + SHADOW_SUFFIX))
-                .where(shadow.c.model == model, shadow.c.shadow.is_(True))  # found by primary key, row by row
+        base = [p.c.prediction_id, p.c.time, p.c.version, p.c.variant, p.c.shadow, *columns]
+        win = _floor_int((literal(end, Float) - p.c.time) / seconds, self.db.engine.dialect.name).label("win")
+        low = end - seconds * max_windows
+        parts = [  # one bound a side: given two, SQLite may search the index by the wider one
+            select(*base, win).where(
+                p.c.model == model, p.c.shadow.is_(False), p.c.time >= start if start > low else p.c.time > low, p.c.time < stop if stop <= end else p.c.time <= end
             )
-            return union_all(select(answered), shadows).subquery()
+            for start, stop in ranges
+        ]
+        answered = union_all(*parts).cte("edges") if len(parts) > 1 else parts[0].cte("edges")
+        a = s.prediction_aggregates
+        shadowed = select(a.c.bucket).where(a.c.model == model, a.c.shadow.is_(True), a.c.bucket >= bucket_of(low), a.c.bucket <= bucket_of(end)).limit(1)
+        with self.db.reading() as conn:
+            if conn.execute(shadowed).first() is None:  # no shadow row in range: no probe of the primary key per row
+                return select(answered).subquery()
+        return union_all(select(answered), _shadows_of(answered, model, columns, until)).subquery()
+
+    def _grouped(self, sub, counted: bool, task: str):
+        """Rows of ``sub`` grouped by window, version, variant, shadow and labelled (classifiers: and
+        output, label, confidence bin): count, first and last time, and the figures' sums."""
+        labelled = sub.c.label.isnot(None)
+        keys = [sub.c.win, sub.c.version, sub.c.variant, sub.c.shadow, labelled.label("labelled")]
+        newest = func.max(case((sub.c.position == 0, sub.c.prediction_id))) if counted else literal(None, String)
+        common = [func.count(), func.min(sub.c.time), func.max(sub.c.time), newest]
+        if task == "regression":
+            error = cast(sub.c.output, Float) - cast(sub.c.label, Float)
+            label = cast(sub.c.label, Float)
+            extra = [func.sum(error * error), func.sum(func.abs(error)), func.sum(label), func.sum(label * label)]
+            groups = keys
+        else:
+            confidence_bin = _floor_int(sub.c.confidence * CONFIDENCE_BINS, self.db.engine.dialect.name).label("bin")
+            extra = [sub.c.output, sub.c.label, confidence_bin, func.sum(sub.c.confidence)]
+            groups = [*keys[:-1], sub.c.output, sub.c.label, confidence_bin]  # labelled follows from label
+        with self.db.reading() as conn:
+            return conn.execute(select(*keys, *common, *extra).group_by(*groups)).all()
+
+    def _summed(self, model: str, buckets: tuple[int, int], edges: list[int], end: float, seconds: float, max_windows: int, task: str):
+        """The aggregates of the whole buckets in ``buckets`` (first, last) but ``edges``, grouped as
+        ``_grouped`` groups rows; a bucket's window is that of its middle (where it lies whole)."""
+        a = s.prediction_aggregates
+        middle = (a.c.bucket + 0.5) * BUCKET_S
+        win = _floor_int((literal(end, Float) - middle) / seconds, self.db.engine.dialect.name).label("win")
+        keys = [win, a.c.version, a.c.variant, a.c.shadow, a.c.labelled]
+        common = [func.sum(a.c.n), func.min(a.c.bucket) * BUCKET_S, (func.max(a.c.bucket) + 1) * BUCKET_S, literal(None, String)]
+        if task == "regression":
+            extra, groups = [func.sum(a.c[n]) for n in ("sum_error2", "sum_abs_error", "sum_label", "sum_label2")], keys
+        else:
+            extra, groups = [a.c.output, a.c.label, a.c.bin, func.sum(a.c.sum_confidence)], [*keys, a.c.output, a.c.label, a.c.bin]
+        where = [a.c.model == model, a.c.bucket >= buckets[0], a.c.bucket <= buckets[1], middle > end - seconds * max_windows, middle <= end]
+        if edges:
+            where.append(a.c.bucket.not_in(edges))
+        with self.db.reading() as conn:
+            rows = conn.execute(select(*keys, *common, *extra).where(*where).group_by(*groups).having(func.sum(a.c.n) > 0)).all()
+        return [(r[0], r[1], r[2] or None, r[3], r[4], *r[5:9], *(r[9:] if task == "regression" else (r[9], r[10] or None, None if r[11] == NO_BIN else r[11], r[12]))) for r in rows]
+
+    def _timed(self, model: str, seconds: float, max_windows: int, until: float | None, task: str, columns) -> list[tuple]:
+        """Grouped rows of the newest time windows: the buckets a window edge cuts read as rows, the
+        others summed from the aggregates (a bucket a retention thinned is summed whole)."""
         end = time.time() if until is None else until
-        shadowed = p.alias("shadowed")
-        answered_time = (
-            select(shadowed.c.time)
-            .where(shadowed.c.prediction_id == func.substr(p.c.prediction_id, 1, func.length(p.c.prediction_id) - len(SHADOW_SUFFIX)))
-            .scalar_subquery()
-        )
-        arrival = case((p.c.shadow.is_(True), answered_time), else_=p.c.time)  # a shadow row's window is its prediction's
-        win = _floor_int((literal(end, Float) - arrival) / seconds, self.db.engine.dialect.name)
-        where = [p.c.model == model, p.c.time > end - seconds * max_windows]
-        if until is not None:
-            where.append(p.c.time <= until)
-        rows = select(p.c.prediction_id, p.c.time, p.c.version, p.c.variant, p.c.shadow, *columns, win.label("win")).where(*where).subquery()
-        return select(rows).where(rows.c.win < max_windows, rows.c.win >= 0).subquery()
+        thinned = self.thinned_before(model) or -math.inf
+        cut = {bucket_of(end - k * seconds + d) for k in range(max_windows + 1) for d in (-EDGE_S, EDGE_S)}
+        edges = sorted(b for b in cut if (b + 1) * BUCKET_S > thinned)
+        ranges: list[list[int]] = []
+        for b in edges:
+            if ranges and ranges[-1][1] == b:
+                ranges[-1][1] = b + 1
+            else:
+                ranges.append([b, b + 1])
+        rows = self._summed(model, (bucket_of(end - seconds * max_windows), bucket_of(end)), edges, end, seconds, max_windows, task)
+        if ranges:
+            sub = self._edge_rows(model, [(a * BUCKET_S, b * BUCKET_S) for a, b in ranges], end, seconds, max_windows, until, columns)
+            rows += [r for r in self._grouped(sub, False, task) if r[0] is not None and 0 <= r[0] < max_windows]
+        return rows
 
     def prediction_windows(
         self, model: str, count: int | None = None, seconds: float | None = None, max_windows: int = 50, until: float | None = None, task: str = "classification"
     ):
-        """Aggregates of the newest windows of ``model``'s predictions, from one grouped query, as a DataFrame.
+        """Aggregates of the newest windows of ``model``'s predictions, as a DataFrame.
 
         Columns: win, version, variant, shadow, labelled, n, first, last (times), newest_id (count
         windows: the id of the window's newest answered row, in the group holding it); for classifiers
         output and label (JSON decoded; label None where no feedback came), ``bin`` (the answered
         class's confidence in ``1/CONFIDENCE_BINS`` steps; NaN where none was logged) and
         ``sum_confidence``; for regressors sum_error2, sum_abs_error, sum_label, sum_label2 over the
-        labelled rows.
+        labelled rows. A group may come in several rows (a time window's edge rows beside its
+        aggregates): their sums add up.
         """
         import pandas as pd
 
@@ -239,27 +374,15 @@ class MonitoringStore:
             raise InvalidInputError("a window is either a number of predictions or a duration, e.g. 200 or '1h'.")
         p = s.predictions
         columns = [p.c.output, p.c.label] if task == "regression" else [p.c.output, p.c.label, p.c.confidence]
-        sub = self._windowed(model, count, seconds, max_windows, until, columns)
-        labelled = sub.c.label.isnot(None)
-        keys = [sub.c.win, sub.c.version, sub.c.variant, sub.c.shadow, labelled.label("labelled")]
-        newest = func.max(case((sub.c.position == 0, sub.c.prediction_id))) if count is not None else literal(None, String)
-        common = [func.count(), func.min(sub.c.time), func.max(sub.c.time), newest]
-        if task == "regression":
-            error = cast(sub.c.output, Float) - cast(sub.c.label, Float)
-            label = cast(sub.c.label, Float)
-            extra = [func.sum(error * error), func.sum(func.abs(error)), func.sum(label), func.sum(label * label)]
-            names = ["sum_error2", "sum_abs_error", "sum_label", "sum_label2"]
-            groups = keys
+        if count is not None:
+            rows = self._grouped(self._counted(model, count, max_windows, until, columns), True, task)
         else:
-            confidence_bin = _floor_int(sub.c.confidence * CONFIDENCE_BINS, self.db.engine.dialect.name).label("bin")
-            extra, names = [sub.c.output, sub.c.label, confidence_bin, func.sum(sub.c.confidence)], ["output", "label", "bin", "sum_confidence"]
-            groups = [*keys[:-1], sub.c.output, sub.c.label, confidence_bin]  # labelled follows from label
-        query = select(*keys, *common, *extra).group_by(*groups)
-        with self.db.reading() as conn:
-            rows = conn.execute(query).all()
+            rows = self._timed(model, seconds, max_windows, until, task, columns)
+        names = ["sum_error2", "sum_abs_error", "sum_label", "sum_label2"] if task == "regression" else ["output", "label", "bin", "sum_confidence"]
         frame = pd.DataFrame(list(map(tuple, rows)), columns=["win", "version", "variant", "shadow", "labelled", "n", "first", "last", "newest_id", *names])
         frame["labelled"] = frame["labelled"].astype(bool)
         frame["shadow"] = frame["shadow"].astype(bool)
+        frame["variant"] = frame["variant"].astype(object)
         if task != "regression":
             decode = {text: json.loads(text) for text in set(frame["output"]) | set(frame["label"].dropna())}
             frame["output"] = pd.Series([decode[t] for t in frame["output"]], dtype=object)
@@ -328,6 +451,5 @@ class MonitoringStore:
             query = select(r.c.time, r.c.version, r.c.status_code, r.c.latency_ms).where(*where)
             if step > 1:
                 query = query.where(and_(r.c.request_id % step == 0))
-            rows = conn.execute(query.order_by(r.c.time)).all()
-        # plain tuples: pandas probing each SQLAlchemy Row for attributes costs more than the query
-        return pd.DataFrame(list(map(tuple, rows)), columns=["time", "version", "status_code", "latency_ms"]), step
+            rows = fetch_tuples(conn, query.order_by(r.c.time))  # plain tuples: a Row per request costs more than the query
+        return pd.DataFrame(rows, columns=["time", "version", "status_code", "latency_ms"]), step

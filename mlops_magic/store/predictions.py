@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, select
 
 from ..errors import NotFoundError
+from . import aggregates
 from . import schema as s
 
 SHADOW_SUFFIX = ".s"  # a shadow prediction's id is the id of the prediction it shadowed, plus this
@@ -19,12 +21,29 @@ def shadow_id(prediction_id: str) -> str:
     return prediction_id + SHADOW_SUFFIX
 
 
+def _chunks(ids: list[str], size: int = 500) -> Iterator[list[str]]:
+    """``ids`` in chunks small enough for one IN (...) under every database's parameter limit."""
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
 def _present(conn, column, ids: list[str]) -> set[str]:
-    """The subset of ``ids`` found in ``column`` (queried in chunks to stay under parameter limits)."""
+    """The subset of ``ids`` found in ``column``."""
     found: set[str] = set()
-    for start in range(0, len(ids), 500):
-        found.update(conn.execute(select(column).where(column.in_(ids[start : start + 500]))).scalars())
+    for chunk in _chunks(ids):
+        found.update(conn.execute(select(column).where(column.in_(chunk))).scalars())
     return found
+
+
+def _arrivals(conn, rows: list[dict[str, Any]], known: dict[str, float]) -> dict[str, float]:
+    """The arrival of each shadow row of ``rows``: the time of the prediction it shadows (from
+    ``known``, else the store); a shadow row whose prediction is not stored arrives at its own time."""
+    wanted = {r["prediction_id"]: r["prediction_id"].removesuffix(SHADOW_SUFFIX) for r in rows if r["shadow"]}
+    found = {i: known[i] for i in wanted.values() if i in known}
+    p = s.predictions.c
+    for chunk in _chunks([i for i in set(wanted.values()) if i not in found]):
+        found.update(conn.execute(select(p.prediction_id, p.time).where(p.prediction_id.in_(chunk))).all())
+    return {shadow: found[of] for shadow, of in wanted.items() if of in found}
 
 
 def _prediction_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -41,13 +60,14 @@ def _prediction_row(row: dict[str, Any]) -> dict[str, Any]:
         "output": json.dumps(row["output"]),
         "latency_ms": row["latency_ms"],
         "confidence": row.get("confidence"),
-        "label": None,
-        "label_time": None,
+        "label": None if row.get("label") is None else json.dumps(row["label"]),
+        "label_time": row.get("label_time"),
     }
 
 
-def _insert_predictions(conn, rows: Sequence[dict[str, Any]], replayed: bool) -> None:
-    """Insert prediction rows; shadow rows take the label their champion row already has.
+def _insert_predictions(conn, rows: Sequence[dict[str, Any]], replayed: bool, tasks: aggregates.Tasks) -> None:
+    """Insert prediction rows, and add them to the aggregates; shadow rows take the label their
+    champion row already has.
 
     ``replayed`` rows (from a journal) may already be stored: those are skipped, not inserted twice.
     """
@@ -65,6 +85,10 @@ def _insert_predictions(conn, rows: Sequence[dict[str, Any]], replayed: bool) ->
                 shadowed[prediction_id].update(label=label, label_time=label_time)
     if rows:
         conn.execute(s.predictions.insert(), rows)
+        totals: dict = {}
+        known = {r["prediction_id"]: r["time"] for r in rows if not r["shadow"]}
+        aggregates.add_rows(totals, rows, _arrivals(conn, rows, known), tasks.of(conn, {(r["model"], r["version"]) for r in rows}))
+        aggregates.write(conn, totals)
 
 
 def _insert_requests(conn, rows: Sequence[dict[str, Any]], replayed: bool) -> None:
@@ -82,14 +106,37 @@ def _insert_requests(conn, rows: Sequence[dict[str, Any]], replayed: bool) -> No
         conn.execute(s.requests_log.insert(), rows)
 
 
+def _move_aggregates(conn, new_labels: dict[str, str], tasks: aggregates.Tasks) -> None:
+    """Move the rows ``new_labels`` labels from their aggregate key to their labelled one (rows
+    locked first where the database can, so two feedbacks on one row never both move it)."""
+    p = s.predictions.c
+    picked = [p.prediction_id, p.time, p.model, p.version, p.variant, p.shadow, p.output, p.label, p.confidence]
+    rows = []
+    for chunk in _chunks(list(new_labels)):
+        rows += [dict(r._mapping) for r in conn.execute(select(*picked).where(p.prediction_id.in_(chunk)).with_for_update())]
+    if not rows:
+        return
+    arrivals = _arrivals(conn, rows, {r["prediction_id"]: r["time"] for r in rows if not r["shadow"]})
+    found = tasks.of(conn, {(r["model"], r["version"]) for r in rows})
+    totals: dict = {}
+    aggregates.add_rows(totals, rows, arrivals, found, sign=-1)
+    aggregates.add_rows(totals, [{**r, "label": new_labels[r["prediction_id"]]} for r in rows], arrivals, found)
+    aggregates.write(conn, totals)
+
+
 class PredictionsStore:
     """Mixin of ``Store``: what a serving process logs, and the labels that come back later."""
+
+    @functools.cached_property
+    def _tasks(self) -> aggregates.Tasks:
+        return aggregates.Tasks()
 
     def log_predictions(self, rows: Sequence[dict[str, Any]]) -> None:
         """Insert a batch of prediction rows in one transaction.
 
         ``output`` is a plain value; ``inputs`` a dict, or that dict already JSON-encoded (a ``str``,
-        as the serving process's writer sends it); ``confidence`` optional.
+        as the serving process's writer sends it); ``confidence`` optional, and ``label`` (with
+        ``label_time``) for predictions whose ground truth is known already (an imported log).
         """
         self.log_served(rows, [])
 
@@ -106,7 +153,7 @@ class PredictionsStore:
             return
         with self.db.writing() as conn:
             if predictions:
-                _insert_predictions(conn, predictions, replayed)
+                _insert_predictions(conn, predictions, replayed, self._tasks)
             if requests:
                 _insert_requests(conn, requests, replayed)
 
@@ -128,11 +175,12 @@ class PredictionsStore:
             missing = [i for i in ids if i not in known]
             if missing:
                 raise NotFoundError(f"no prediction with id {missing[0]!r} ({len(missing)} unknown ids): send ids returned by /invocations.")
-            encoded = [json.dumps(label) for label in labels]
+            new_labels = {i: json.dumps(label) for i, label in zip(ids, labels)}
+            new_labels.update({shadow_id(i): label for i, label in list(new_labels.items()) if not i.endswith(SHADOW_SUFFIX)})
+            _move_aggregates(conn, new_labels, self._tasks)
             conn.execute(
                 s.predictions.update().where(s.predictions.c.prediction_id == bindparam("id")).values(label=bindparam("new_label"), label_time=now),
-                [{"id": i, "new_label": label} for i, label in zip(ids, encoded)]
-                + [{"id": shadow_id(i), "new_label": label} for i, label in zip(ids, encoded) if not i.endswith(SHADOW_SUFFIX)],
+                [{"id": i, "new_label": label} for i, label in new_labels.items()],
             )
         return len(ids)
 

@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 
 # The number of the newest migration (``migrations/versions/``): a change here needs a new one there.
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 metadata = MetaData()
 
@@ -189,6 +189,42 @@ predictions = Table(
 )
 Index("ix_predictions_model_time", predictions.c.model, predictions.c.time)
 Index("ix_predictions_answered", predictions.c.model, predictions.c.shadow, predictions.c.time)  # windows of answered rows
+
+# Per-minute aggregates of the prediction log, kept by every write to it (``store/aggregates.py``):
+# time windows are summed from these, so a dashboard over millions of rows reads thousands, and
+# they outlive the raw rows a retention setting thins. Keys are never NULL (a primary key cannot
+# be in PostgreSQL): "" stands for no variant, no label, or a regressor's output; -1 for no confidence.
+prediction_aggregates = Table(
+    "prediction_aggregates",
+    metadata,
+    Column("model", String(255), primary_key=True),
+    Column("bucket", Integer, primary_key=True),  # floor(arrival time / BUCKET_S); a shadow row's arrival is its prediction's
+    Column("version", Integer, primary_key=True),
+    Column("variant", String(255), primary_key=True),
+    Column("shadow", Boolean, primary_key=True),
+    Column("labelled", Boolean, primary_key=True),
+    Column("output", Text, primary_key=True),  # JSON value of a classifier's answer
+    Column("label", Text, primary_key=True),  # JSON value of a classifier's label
+    Column("bin", Integer, primary_key=True),  # floor(confidence * CONFIDENCE_BINS)
+    Column("n", Integer, nullable=False),
+    Column("sum_confidence", Float, nullable=False),
+    Column("sum_error2", Float, nullable=False),  # a regressor's labelled rows: sums of errors and labels
+    Column("sum_abs_error", Float, nullable=False),
+    Column("sum_label", Float, nullable=False),
+    Column("sum_label2", Float, nullable=False),
+)
+
+# How much of each model's prediction log is kept (``--keep 30d`` or a row count): older raw rows
+# are deleted, whole buckets at a time; their aggregates stay, so the time windows still draw them.
+prediction_retention = Table(
+    "prediction_retention",
+    metadata,
+    Column("model", String(255), primary_key=True),
+    Column("keep", String(32)),  # as the user wrote it: "30d" (a duration) or "1000000" (rows)
+    Column("keep_seconds", Float),  # raw rows younger than this are kept ...
+    Column("keep_rows", Integer),  # ... or this many of the newest answered rows
+    Column("thinned_before", Float),  # raw rows that arrived before this time are gone (a bucket edge)
+)
 
 requests_log = Table(
     "requests_log",
