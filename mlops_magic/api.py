@@ -286,6 +286,18 @@ def serve(ref: str, *, port: int | None = None, host: str = "127.0.0.1", split: 
     return manager.start(store, target, host=host, port=port, workers=workers)
 
 
+def export(ref: str, folder: str, *, format: str = "mlflow", allow_custom: bool = False):
+    """Write version ``ref`` (``name@alias``, ``name/N``, ``name``) into the new ``folder`` for another server:
+    ``mlflow`` (an MLflow Model), ``kserve`` (one ``model.joblib``) or ``mlserver`` (that and ``model-settings.json``).
+
+    Each is a pickle (loading it runs code); a model of types beyond scikit-learn/numpy/scipy/pandas is
+    refused unless ``allow_custom``.
+    """
+    from .export import export_version
+
+    return export_version(get_store(), ref, format, folder, allow_custom=allow_custom)
+
+
 def serve_or_stop(ref: str | None, *, stop_name: str | None = None, **serve_options: Any):
     """What ``%mlops_serve`` and ``mlops-magic serve`` do: serve ``ref``, or stop model ``stop_name`` (exactly one)."""
     if (ref is None) == (stop_name is None):

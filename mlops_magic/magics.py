@@ -339,6 +339,22 @@ class MLOpsMagic(Magics):
             )
         return DeploymentCard(status, refresh=lambda: (api.deployments(status.name) or [status])[0])
 
+    @magic_arguments()
+    @argument("ref", help="NAME@ALIAS, NAME/VERSION or NAME")
+    @argument("folder", help="a new (or empty) folder to write")
+    @argument("--format", choices=["mlflow", "kserve", "mlserver"], default="mlflow", help="mlflow (default), kserve or mlserver")
+    @argument("--allow-custom", action="store_true", help="export a model made of types beyond scikit-learn/numpy/scipy/pandas")
+    @line_magic
+    def mlops_export(self, line):
+        """Write a registered version into a folder another server loads (MLflow, KServe, MLServer); it is a pickle."""
+        from . import api
+
+        args = arguments(self.mlops_export, line)
+        with user_errors():
+            exported = api.export(args.ref, args.folder, format=args.format, allow_custom=args.allow_custom)
+        print(f"note: {exported.note}")
+        return exported
+
     @line_magic
     def mlops_deployments(self, line):
         """Show every serving process: URL, what it serves, running or dead, request count."""
