@@ -184,7 +184,9 @@ def _serve(args) -> int:
     """Start a serving process (it keeps running after this command), or stop one."""
     from . import api
 
-    status = api.serve_or_stop(args.ref, stop_name=args.stop, port=args.port, host=args.host, split=args.split, shadow=args.shadow, workers=args.workers)
+    status = api.serve_or_stop(
+        args.ref, stop_name=args.stop, port=args.port, host=args.host, split=args.split, shadow=args.shadow, workers=args.workers, token=args.token
+    )
     print(repr(status))
     if status.status == "running":
         print(status.curl_example())
@@ -312,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--split", default=None, help="A/B test, e.g. production=90,staging=10")
     serve.add_argument("--shadow", default=None, help="a variant scored on the same requests without answering")
     serve.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="worker processes sharing the port (default 2 with 2+ cores, else 1)")
+    serve.add_argument("--token", default=None, help="bearer token every request but the health checks needs (default MLOPS_MAGIC_TOKEN); required beyond 127.0.0.1")
     serve.add_argument("--stop", default=None, metavar="NAME", help="stop the serving process of model NAME")
     serve.set_defaults(handler=_serve)
 

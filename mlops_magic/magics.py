@@ -322,6 +322,7 @@ class MLOpsMagic(Magics):
     @argument("--split", default=None, help="A/B test: variants and weights, e.g. production=90,staging=10")
     @argument("--shadow", default=None, help="a variant that scores the same requests without answering, e.g. staging")
     @argument("--workers", type=int, default=DEFAULT_WORKERS, help="worker processes sharing the port (default 2 with 2+ cores, else 1)")
+    @argument("--token", default=None, help="bearer token every request but the health checks needs (default MLOPS_MAGIC_TOKEN); required beyond 127.0.0.1")
     @argument("--stop", default=None, metavar="NAME", help="stop the serving process of model NAME")
     @line_magic
     def mlops_serve(self, line):
@@ -335,7 +336,7 @@ class MLOpsMagic(Magics):
         args = arguments(self.mlops_serve, line)
         with user_errors():
             status = api.serve_or_stop(
-                args.ref, stop_name=args.stop, port=args.port, host=args.host, split=args.split, shadow=args.shadow, workers=args.workers
+                args.ref, stop_name=args.stop, port=args.port, host=args.host, split=args.split, shadow=args.shadow, workers=args.workers, token=args.token
             )
         return DeploymentCard(status, refresh=lambda: (api.deployments(status.name) or [status])[0])
 

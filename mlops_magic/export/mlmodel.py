@@ -19,7 +19,7 @@ from ..serving.payloads import InputSchema
 
 MODEL_FILE = "model.pkl"
 _MLFLOW_TYPES = {"bool": "boolean", "int8": "integer", "int16": "integer", "int32": "integer", "int64": "long", "uint": "long", "float32": "float", "float64": "double"}
-_OUTPUT_TYPES = {"INT64": "long", "FP64": "double", "BOOL": "boolean", "BYTES": "string"}
+_OUTPUT_TENSORS = {"INT64": "int64", "FP64": "float64", "BOOL": "bool"}  # the numpy dtype of predict's answers
 
 
 def mlflow_type(dtype: str) -> str:
@@ -29,9 +29,11 @@ def mlflow_type(dtype: str) -> str:
 
 
 def signature(schema: InputSchema, output: str) -> dict[str, str]:
-    """MLflow's signature block: its column specs are JSON text inside the YAML."""
+    """MLflow's signature block (its specs are JSON text inside the YAML): a column spec per input, and the
+    answers as MLflow records a numpy array of them (a tensor spec; a column of strings for text classes)."""
     inputs = [{"type": mlflow_type(dtype), "name": column, "required": True} for column, dtype in schema.columns.items()]
-    return {"inputs": json.dumps(inputs), "outputs": json.dumps([{"type": _OUTPUT_TYPES[output], "required": True}])}
+    answers = {"type": "tensor", "tensor-spec": {"dtype": _OUTPUT_TENSORS[output], "shape": [-1]}} if output in _OUTPUT_TENSORS else {"type": "string", "required": True}
+    return {"inputs": json.dumps(inputs), "outputs": json.dumps([answers]), "params": None}
 
 
 def _version(distribution: str) -> str | None:
