@@ -99,7 +99,7 @@ def test_infer_echoes_the_id_and_answers_the_outputs_asked_for(served):
     assert answer["id"] == "42" and [o["name"] for o in answer["outputs"]] == ["ids"] and len(set(answer["outputs"][0]["data"])) == ROWS
     feedback = served.session.post(served.url.removesuffix("/v2") + "/feedback", json={"ids": answer["outputs"][0]["data"], "labels": [0] * ROWS})
     assert feedback.json() == {"recorded": ROWS}  # the ids tensor is what /feedback takes
-    pandas = {"parameters": {"content_type": "pd"}, "inputs": [{**t, "shape": [ROWS, 1]} for t in per_column(served.rows)]}
+    pandas = {"parameters": {"content_type": "pd"}, "inputs": [{**t, "shape": [float(ROWS), 1]} for t in per_column(served.rows)]}  # 4.0 is an integer in JSON
     answer = served.session.post(f"{served.url}/models/wine/infer", json=pandas).json()
     assert answer["outputs"][0]["data"] == served.expected and "id" not in answer
 
@@ -136,6 +136,7 @@ def test_the_binary_tensor_data_extension_both_ways(served):
 
 REFUSED = [  # (case, the request body's changes, words of the error)
     ("missing datatype", lambda r: {"inputs": per_column(r, alcohol={"datatype": None})}, "has no datatype"),
+    ("a datatype that is not a string", lambda r: {"inputs": per_column(r, alcohol={"datatype": ["FP64"]})}, "datatype ['FP64']: give one of BOOL"),
     ("a datatype the protocol has not", lambda r: {"inputs": per_column(r, alcohol={"datatype": "FLOAT64"})}, "datatype 'FLOAT64': give one of BOOL"),
     ("FP64 for a text column", lambda r: {"inputs": per_column(r, cellar={"datatype": "FP64"})}, "is FP64: its data must be numbers"),
     ("BYTES for a text column, with numbers", lambda r: {"inputs": per_column(r, cellar={"data": [1, 2, 3, 4]})}, "is BYTES: its data must be strings"),
@@ -145,6 +146,7 @@ REFUSED = [  # (case, the request body's changes, words of the error)
     ("BOOL data that are numbers", lambda r: {"inputs": per_column(r, alcohol={"datatype": "BOOL"})}, "must be true or false"),
     ("data that do not fit the shape", lambda r: {"inputs": per_column(r, alcohol={"shape": [ROWS + 1]})}, "does not fit shape"),
     ("a negative dimension", lambda r: {"inputs": per_column(r, alcohol={"shape": [-1]})}, "non-negative integers"),
+    ("a fractional dimension", lambda r: {"inputs": per_column(r, alcohol={"shape": [ROWS + 0.5]})}, "non-negative integers"),
     ("a list as a request parameter", lambda r: {"inputs": per_column(r), "parameters": {"ids": ["a"]}}, "strings, numbers or booleans"),
     ("an object as an input parameter", lambda r: {"inputs": per_column(r, alcohol={"parameters": {"x": {}}})}, "strings, numbers or booleans"),
     ("an output that does not exist", lambda r: {"inputs": per_column(r), "outputs": [{"name": "probabilities"}]}, "output 'probabilities' does not exist"),

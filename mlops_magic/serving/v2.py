@@ -82,6 +82,8 @@ def read_request(body: bytes, header_length: str | None) -> Request:
     request_id = payload.get("id")
     if request_id is not None and not isinstance(request_id, str):
         raise PayloadError(400, f"the request id is a {type(request_id).__name__}: send it as a string.")
+    if request_id is not None and not request_id.isascii() and not _utf8(request_id):
+        raise PayloadError(400, "the request id holds a lone UTF-16 surrogate (\\ud800-\\udfff): send text.")
     parameters = parameters_of(payload.get("parameters"), "the request's")
     tensors = payload.get("inputs")
     if not isinstance(tensors, list) or not tensors or not all(isinstance(t, dict) for t in tensors):
@@ -99,9 +101,10 @@ def read_input(tensor: dict, raw: memoryview, offset: int) -> tuple[Tensor, int]
     name, shape, datatype = tensor.get("name"), tensor.get("shape"), tensor.get("datatype")
     if not isinstance(name, str):
         raise PayloadError(400, "each V2 input needs a \"name\" (a string).")
-    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+    if not isinstance(shape, list) or not all(whole(d) and d >= 0 for d in shape):
         raise PayloadError(400, f"V2 input {name!r}: \"shape\" must be a list of non-negative integers, e.g. [3] or [3, 1].")
-    if datatype not in DATATYPES:
+    shape = [int(d) for d in shape]  # 3.0 is the integer 3 in JSON
+    if not isinstance(datatype, str) or datatype not in DATATYPES:
         got = "no datatype" if datatype is None else f"datatype {datatype!r}"
         raise PayloadError(400, f"V2 input {name!r} has {got}: give one of {', '.join(DATATYPES)}.")
     size = parameters_of(tensor.get("parameters"), f"V2 input {name!r}").get("binary_data_size")
@@ -115,6 +118,11 @@ def read_input(tensor: dict, raw: memoryview, offset: int) -> tuple[Tensor, int]
     if offset + size > len(raw):
         raise PayloadError(400, f"V2 input {name!r} declares {size} bytes of binary data; {len(raw) - offset} are left in the body.")
     return Tensor(name, datatype, binary_values(name, datatype, shape, count, raw[offset : offset + size])), offset + size
+
+
+def whole(value: Any) -> bool:
+    """An integer in JSON's sense (3 or 3.0; not true)."""
+    return isinstance(value, int) and not isinstance(value, bool) or isinstance(value, float) and value.is_integer()
 
 
 def json_values(name: str, datatype: str, shape: list[int], count: int, data: list) -> np.ndarray:
@@ -147,6 +155,14 @@ def json_values(name: str, datatype: str, shape: list[int], count: int, data: li
     if kind == "O" and all(v is None or isinstance(v, (int, float)) and not isinstance(v, bool) for v in values.ravel()):
         return np.array([math.nan if v is None else float(v) for v in values.ravel()]).reshape(shape)  # null: a missing value
     raise PayloadError(400, f"V2 input {name!r} is {datatype}: its data must be numbers (null where a value is missing).")
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def flatten(data: list) -> list:
