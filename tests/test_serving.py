@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -193,6 +194,10 @@ def test_service_endpoints_health_model_metrics_docs(served):
     metrics = get("/metrics").text
     assert 'mlops_requests_total{model="wine",status="200",version="1"}' in metrics
     assert "mlops_request_latency_seconds_bucket" in metrics
+    for phase in ("preprocess", "predict", "postprocess"):  # the names KServe's model servers export, which its Grafana boards read
+        count = re.search(rf'^request_{phase}_seconds_count\{{model_name="wine"\}} (\S+)$', metrics, re.M)
+        assert count and float(count[1]) >= 1, phase
+    assert get("/ping").json() == {"status": "ok"}
     assert get("/docs").status_code == 200 and "/invocations" in get("/openapi.json").json()["paths"]
     assert get("/v2/health/live").json() == {"live": True} and get("/v2/health/ready").status_code == 200
     assert get("/v2/models/wine").json()["versions"] == ["1"]
