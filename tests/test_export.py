@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import subprocess
-import sys
 
 import joblib
 import numpy as np
@@ -91,14 +89,13 @@ def test_an_export_never_writes_over_a_folder_or_takes_an_unknown_format(wine, t
     assert api.export("wine@production", tmp_path / "empty", format="kserve").files == ["model.joblib"]
 
 
-def test_the_command_and_the_magic_say_it_is_a_pickle(wine, tmp_path, ip, store):
-    done = subprocess.run(
-        [sys.executable, "-m", "mlops_magic.cli", "--store", store.url, "export", "wine@production", str(tmp_path / "cli"), "--format", "mlserver"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert "as mlserver to" in done.stdout and "note: the exported model is a pickle: loading it runs code" in done.stdout
-    refused = subprocess.run([sys.executable, "-m", "mlops_magic.cli", "--store", store.url, "export", "wine@nope", str(tmp_path / "x")], capture_output=True, text=True, timeout=300)
-    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+def test_the_command_and_the_magic_say_it_is_a_pickle(wine, tmp_path, ip, capsys):
+    from mlops_magic.cli import main
+
+    assert main(["export", "wine@production", str(tmp_path / "cli"), "--format", "mlserver"]) == 0
+    said = capsys.readouterr()
+    assert "as mlserver to" in said.out and "note: the exported model is a pickle: loading it runs code" in said.out
+    assert main(["export", "wine@nope", str(tmp_path / "x")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1 and not (tmp_path / "x").exists()
     exported = ip.run_line_magic("mlops_export", f"wine@production {tmp_path / 'magic'} --format kserve")
-    assert exported.files == ["model.joblib"]
+    assert exported.files == ["model.joblib"] and "note: the exported model is a pickle" in capsys.readouterr().out
