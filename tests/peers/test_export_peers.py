@@ -22,6 +22,7 @@ from mlops_magic.serving.ports import free_port
 
 from ..serving_support import forest, session_with_store, train, wine_frames
 
+pytestmark = pytest.mark.peers
 ROWS = 20
 
 MLFLOW_SIDE = """
