@@ -263,13 +263,17 @@ def models(name: str | None = None):
     return registry_tables(get_store(), name)
 
 
-def serve(ref: str, *, port: int | None = None, host: str = "127.0.0.1", split: str | None = None, shadow: str | None = None, workers: int = DEFAULT_WORKERS):
+def serve(
+    ref: str, *, port: int | None = None, host: str = "127.0.0.1", split: str | None = None, shadow: str | None = None, workers: int = DEFAULT_WORKERS,
+    token: str | None = None,
+):
     """Start a serving process for ``ref`` and return once it answers; it keeps running after the kernel.
 
     ``ref`` is ``name@alias`` (followed when the alias moves), ``name/N``, or ``name`` (its latest
     version, or the variants of ``split="production=90,staging=10"``); ``shadow`` names a variant
     that scores the same requests without answering; ``workers`` processes share the port (default 2
-    with 2+ cores, else 1).
+    with 2+ cores, else 1). With ``token`` (else ``MLOPS_MAGIC_TOKEN``) every request but the health checks
+    needs ``Authorization: Bearer <token>``; a ``host`` beyond loopback needs one.
     """
     from .serving import manager
     from .serving.router import parse_target
@@ -283,7 +287,19 @@ def serve(ref: str, *, port: int | None = None, host: str = "127.0.0.1", split: 
         store.model_version(target.name, version=variant.version, alias=variant.alias)
     if workers < 1:
         raise InvalidInputError(f"workers={workers}: serve with at least 1 worker process.")
-    return manager.start(store, target, host=host, port=port, workers=workers)
+    return manager.start(store, target, host=host, port=port, workers=workers, token=token)
+
+
+def export(ref: str, folder: str, *, format: str = "mlflow", allow_custom: bool = False):
+    """Write version ``ref`` (``name@alias``, ``name/N``, ``name``) into the new ``folder`` for another server:
+    ``mlflow`` (an MLflow Model), ``kserve`` (one ``model.joblib``) or ``mlserver`` (that and ``model-settings.json``).
+
+    Each is a pickle (loading it runs code); a model of types beyond scikit-learn/numpy/scipy/pandas is
+    refused unless ``allow_custom``.
+    """
+    from .export import export_version
+
+    return export_version(get_store(), ref, format, folder, allow_custom=allow_custom)
 
 
 def serve_or_stop(ref: str | None, *, stop_name: str | None = None, **serve_options: Any):

@@ -192,10 +192,21 @@ def _serve(args) -> int:
     """Start a serving process (it keeps running after this command), or stop one."""
     from . import api
 
-    status = api.serve_or_stop(args.ref, stop_name=args.stop, port=args.port, host=args.host, split=args.split, shadow=args.shadow, workers=args.workers)
+    status = api.serve_or_stop(
+        args.ref, stop_name=args.stop, port=args.port, host=args.host, split=args.split, shadow=args.shadow, workers=args.workers, token=args.token
+    )
     print(repr(status))
     if status.status == "running":
         print(status.curl_example())
+    return 0
+
+
+def _export(args) -> int:
+    from . import api
+
+    exported = api.export(args.ref, args.folder, format=args.format, allow_custom=args.allow_custom)
+    print(repr(exported))
+    print(f"note: {exported.note}")
     return 0
 
 
@@ -315,8 +326,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--split", default=None, help="A/B test, e.g. production=90,staging=10")
     serve.add_argument("--shadow", default=None, help="a variant scored on the same requests without answering")
     serve.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="worker processes sharing the port (default 2 with 2+ cores, else 1)")
+    serve.add_argument("--token", default=None, help="bearer token every request but the health checks needs (default MLOPS_MAGIC_TOKEN); required beyond 127.0.0.1")
     serve.add_argument("--stop", default=None, metavar="NAME", help="stop the serving process of model NAME")
     serve.set_defaults(handler=_serve)
+
+    export = commands.add_parser("export", help="write a registered version into a folder MLflow, KServe or MLServer loads")
+    export.add_argument("ref", help="NAME@ALIAS, NAME/VERSION or NAME")
+    export.add_argument("folder", help="a new (or empty) folder to write")
+    export.add_argument("--format", choices=["mlflow", "kserve", "mlserver"], default="mlflow", help="mlflow (default), kserve or mlserver")
+    export.add_argument("--allow-custom", action="store_true", help="export a model made of types beyond scikit-learn/numpy/scipy/pandas")
+    export.set_defaults(handler=_export)
 
     deployments = commands.add_parser("deployments", help="list serving processes and whether they are running")
     deployments.set_defaults(handler=_deployments)

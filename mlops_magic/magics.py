@@ -328,6 +328,7 @@ class MLOpsMagic(Magics):
     @argument("--split", default=None, help="A/B test: variants and weights, e.g. production=90,staging=10")
     @argument("--shadow", default=None, help="a variant that scores the same requests without answering, e.g. staging")
     @argument("--workers", type=int, default=DEFAULT_WORKERS, help="worker processes sharing the port (default 2 with 2+ cores, else 1)")
+    @argument("--token", default=None, help="bearer token every request but the health checks needs (default MLOPS_MAGIC_TOKEN); required beyond 127.0.0.1")
     @argument("--stop", default=None, metavar="NAME", help="stop the serving process of model NAME")
     @line_magic
     def mlops_serve(self, line):
@@ -341,9 +342,25 @@ class MLOpsMagic(Magics):
         args = arguments(self.mlops_serve, line)
         with user_errors():
             status = api.serve_or_stop(
-                args.ref, stop_name=args.stop, port=args.port, host=args.host, split=args.split, shadow=args.shadow, workers=args.workers
+                args.ref, stop_name=args.stop, port=args.port, host=args.host, split=args.split, shadow=args.shadow, workers=args.workers, token=args.token
             )
         return DeploymentCard(status, refresh=lambda: (api.deployments(status.name) or [status])[0])
+
+    @magic_arguments()
+    @argument("ref", help="NAME@ALIAS, NAME/VERSION or NAME")
+    @argument("folder", help="a new (or empty) folder to write")
+    @argument("--format", choices=["mlflow", "kserve", "mlserver"], default="mlflow", help="mlflow (default), kserve or mlserver")
+    @argument("--allow-custom", action="store_true", help="export a model made of types beyond scikit-learn/numpy/scipy/pandas")
+    @line_magic
+    def mlops_export(self, line):
+        """Write a registered version into a folder another server loads (MLflow, KServe, MLServer); it is a pickle."""
+        from . import api
+
+        args = arguments(self.mlops_export, line)
+        with user_errors():
+            exported = api.export(args.ref, args.folder, format=args.format, allow_custom=args.allow_custom)
+        print(f"note: {exported.note}")
+        return exported
 
     @line_magic
     def mlops_deployments(self, line):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -60,7 +61,7 @@ def test_v2_infer_with_one_tensor_per_column_or_one_matrix(served):
     per_column = {"id": "abc", "inputs": [{"name": c, "shape": [4], "datatype": "FP64", "data": rows[c].tolist()} for c in rows]}
     answer = served.session.post(f"{served.url}/v2/models/wine/infer", json=per_column).json()
     assert answer["outputs"][0]["data"] == expected and answer["id"] == "abc" and answer["model_version"] == "1"
-    assert answer["outputs"][0]["shape"] == [4] and len(answer["parameters"]["ids"]) == 4
+    assert answer["outputs"][0]["shape"] == [4] and answer["outputs"][1]["name"] == "ids" and len(answer["outputs"][1]["data"]) == 4
     matrix = {"inputs": [{"name": "input-0", "shape": [4, rows.shape[1]], "datatype": "FP64", "data": rows.to_numpy().ravel().tolist()}]}
     assert served.session.post(f"{served.url}/v2/models/wine/versions/1/infer", json=matrix).json()["outputs"][0]["data"] == expected
     assert served.session.post(f"{served.url}/v2/models/wine/versions/7/infer", json=matrix).status_code == 404
@@ -68,15 +69,30 @@ def test_v2_infer_with_one_tensor_per_column_or_one_matrix(served):
 
 
 def test_tritonclient_speaks_to_the_v2_endpoint(served):
+    """With its defaults (binary tensors both ways), with JSON tensors, and with a tensor per column."""
     httpclient = pytest.importorskip("tritonclient.http")
     rows = served.X.head(6).to_numpy(dtype=np.float64)
+    expected = served.model.predict(served.X.head(6))
     client = httpclient.InferenceServerClient(url=served.url.removeprefix("http://"))
-    assert client.is_server_live() and client.is_server_ready() and client.is_model_ready("wine")
+    assert client.is_server_live() and client.is_server_ready() and client.is_model_ready("wine") and client.is_model_ready("wine", "1")
     assert client.get_model_metadata("wine")["inputs"][0]["name"] == "alcohol"
+    assert "binary_tensor_data" in client.get_server_metadata()["extensions"]
     tensor = httpclient.InferInput("input-0", list(rows.shape), "FP64")
+    tensor.set_data_from_numpy(rows)  # binary_data=True: raw bytes after the JSON header
+    result = client.infer("wine", [tensor], request_id="r-1")  # no outputs named: every output, as raw bytes
+    np.testing.assert_array_equal(result.as_numpy("predict"), expected)
+    ids = result.as_numpy("ids")
+    assert result.get_response()["id"] == "r-1" and len(ids) == 6 and all(isinstance(i, bytes) for i in ids)
     tensor.set_data_from_numpy(rows, binary_data=False)
     result = client.infer("wine", [tensor], outputs=[httpclient.InferRequestedOutput("predict", binary_data=False)])
-    np.testing.assert_array_equal(result.as_numpy("predict"), served.model.predict(served.X.head(6)))
+    np.testing.assert_array_equal(result.as_numpy("predict"), expected)
+    assert [o["name"] for o in result.get_response()["outputs"]] == ["predict"]
+    columns = []
+    for i, column in enumerate(served.X.columns):
+        columns.append(httpclient.InferInput(column, [6], "FP64"))
+        columns[-1].set_data_from_numpy(rows[:, i], binary_data=i % 2 == 0)  # binary and JSON tensors in one request
+    result = client.infer("wine", columns, model_version="1", parameters={"content_type": "pd"}, outputs=[httpclient.InferRequestedOutput("predict")])
+    np.testing.assert_array_equal(result.as_numpy("predict"), expected)
     client.close()
 
 
@@ -87,14 +103,14 @@ def _record(served, **changes):
 
 
 BAD_REQUESTS = [
-    ("missing column", lambda s: {"json": {"dataframe_records": [{k: v for k, v in _record(s).items() if k != "alcohol"}]}}, 422, "missing column 'alcohol'"),
-    ("unknown column", lambda s: {"json": {"dataframe_records": [_record(s, colour=1.0)]}}, 422, "unknown column 'colour'"),
-    ("wrong type", lambda s: {"json": {"dataframe_records": [_record(s, hue="pale")]}}, 422, "column 'hue' row 0 is 'pale'"),
-    ("NaN the model cannot take", lambda s: {"json": {"dataframe_records": [_record(s, ash=None)]}}, 422, "column 'ash' has a missing value"),
-    ("empty batch", lambda s: {"json": {"dataframe_records": []}}, 422, "empty batch"),
-    ("empty CSV", lambda s: {"data": b"", "headers": {"Content-Type": "text/csv"}}, 422, "empty batch"),
-    ("ragged rows", lambda s: {"json": {"instances": [[1.0, 2.0]]}}, 422, "row 0 has 2 values; the model takes 13"),
-    ("no payload form", lambda s: {"json": {"rows": []}}, 422, "exactly one of dataframe_split"),
+    ("missing column", lambda s: {"json": {"dataframe_records": [{k: v for k, v in _record(s).items() if k != "alcohol"}]}}, 400, "missing column 'alcohol'"),
+    ("unknown column", lambda s: {"json": {"dataframe_records": [_record(s, colour=1.0)]}}, 400, "unknown column 'colour'"),
+    ("wrong type", lambda s: {"json": {"dataframe_records": [_record(s, hue="pale")]}}, 400, "column 'hue' row 0 is 'pale'"),
+    ("NaN the model cannot take", lambda s: {"json": {"dataframe_records": [_record(s, ash=None)]}}, 400, "column 'ash' has a missing value"),
+    ("empty batch", lambda s: {"json": {"dataframe_records": []}}, 400, "empty batch"),
+    ("empty CSV", lambda s: {"data": b"", "headers": {"Content-Type": "text/csv"}}, 400, "empty batch"),
+    ("ragged rows", lambda s: {"json": {"instances": [[1.0, 2.0]]}}, 400, "row 0 has 2 values; the model takes 13"),
+    ("no payload form", lambda s: {"json": {"rows": []}}, 400, "exactly one of dataframe_split"),
     ("malformed JSON", lambda s: {"data": b'{"dataframe_records": [', "headers": {"Content-Type": "application/json"}}, 400, "malformed JSON"),
     ("wrong content type", lambda s: {"data": b"alcohol=1", "headers": {"Content-Type": "text/plain"}}, 415, "'text/plain' is not supported"),
     ("oversize body", lambda s: {"data": b" " * (21 * 1024 * 1024), "headers": {"Content-Type": "application/json"}}, 413, "over the"),
@@ -127,7 +143,7 @@ def test_feedback_is_durable_when_answered_and_joined_to_the_log(served):
     unknown = served.session.post(f"{served.url}/feedback", json={"ids": ["nope"], "labels": [1]})
     assert unknown.status_code == 404 and "'nope'" in unknown.json()["error"]
     uneven = served.session.post(f"{served.url}/feedback", json={"ids": ids, "labels": [1]})
-    assert uneven.status_code == 422 and "one label per id" in uneven.json()["error"]
+    assert uneven.status_code == 400 and "one label per id" in uneven.json()["error"]
 
 
 def test_prediction_ids_sort_by_arrival_as_text(served):
@@ -158,8 +174,8 @@ def test_v2_metadata_states_the_datatype_infer_answers_with(store):
             for version, expected in enumerate(kinds, 1):
                 declared = session.get(f"{status.url}/v2/models/kinds/versions/{version}").json()["outputs"]
                 answered = session.post(f"{status.url}/v2/models/kinds/versions/{version}/infer", json=matrix).json()["outputs"]
-                assert declared == [{"name": "predict", "datatype": expected, "shape": [-1]}], version
-                assert answered[0]["datatype"] == expected and answered[0]["shape"] == [3], version
+                assert declared == [{"name": "predict", "datatype": expected, "shape": [-1]}, {"name": "ids", "datatype": "BYTES", "shape": [-1]}], version
+                assert [(o["name"], o["datatype"], o["shape"]) for o in answered] == [("predict", expected, [3]), ("ids", "BYTES", [3])], version
             assert session.get(f"{status.url}/v2/models/kinds").json()["outputs"][0]["datatype"] == "INT64"  # the first variant's
             assert session.get(f"{status.url}/v2/models/kinds/versions/9").status_code == 404
     finally:
@@ -178,6 +194,10 @@ def test_service_endpoints_health_model_metrics_docs(served):
     metrics = get("/metrics").text
     assert 'mlops_requests_total{model="wine",status="200",version="1"}' in metrics
     assert "mlops_request_latency_seconds_bucket" in metrics
+    for phase in ("preprocess", "predict", "postprocess"):  # the names KServe's model servers export, which its Grafana boards read
+        count = re.search(rf'^request_{phase}_seconds_count\{{model_name="wine"\}} (\S+)$', metrics, re.M)
+        assert count and float(count[1]) >= 1, phase
+    assert get("/ping").json() == {"status": "ok"}
     assert get("/docs").status_code == 200 and "/invocations" in get("/openapi.json").json()["paths"]
     assert get("/v2/health/live").json() == {"live": True} and get("/v2/health/ready").status_code == 200
     assert get("/v2/models/wine").json()["versions"] == ["1"]
@@ -221,6 +241,6 @@ def test_a_slow_client_and_an_idle_connection_do_not_hold_up_other_requests(serv
     answer = slow.recv(65536).decode()
     slow.close()
     idle.close()
-    assert answer.startswith("HTTP/1.1 422") and '"error"' in answer  # the slow client is answered too, in JSON
+    assert answer.startswith("HTTP/1.1 400") and '"error"' in answer  # the slow client is answered too, in JSON
     print(f"slow client: {len(latencies)} other requests served meanwhile, slowest {max(latencies) * 1000:.0f} ms")
     assert len(latencies) >= 10 and max(latencies) < 2.0

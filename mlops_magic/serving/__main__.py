@@ -1,6 +1,7 @@
 """``python -m mlops_magic.serving --store URL --target JSON --port N``: load, then serve until SIGTERM.
 
-The kernel starts this through ``serving.manager``. A model that cannot load or a busy port ends the
+The kernel starts this through ``serving.manager``. Bound beyond loopback it needs the bearer token in
+``MLOPS_MAGIC_TOKEN`` (see ``security``) and refuses to start without one. A model that cannot load or a busy port ends the
 process with one line on stderr (the manager shows it); SIGTERM stops it gracefully, every
 queued prediction written first (or, when the store cannot take it within a few seconds, kept in
 the journal that the next serving process of the store writes).
@@ -36,6 +37,13 @@ def main(argv: list[str] | None = None) -> int:
     from ..errors import MLOpsError
     from ..store import Store
     from .router import Target
+    from .security import TOKEN_VARIABLE, refusal
+
+    token = os.environ.get(TOKEN_VARIABLE)
+    refused = refusal(args.host, token)
+    if refused:
+        print(f"mlops-serving: cannot serve: {refused}", file=sys.stderr)
+        return 3
 
     if not port_is_free(args.host, args.port):
         print(f"mlops-serving: port {args.port} on {args.host} is busy: choose another port or stop what uses it.", file=sys.stderr)
@@ -50,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         target = Target.from_dict(json.loads(args.target))
         from .app import Endpoint, create_app
 
-        endpoint = Endpoint(Store(args.store, args.artifacts), target, int(args.max_body_mb * 1024 * 1024), args.poll_interval, workers)
+        endpoint = Endpoint(Store(args.store, args.artifacts), target, int(args.max_body_mb * 1024 * 1024), args.poll_interval, workers, token)
     except MLOpsError as exc:
         message = f"cannot serve: {exc}"
     except Exception as exc:  # a model that fails to load for any other reason: one line, not a traceback

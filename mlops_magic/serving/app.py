@@ -1,5 +1,8 @@
 """The serving process's HTTP face: MLflow-compatible scoring, feedback, Open Inference (V2), health, metrics.
 
+Bad input is a 400 with ``{"error": ...}`` wherever MLflow's scoring server answers 400 (and the Open
+Inference Protocol asks for one); 415 for a content type it does not take, 413 over the size limit.
+
 ``Endpoint`` holds the state (loaded versions, router, background writer, shadow, watcher);
 ``create_app`` wraps it in FastAPI. Handlers validate and predict inline and only enqueue what
 the store must keep, so no store write ever sits on the request path (``/feedback`` aside: it is
@@ -26,11 +29,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from ..errors import MLOpsError, NotFoundError, StoreError
 from ..store.journal import replay_orphans, replays_waiting, writable_journal_folder
+from . import v2
 from .models import ServedVersion
 from .openapi import document
-from .payloads import PayloadError, invocation_columns, parse_json, v2_columns, v2_output
+from .payloads import PayloadError, invocation_columns, parse_json
 from .prediction_log import PredictionBatch, PredictionIds, PredictionLog, deployment_prefix
 from .router import Router, Target, Variant
+from .security import RequireToken
 from .shadow import ShadowScorer
 from .watcher import AliasWatcher, Slots
 
@@ -60,6 +65,11 @@ class Metrics:
         self.shadow_skipped = Counter(
             "mlops_shadow_skipped_rows", "Rows not shadowed because the shadow model was behind the traffic.", ["model", "variant"], registry=self.registry
         )
+        # The histograms KServe's model servers export (and its Grafana boards read), by model_name.
+        self.kserve = {
+            phase: Histogram(f"request_{phase}_seconds", f"{phase} request latency", ["model_name"], buckets=_LATENCY_BUCKETS, registry=self.registry)
+            for phase in ("preprocess", "predict", "postprocess")
+        }
 
     def exposition(self) -> bytes:
         """The Prometheus text of this process, or of every worker together."""
@@ -78,8 +88,9 @@ class Metrics:
 class Endpoint:
     """Everything a serving process holds for one model name and its routing target."""
 
-    def __init__(self, store, target: Target, max_body_bytes: int = MAX_BODY_BYTES, poll_interval: float = 0.5, worker_count: int = 1):
+    def __init__(self, store, target: Target, max_body_bytes: int = MAX_BODY_BYTES, poll_interval: float = 0.5, worker_count: int = 1, token: str | None = None):
         self.store = store
+        self.token = token  # the bearer token every request but the health checks needs (None: none)
         self.worker_count = worker_count
         self.target = target
         self.max_body_bytes = max_body_bytes
@@ -117,6 +128,7 @@ class Endpoint:
             self.shadow.start()
         self.watcher = AliasWatcher(self.slots, self.poll_interval, on_swap=self._swapped)
         self.watcher.start()
+        self.phase_timers = [self.metrics.kserve[phase].labels(self.target.name) for phase in ("preprocess", "predict", "postprocess")]  # after the fork: its own files
         self.ready = True
 
     def stop(self) -> None:
@@ -159,16 +171,18 @@ class Endpoint:
         served = self.slots.current[variant.label]
         try:
             frame = served.schema.frame(columns_of(served.schema))
+            parsed = time.perf_counter()
             try:
                 answers, confidence = served.predict(frame)
-            except Exception as exc:  # the model refuses these values: the client's problem, not a crash
-                raise PayloadError(422, f"the model could not score this input: {str(exc).splitlines()[0]}") from None
+            except Exception as exc:  # the model refuses these values: the client's problem, not a crash (MLflow answers 400 too)
+                raise PayloadError(400, f"the model could not score this input: {str(exc).splitlines()[0]}") from None
         except PayloadError as exc:
             self.record(served.version, exc.status, started, 0)
             raise
-        latency_ms = self.record(served.version, 200, started, len(frame))
+        predicted = time.perf_counter()
         ids = self.ids.take(len(frame))
         schema, outputs = served.schema, answers.tolist()
+        latency_ms = self.record(served.version, 200, started, len(frame))
         self.log.predictions(
             PredictionBatch(
                 ids, schema.order, schema.values(frame), outputs, None if confidence is None else confidence.tolist(),
@@ -178,6 +192,10 @@ class Endpoint:
         self.metrics.rows.labels(served.name, served.version, variant.label).inc(len(frame))
         if self.shadow:
             self.shadow.submit(frame, ids)
+        preprocess, predict, postprocess = self.phase_timers
+        preprocess.observe(parsed - started)
+        predict.observe(predicted - parsed)
+        postprocess.observe(time.perf_counter() - predicted)
         return outputs, ids, served, variant
 
     def record(self, version: int | None, status: int, started: float, n_rows: int) -> float:
@@ -196,12 +214,12 @@ class Endpoint:
         Answers 503 with a retry hint, never 404, while some of those predictions may still be on their way.
         """
         if not isinstance(payload, dict) or not isinstance(payload.get("ids"), list) or not isinstance(payload.get("labels"), list):
-            raise PayloadError(422, "feedback must be {\"ids\": [...], \"labels\": [...]} with one label per prediction id.")
+            raise PayloadError(400, "feedback must be {\"ids\": [...], \"labels\": [...]} with one label per prediction id.")
         ids, labels = payload["ids"], payload["labels"]
         if not ids or len(ids) != len(labels):
-            raise PayloadError(422, f"feedback has {len(ids)} ids and {len(labels)} labels: send one label per id, at least one.")
+            raise PayloadError(400, f"feedback has {len(ids)} ids and {len(labels)} labels: send one label per id, at least one.")
         if not all(isinstance(i, str) for i in ids):
-            raise PayloadError(422, "feedback ids must be the strings /invocations returned in \"ids\".")
+            raise PayloadError(400, "feedback ids must be the strings /invocations returned in \"ids\".")
         if not self.log.flush(timeout=FEEDBACK_WAIT_S):
             raise PayloadError(
                 503,
@@ -274,6 +292,11 @@ def create_app(endpoint: Endpoint) -> FastAPI:
     app = FastAPI(title=f"mlops_magic: {name}", version=__version__, lifespan=lifespan,
                   description=f"Serves {endpoint.target.describe()}. MLflow scoring protocol and Open Inference Protocol (V2).")
 
+    @app.get("/ping", tags=["service"])
+    def ping():
+        """The health check of MLflow's and SageMaker's scoring servers: 200 once serving."""
+        return not_ready() if not endpoint.ready else {"status": "ok"}
+
     @app.get("/health", tags=["service"])
     def health():
         requests = endpoint.requests if endpoint.worker_count == 1 else endpoint.metrics.requests_of_all_workers()
@@ -342,22 +365,28 @@ def create_app(endpoint: Endpoint) -> FastAPI:
 
     add_v2_routes(app, endpoint)
     app.openapi = lambda: document(app, endpoint)
+    if endpoint.token is not None:
+        app.add_middleware(RequireToken, token=endpoint.token)
     return app
 
 
 def add_v2_routes(app: FastAPI, endpoint: Endpoint) -> None:
-    """The Open Inference Protocol (KServe V2) REST endpoints, so V2 clients (tritonclient, ...) work."""
+    """The Open Inference Protocol (KServe V2) REST endpoints, so V2 clients (tritonclient, KServe's, MLServer's) work."""
     name = endpoint.target.name
 
     def unknown(model: str) -> JSONResponse:
         return error_response(PayloadError(404, f"unknown model {model!r}: this endpoint serves {name!r}."))
 
-    def unserved(version: str) -> JSONResponse:
-        return error_response(PayloadError(404, f"version {version} of {name!r} is not served here: see GET /v2/models/{name}."))
+    def served_at(version: str) -> tuple[Variant, ServedVersion] | JSONResponse:
+        current = endpoint.slots.current
+        found = next(((v, current[v.label]) for v in endpoint.target.variants if str(current[v.label].version) == version), None)
+        return found or error_response(PayloadError(404, f"version {version} of {name!r} is not served here: see GET /v2/models/{name}."))
 
-    @app.get("/v2", tags=["v2"])
-    def v2_server():
-        return {"name": "mlops_magic", "version": __version__, "extensions": []}
+    def server_metadata():
+        return {"name": "mlops_magic", "version": __version__, "extensions": ["binary_tensor_data"]}
+
+    app.get("/v2", tags=["v2"])(server_metadata)
+    app.get("/v2/", tags=["v2"])(server_metadata)
 
     @app.get("/v2/health/live", tags=["v2"])
     def v2_live():
@@ -367,7 +396,7 @@ def add_v2_routes(app: FastAPI, endpoint: Endpoint) -> None:
     def v2_ready():
         if not endpoint.ready:
             return not_ready()
-        return {"ready": True}
+        return {"ready": True, "live": True}
 
     def metadata(served: ServedVersion, versions: list[str]) -> dict[str, Any]:
         schema = served.schema
@@ -376,7 +405,7 @@ def add_v2_routes(app: FastAPI, endpoint: Endpoint) -> None:
             "versions": versions,
             "platform": "sklearn",
             "inputs": [{"name": c, "datatype": "FP64" if c in schema.numeric else "BYTES", "shape": [-1]} for c in schema.order],
-            "outputs": [{"name": "predict", "datatype": served.output_datatype, "shape": [-1]}],
+            "outputs": [{"name": "predict", "datatype": served.output_datatype, "shape": [-1]}, {"name": "ids", "datatype": "BYTES", "shape": [-1]}],
         }
 
     @app.get("/v2/models/{model}", tags=["v2"])
@@ -390,15 +419,19 @@ def add_v2_routes(app: FastAPI, endpoint: Endpoint) -> None:
     def v2_version_metadata(model: str, version: str):
         if model != name:
             return unknown(model)
-        current = endpoint.slots.current
-        served = next((current[v.label] for v in endpoint.target.variants if str(current[v.label].version) == version), None)
-        if served is None:
-            return unserved(version)
-        return metadata(served, [version])
+        found = served_at(version)
+        return found if isinstance(found, JSONResponse) else metadata(found[1], [version])
 
     @app.get("/v2/models/{model}/ready", tags=["v2"])
     def v2_model_ready(model: str):
         return unknown(model) if model != name else {"name": name, "ready": endpoint.ready}
+
+    @app.get("/v2/models/{model}/versions/{version}/ready", tags=["v2"])
+    def v2_version_ready(model: str, version: str):
+        if model != name:
+            return unknown(model)
+        found = served_at(version)
+        return found if isinstance(found, JSONResponse) else {"name": name, "ready": endpoint.ready}
 
     async def infer(request: Request, model: str, version: str | None):
         started = time.perf_counter()
@@ -406,23 +439,24 @@ def add_v2_routes(app: FastAPI, endpoint: Endpoint) -> None:
             return unknown(model)
         variant = None
         if version is not None:
-            current = endpoint.slots.current
-            variant = next((v for v in endpoint.target.variants if str(current[v.label].version) == version), None)
-            if variant is None:
-                return unserved(version)
+            found = served_at(version)
+            if isinstance(found, JSONResponse):
+                return found
+            variant = found[0]
         try:
-            payload = parse_json(await read_body(request, endpoint.max_body_bytes))
-            payload_id = str(payload["id"]) if isinstance(payload, dict) and payload.get("id") is not None else None
-            outputs, ids, served, chosen = endpoint.score(lambda schema: v2_columns(payload, schema), payload_id or request.headers.get("x-request-id"), variant)
+            parsed = v2.read_request(await read_body(request, endpoint.max_body_bytes), request.headers.get("inference-header-content-length"))
+            outputs, ids, served, chosen = endpoint.score(
+                lambda schema: v2.columns(parsed, schema.order, schema.columns), parsed.id or request.headers.get("x-request-id"), variant
+            )
         except PayloadError as exc:
             if exc.status == 413:
                 endpoint.record(None, 413, started, 0)
             return error_response(exc)
-        output = v2_output(outputs, _output_name(payload))
-        answer = {"model_name": name, "model_version": str(served.version), "outputs": [output], "parameters": {"ids": ids, "variant": chosen.label}}
-        if payload_id is not None:
-            answer["id"] = payload_id
-        return json_response(answer)
+        answer = {"model_name": name, "model_version": str(served.version), "parameters": {"variant": chosen.label}}
+        if parsed.id is not None:
+            answer["id"] = parsed.id
+        body, header = v2.response(parsed, answer, outputs, ids)
+        return Response(body, media_type="application/octet-stream" if header else "application/json", headers=header)
 
     @app.post("/v2/models/{model}/infer", tags=["v2"])
     async def v2_infer(model: str, request: Request):
@@ -431,11 +465,3 @@ def add_v2_routes(app: FastAPI, endpoint: Endpoint) -> None:
     @app.post("/v2/models/{model}/versions/{version}/infer", tags=["v2"])
     async def v2_infer_version(model: str, version: str, request: Request):
         return await infer(request, model, version)
-
-
-def _output_name(payload: dict) -> str:
-    """The output name the client asked for (V2 ``outputs``), else ``predict``."""
-    requested = payload.get("outputs")
-    if isinstance(requested, list) and len(requested) == 1 and isinstance(requested[0], dict) and "name" in requested[0]:
-        return str(requested[0]["name"])
-    return "predict"

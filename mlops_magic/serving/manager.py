@@ -27,6 +27,7 @@ from ..store.deployments import DeploymentRecord
 from . import DEFAULT_WORKERS
 from .ports import free_port, port_is_free
 from .router import Target
+from .security import TOKEN_VARIABLE, refusal
 
 
 @dataclass
@@ -110,8 +111,17 @@ def open_log(path):
         raise ServingError(f"cannot write the serving log {path}: {exc.strerror}. Make the store's folder writable.") from None
 
 
-def start(store, target: Target, host: str = "127.0.0.1", port: int | None = None, workers: int = DEFAULT_WORKERS, timeout: float = 60.0) -> DeploymentStatus:
-    """Start a serving process for ``target`` (``workers`` processes on its port), wait until it answers ``/ready``, record it."""
+def start(
+    store, target: Target, host: str = "127.0.0.1", port: int | None = None, workers: int = DEFAULT_WORKERS, timeout: float = 60.0, token: str | None = None
+) -> DeploymentStatus:
+    """Start a serving process for ``target`` (``workers`` processes on its port), wait until it answers ``/ready``, record it.
+
+    ``token`` (else ``MLOPS_MAGIC_TOKEN`` of this process) reaches it in its environment, never its command line;
+    beyond loopback there must be one."""
+    token = token if token is not None else os.environ.get(TOKEN_VARIABLE)
+    refused = refusal(host, token)
+    if refused:
+        raise ServingError(refused)
     existing = store.deployment(target.name)
     if existing is not None and existing.stopped_at is None and probe(existing).status == "running":
         raise ServingError(f"{target.name} is already served at {existing.url}: stop it first with %mlops_serve --stop {target.name}.")
@@ -124,7 +134,8 @@ def start(store, target: Target, host: str = "127.0.0.1", port: int | None = Non
         "--target", json.dumps(target.to_dict()), "--host", host, "--port", str(port), "--workers", str(workers),
     ]  # fmt: skip
     with open_log(log_path) as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        environment = {k: v for k, v in os.environ.items() if k != TOKEN_VARIABLE} | ({TOKEN_VARIABLE: token} if token is not None else {})
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=environment)
     url = f"http://{host}:{port}"
     deadline = time.monotonic() + timeout
     with requests.Session() as session:
@@ -142,7 +153,7 @@ def start(store, target: Target, host: str = "127.0.0.1", port: int | None = Non
             time.sleep(0.05)
     record = store.record_deployment(target.name, target.to_dict(), host, port, process.pid)
     watcher = start_watcher(store, target.name) if any(p.retrain for p in store.policies(target.name)) else None
-    return _with_watcher(store, probe(record, log_path), watcher)
+    return _with_watcher(store, probe(record, log_path, token), watcher)
 
 
 def start_watcher(store, name: str, timeout: float = 30.0) -> dict[str, Any]:
@@ -185,8 +196,9 @@ def last_line(path: Path) -> str:
     return lines[-1].removeprefix("mlops-serving: ") if lines else "no output"
 
 
-def probe(record: DeploymentRecord, log_path: Path | None = None) -> DeploymentStatus:
-    """The deployment's live status: its pid must answer ``/health`` on the recorded port."""
+def probe(record: DeploymentRecord, log_path: Path | None = None, token: str | None = None) -> DeploymentStatus:
+    """The deployment's live status: its pid must answer ``/health`` on the recorded port. What it serves
+    comes from ``/model``, which a token-guarded process shows only with ``token`` (else ``MLOPS_MAGIC_TOKEN``)."""
     status = DeploymentStatus(record.name, record.url, "stopped", record.pid, record.target, record.started_at, log_path=str(log_path) if log_path else None)
     if record.stopped_at is not None:
         return status
@@ -197,7 +209,12 @@ def probe(record: DeploymentRecord, log_path: Path | None = None) -> DeploymentS
         health = requests.get(f"{record.url}/health", timeout=2).json()
         if health.get("pid") != record.pid:
             return status
-        model = requests.get(f"{record.url}/model", timeout=2).json()
+        token = token if token is not None else os.environ.get(TOKEN_VARIABLE)
+        answer = requests.get(f"{record.url}/model", timeout=2, headers={"Authorization": f"Bearer {token}"} if token else None)
+        if answer.status_code == 401:  # running; what it serves is not shown without its token
+            status.status, status.requests = "running", health.get("requests")
+            return status
+        model = answer.json()
         status.versions = {v["label"]: v["version"] for v in [*model["variants"], *([model["shadow"]] if model["shadow"] else [])]}
         status.schema = model["input_schema"]
     except (requests.RequestException, ValueError, KeyError, TypeError):

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from ..store.entities import Run
-from .payloads import InputSchema, v2_datatype
+from .payloads import InputSchema
+from .v2 import answer_datatype
 
 # Final estimators whose ``predict`` is the class of highest ``predict_proba`` (scikit-learn computes
 # it so, or from scores that ``predict_proba`` maps monotonically): for these one ``predict_proba``
@@ -126,7 +127,7 @@ def output_datatype(model) -> str:
     """The V2 datatype of ``model``'s answers as ``/infer`` sends them: its classes', else by its kind."""
     classes = classes_of(model)
     if classes is not None:
-        return v2_datatype(classes.tolist())
+        return answer_datatype(classes.tolist())
     kind, _ = estimator_tags(model)
     return {"regressor": "FP64", "clusterer": "INT64", "outlier_detector": "INT64"}.get(kind, "BYTES")
 

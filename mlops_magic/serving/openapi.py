@@ -4,17 +4,20 @@ FastAPI derives operations from the handlers; this module states what they canno
 bodies each form takes (every input column, its JSON type, NaN allowed or not), every status code
 and content type a handler answers, and the link from a prediction's ids to ``/feedback``. What JSON
 Schema cannot relate (a V2 tensor's shape to its data, the lengths of columns sent as lists) is
-said in the descriptions and answered 422.
+said in the descriptions and answered 400.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from fastapi.openapi.utils import get_openapi
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from .payloads import InputSchema
+from .security import OPEN_PATHS
+from .v2 import CONTENT_TYPES, DATATYPES, FLOATS, OUTPUTS, column_datatypes
 
 ERROR = {
     "type": "object",
@@ -22,12 +25,12 @@ ERROR = {
     "properties": {"error": {"type": "string", "description": "what is wrong and how to fix it"}, "status": {"type": "integer"}},
 }
 _REASONS = {
-    400: "Malformed body (empty, not JSON, not CSV).",
+    400: "A body the model cannot take: malformed (empty, not JSON, not CSV), or its columns, types, lengths, shapes, datatypes or values.",
+    401: "Missing or wrong bearer token (Authorization: Bearer <token>).",
     404: "Unknown model, version or prediction id.",
     405: "Method not allowed on this path.",
     413: "Body over the size limit.",
     415: "Content type other than those declared.",
-    422: "Well-formed body the model cannot take (columns, types, lengths, shapes, values).",
     503: "Cannot be served now (the store, or the prediction log, is unavailable): retry after Retry-After seconds.",
 }
 _FEEDBACK_BODY = {
@@ -90,30 +93,57 @@ def request_bodies(schema: InputSchema) -> dict[str, Any]:
     }
 
 
+def nested(value: dict[str, Any]) -> dict[str, Any]:
+    """Tensor data of ``value``s, flat or nested one level (a [rows, columns] tensor as rows)."""
+    return {"type": "array", "minItems": 1, "items": {"anyOf": [value, {"type": "array", "minItems": 1, "items": value}]}}
+
+
+def tensor_value(datatype: str, allow_nan: bool) -> dict[str, Any]:
+    """The JSON Schema of one element of a ``datatype`` tensor: strings, booleans, integers in range, or numbers."""
+    if datatype == "BYTES":
+        return {"type": "string"}
+    if datatype == "BOOL":
+        return {"type": "boolean"}
+    if datatype in FLOATS:
+        return {"type": ["number", "null"] if allow_nan else "number"}
+    info = np.iinfo(DATATYPES[datatype])
+    return {"type": "integer", "minimum": int(info.min), "maximum": int(info.max)}
+
+
 def v2_body(schema: InputSchema) -> dict[str, Any]:
-    """The JSON Schema of a V2 infer body; its tensors' data are the values the model's columns take (flat or nested)."""
-    values = any_cell(schema)
-    tensor = {
-        "type": "object",
-        "required": ["name", "shape", "datatype", "data"],
-        "properties": {
-            "name": {"type": "string"},
-            "shape": {"type": "array", "minItems": 1, "maxItems": 2, "items": {"type": "integer", "minimum": -1}},
-            "datatype": {"type": "string"},
-            "data": {"type": "array", "minItems": 1, "items": {"anyOf": [values, {"type": "array", "minItems": 1, "items": values}]}},
-            "parameters": {"type": "object"},
-        },
-    }
+    """The JSON Schema of a V2 infer body: per datatype the values its data takes, and the datatypes each column takes."""
+    scalar = {"type": ["string", "number", "boolean"]}
+    parameters = {"type": "object", "additionalProperties": scalar}
+    datatypes = sorted({d for c in schema.order for d in column_datatypes(schema.columns[c])}, key=list(DATATYPES).index)
+    tensors = [
+        {
+            "type": "object",
+            "required": ["name", "shape", "datatype", "data"],
+            "properties": {
+                "name": {"type": "string"},
+                "shape": {"type": "array", "minItems": 1, "maxItems": 2, "items": {"type": "integer", "minimum": 0}},
+                "datatype": {"const": datatype},
+                "data": nested(tensor_value(datatype, schema.allow_nan)),
+                "parameters": parameters,
+            },
+        }
+        for datatype in datatypes
+    ]
     return {
         "type": "object",
         "required": ["inputs"],
-        "description": "One tensor per input column (shape [rows] or [rows, 1]), or one tensor of shape [rows, columns] "
-        "with the columns in the model's order; the data of each fits its shape.",
+        "description": "One tensor per input column (shape [rows] or [rows, 1], a datatype the column takes: see GET /v2/models/{model}), or one "
+        "tensor of shape [rows, columns] with the columns in the model's order; the data of each fits its shape. Or, with an "
+        "Inference-Header-Content-Length header, this JSON then the tensors' raw bytes (the binary tensor data extension).",
         "properties": {
             "id": {"type": "string"},
-            "inputs": {"type": "array", "minItems": 1, "items": tensor},
-            "outputs": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}}}},
-            "parameters": {"type": "object"},
+            "inputs": {"type": "array", "minItems": 1, "items": {"oneOf": tensors} if len(tensors) > 1 else tensors[0]},
+            "outputs": {
+                "type": "array",
+                "uniqueItems": True,
+                "items": {"type": "object", "required": ["name"], "properties": {"name": {"enum": list(OUTPUTS)}, "parameters": parameters}},
+            },
+            "parameters": {**parameters, "properties": {"content_type": {"enum": list(CONTENT_TYPES)}}},
         },
     }
 
@@ -137,12 +167,15 @@ def document(app, endpoint) -> dict[str, Any]:
     n = len(schema.order)
     csv = {"type": "string", "description": f"a header row naming the {n} input columns ({', '.join(schema.order)}), then one line per row"}
     scoring = {"$ref": "#/components/schemas/Predictions"}
-    errors = {"/invocations": (400, 413, 415, 422, 503), "/feedback": (400, 404, 413, 422, 503), "/ready": (503,), "/v2/health/ready": (503,)}
+    errors = {"/invocations": (400, 413, 415, 503), "/feedback": (400, 404, 413, 503), "/ready": (503,), "/ping": (503,), "/v2/health/ready": (503,)}
     for path, operations in doc["paths"].items():
         for method, operation in operations.items():
             codes = errors.get(path, ())
             if path.startswith("/v2/models/"):
-                codes = (404,) + ((400, 413, 422, 503) if path.endswith("/infer") else ())
+                codes = (404,) + ((400, 413, 503) if path.endswith("/infer") else ())
+            if endpoint.token is not None and path not in OPEN_PATHS:
+                codes = (401, *codes)
+                operation["security"] = [{"bearer": []}]
             content = (
                 {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}}
                 if path == "/metrics"
@@ -166,6 +199,8 @@ def document(app, endpoint) -> dict[str, Any]:
                 operation["requestBody"] = {"required": True, "content": _json(_FEEDBACK_BODY)}
             else:
                 operation["requestBody"] = {"required": True, "content": _json(v2_body(schema))}
+    if endpoint.token is not None:
+        doc.setdefault("components", {})["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
     doc.setdefault("components", {})["schemas"] = {
         "Error": ERROR,
         "Invocation": request_bodies(schema),

@@ -1,4 +1,4 @@
-"""Request bodies to a validated DataFrame: MLflow's four JSON forms, CSV, and Open Inference (V2) tensors.
+"""Request bodies to a validated DataFrame: MLflow's four JSON forms, CSV, and the columns of Open Inference (V2) tensors (``v2``).
 
 Every form is first brought to columns (``{column: values}``), then checked against the served
 version's input schema (column names and dtypes of its training data). Anything wrong raises
@@ -17,7 +17,6 @@ import orjson
 import pandas as pd
 
 MLFLOW_FORMS = ("dataframe_split", "dataframe_records", "instances", "inputs")
-_V2_DTYPES = {"b": "BOOL", "i": "INT64", "u": "INT64", "f": "FP64"}  # numpy dtype kind -> V2 datatype
 
 
 class PayloadError(Exception):
@@ -42,12 +41,12 @@ class Rows:
 
     def to_columns(self, schema: InputSchema) -> dict[str, list]:
         if len(set(self.columns)) != len(self.columns):
-            raise PayloadError(422, f"{self.where} has a repeated column name: name each column once.")
+            raise PayloadError(400, f"{self.where} has a repeated column name: name each column once.")
         width = len(self.columns)
         for i, row in enumerate(self.data):
             if not isinstance(row, (list, tuple)) or len(row) != width:
                 got = len(row) if isinstance(row, (list, tuple)) else type(row).__name__
-                raise PayloadError(422, f"{self.where} row {i} has {got} values; the model takes {width} ({', '.join(self.columns)}).")
+                raise PayloadError(400, f"{self.where} row {i} has {got} values; the model takes {width} ({', '.join(self.columns)}).")
         return dict(zip(self.columns, map(list, zip(*self.data)))) if self.data else {c: [] for c in self.columns}
 
 
@@ -81,15 +80,15 @@ class InputSchema:
         columns = payload
         missing = [c for c in self.order if c not in columns]
         if missing:
-            raise PayloadError(422, f"missing column {missing[0]!r} ({len(missing)} missing): send every input column ({', '.join(self.order)}).")
+            raise PayloadError(400, f"missing column {missing[0]!r} ({len(missing)} missing): send every input column ({', '.join(self.order)}).")
         unknown = [c for c in columns if c not in self.columns]
         if unknown:
-            raise PayloadError(422, f"unknown column {unknown[0]!r}: the model takes only {', '.join(self.order)}.")
+            raise PayloadError(400, f"unknown column {unknown[0]!r}: the model takes only {', '.join(self.order)}.")
         lengths = {len(values) for values in columns.values()}
         if len(lengths) > 1:
-            raise PayloadError(422, f"columns have different lengths {sorted(lengths)}: send one value per column for each row.")
+            raise PayloadError(400, f"columns have different lengths {sorted(lengths)}: send one value per column for each row.")
         if lengths == {0}:
-            raise PayloadError(422, "empty batch: send at least one row.")
+            raise PayloadError(400, "empty batch: send at least one row.")
         matrix = self._numeric_matrix(columns) if self.numeric else None
         if not self.text:
             return pd.DataFrame(matrix.T, columns=self._index, copy=False)
@@ -134,7 +133,7 @@ class InputSchema:
         bad = np.isnan(matrix).any(axis=0)
         if bad.any():
             column = self.numeric[int(np.argmax(bad))]
-            raise PayloadError(422, f"column {column!r} has a missing value (null/NaN) and this model cannot take one: fill it in.")
+            raise PayloadError(400, f"column {column!r} has a missing value (null/NaN) and this model cannot take one: fill it in.")
 
     def _numeric_column(self, column: str, values) -> list[float]:
         out = []
@@ -145,7 +144,7 @@ class InputSchema:
                 out.append(float(value))
             else:
                 raise PayloadError(
-                    422, f"column {column!r} row {row} is {value!r} ({type(value).__name__}); the model expects a number ({self.columns[column]})."
+                    400, f"column {column!r} row {row} is {value!r} ({type(value).__name__}); the model expects a number ({self.columns[column]})."
                 )
         return out
 
@@ -158,9 +157,9 @@ class InputSchema:
             elif isinstance(value, str) or (not text_only and isinstance(value, (int, float, np.generic))):
                 out[row] = value
             elif isinstance(value, (int, float, np.generic)):
-                raise PayloadError(422, f"column {column!r} row {row} is {value!r} ({type(value).__name__}); the model expects text.")
+                raise PayloadError(400, f"column {column!r} row {row} is {value!r} ({type(value).__name__}); the model expects text.")
             else:
-                raise PayloadError(422, f"column {column!r} row {row} is a {type(value).__name__}; send a single value per cell.")
+                raise PayloadError(400, f"column {column!r} row {row} is a {type(value).__name__}; send a single value per cell.")
         return out
 
     # --- body -> columns ---------------------------------------------------------------------
@@ -170,13 +169,13 @@ class InputSchema:
         if not records:
             return {c: [] for c in self.order}
         if not all(isinstance(r, dict) for r in records):
-            raise PayloadError(422, f"{where} must be a list of objects {{column: value}}.")
+            raise PayloadError(400, f"{where} must be a list of objects {{column: value}}.")
         keys = list(records[0])
         keyset = set(keys)
         for i, record in enumerate(records):
             if set(record) != keyset:
                 diff = sorted(keyset.symmetric_difference(record))
-                raise PayloadError(422, f"{where} record {i} has different columns from record 0 (differs in {diff[0]!r}): send the same columns in every record.")
+                raise PayloadError(400, f"{where} record {i} has different columns from record 0 (differs in {diff[0]!r}): send the same columns in every record.")
         return {k: [r[k] for r in records] for k in keys}
 
     def from_tensor_like(self, value: Any, where: str) -> dict[str, list] | Rows:
@@ -184,7 +183,7 @@ class InputSchema:
         if isinstance(value, dict):
             return {k: (v if isinstance(v, list) else [v]) for k, v in value.items()}
         if not isinstance(value, list):
-            raise PayloadError(422, f"{where} must be a list of rows or an object of columns.")
+            raise PayloadError(400, f"{where} must be a list of rows or an object of columns.")
         if value and isinstance(value[0], dict):
             return self.from_records(value, where)
         if value and not isinstance(value[0], (list, tuple)) and len(self.order) == 1:
@@ -215,21 +214,21 @@ def invocation_columns(body: bytes, content_type: str, schema: InputSchema) -> d
     payload = parse_json(body)
     if not isinstance(payload, dict) or len([k for k in payload if k in MLFLOW_FORMS]) != 1 or set(payload) - {*MLFLOW_FORMS, "params"}:
         keys = list(payload) if isinstance(payload, dict) else type(payload).__name__
-        raise PayloadError(422, f"payload has {keys}: send an object with exactly one of {', '.join(MLFLOW_FORMS)}.")
+        raise PayloadError(400, f"payload has {keys}: send an object with exactly one of {', '.join(MLFLOW_FORMS)}.")
     if not isinstance(payload.get("params", {}), dict):
-        raise PayloadError(422, f"params is a {type(payload['params']).__name__}: send an object of inference parameters, or leave it out.")
+        raise PayloadError(400, f"params is a {type(payload['params']).__name__}: send an object of inference parameters, or leave it out.")
     form = next(k for k in payload if k in MLFLOW_FORMS)
     value = payload[form]
     if form == "dataframe_split":
         if not isinstance(value, dict) or not isinstance(value.get("data"), list) or set(value) - {"columns", "data", "index"} or not isinstance(value.get("index", []), list):
-            raise PayloadError(422, "dataframe_split must be {\"columns\": [...], \"data\": [[...], ...]} (and an optional \"index\": [...]).")
+            raise PayloadError(400, "dataframe_split must be {\"columns\": [...], \"data\": [[...], ...]} (and an optional \"index\": [...]).")
         columns = value.get("columns", schema.order)
         if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
-            raise PayloadError(422, "dataframe_split \"columns\" must be a list of column names.")
+            raise PayloadError(400, "dataframe_split \"columns\" must be a list of column names.")
         return Rows(columns, value["data"], form)
     if form == "dataframe_records":
         if not isinstance(value, list):
-            raise PayloadError(422, "dataframe_records must be a list of objects {column: value}.")
+            raise PayloadError(400, "dataframe_records must be a list of objects {column: value}.")
         return schema.from_records(value, form)
     return schema.from_tensor_like(value, form)
 
@@ -237,49 +236,9 @@ def invocation_columns(body: bytes, content_type: str, schema: InputSchema) -> d
 def csv_columns(body: bytes, schema: InputSchema) -> dict[str, Any]:
     """Columns of a CSV body with a header row; the schema's text columns stay text (``007`` is not 7)."""
     if not body.strip():
-        raise PayloadError(422, "empty batch: the CSV body has no header and no rows.")
+        raise PayloadError(400, "empty batch: the CSV body has no header and no rows.")
     try:
         frame = pd.read_csv(io.BytesIO(body), dtype={c: str for c in schema.text})
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise PayloadError(400, f"malformed CSV: {str(exc).strip()}. Send a header row, then one line per row.") from None
     return {str(c): frame[c].to_numpy() for c in frame.columns}
-
-
-def v2_columns(payload: Any, schema: InputSchema) -> dict[str, Any] | Rows:
-    """Open Inference Protocol request tensors (parsed JSON): one per column, or one ``[rows, columns]`` tensor."""
-    tensors = payload.get("inputs") if isinstance(payload, dict) else None
-    if not isinstance(tensors, list) or not tensors or not all(isinstance(t, dict) for t in tensors):
-        raise PayloadError(422, "a V2 request needs \"inputs\": [{\"name\", \"shape\", \"datatype\", \"data\"}, ...].")
-    arrays = {}
-    for tensor in tensors:
-        name, shape, data = tensor.get("name"), tensor.get("shape"), tensor.get("data")
-        if not isinstance(name, str) or not isinstance(shape, list) or data is None:
-            raise PayloadError(422, "each V2 input needs a name, a shape and data.")
-        try:
-            array = np.asarray(data, dtype=object).reshape(shape)
-        except (ValueError, TypeError):
-            raise PayloadError(422, f"V2 input {name!r}: data does not fit shape {shape}.") from None
-        arrays[name] = array
-    if len(arrays) == 1 and next(iter(arrays)) not in schema.columns:
-        (array,) = arrays.values()
-        if array.ndim != 2:
-            raise PayloadError(422, f"a single V2 input must have shape [rows, {len(schema.order)}] (columns in order {', '.join(schema.order)}).")
-        return Rows(schema.order, array.tolist(), "V2 input")
-    columns = {}
-    for name, array in arrays.items():
-        if array.ndim == 2 and array.shape[1] == 1:
-            array = array[:, 0]
-        if array.ndim != 1:
-            raise PayloadError(422, f"V2 input {name!r} has shape {list(array.shape)}: send one column as shape [rows] or [rows, 1].")
-        columns[name] = array.tolist()
-    return columns
-
-
-def v2_datatype(values: list) -> str:
-    """The V2 datatype of answers as they are sent (plain values): BOOL, INT64, FP64, else BYTES."""
-    return _V2_DTYPES.get(np.asarray(values).dtype.kind, "BYTES")
-
-
-def v2_output(outputs: list, name: str = "predict") -> dict[str, Any]:
-    """A V2 output tensor for a batch of answers (plain values, one per row)."""
-    return {"name": name, "datatype": v2_datatype(outputs), "shape": [len(outputs)], "data": outputs}
