@@ -44,8 +44,10 @@ def test_dashboard_of_a_healthy_deployment(store, wine):
     html = dashboard._repr_html_()
     assert "healthy" in html and html.count("<img") >= 2 and "data drift" in html
     assert repr(dashboard).startswith("<MonitorDashboard wine v1: healthy")
-    boxes = [child for child in dashboard.children if isinstance(child, widgets.HBox)]
-    assert dashboard.refresh_button in boxes[0].children
+    top, tabs = dashboard.children  # the verdict and headline figures with the refresh, then one tab per part
+    assert dashboard.refresh_button in top.children[1].children and "predictions" in top.children[0].value
+    assert tabs.titles == ("performance", "drift (0 drifted)", "service health", "alerts (0)", "timeline")
+    assert dashboard.performance in tabs.children[0].children and dashboard.histogram in tabs.children[1].children
 
 
 def test_dashboard_of_a_drifting_and_degraded_deployment(store, wine):
