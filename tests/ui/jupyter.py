@@ -130,12 +130,12 @@ def select_cell(page, index: int, kind: str = ".jp-Cell") -> None:
     mode (through the app the server exposes: a click can land while the notebook still settles)."""
     page.evaluate(
         """([index, kind]) => {
-            const notebook = %s.shell.currentWidget.content;
+            const notebook = APP.shell.currentWidget.content;
             const cells = [...notebook.node.querySelectorAll('.jp-Cell')];
             const chosen = cells.filter(cell => cell.matches(kind));
             notebook.activeCellIndex = cells.indexOf(chosen[index < 0 ? chosen.length + index : index]);
             notebook.mode = 'command';
-        }""" % APP,
+        }""".replace("APP", APP),
         [index, kind],
     )
 
