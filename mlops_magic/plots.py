@@ -73,17 +73,19 @@ def metrics_chart(metrics, higher_is_better) -> bytes:
     shown = metrics.dropna(how="all").head(12)
     columns = min(4, len(shown))
     rows = -(-len(shown) // columns)
-    figure = new_figure(2.2 * columns, 1.7 * rows + 0.3)
+    figure = new_figure(2.1 * columns, 1.6 * rows + 0.4)
     axes_grid = np.atleast_1d(figure.subplots(rows, columns, squeeze=False)).ravel()
     colours = [f"C{i % 10}" for i in range(len(shown.columns))]
     for axes, (metric, values) in zip(axes_grid, shown.iterrows()):
         values = values.astype(float)
+        higher = higher_is_better(str(metric))
         axes.bar(range(len(values)), values.fillna(0).to_numpy(), color=colours)
-        axes.set_title(f"{metric} {'↑ higher' if higher_is_better(str(metric)) else '↓ lower'} is better")
+        axes.set_title(f"{metric} {'↑' if higher else '↓'}", fontsize=8)
         axes.set_xticks([])
-        low, high = np.nanmin(values), np.nanmax(values)
-        if 0 <= low and high <= 1:
-            axes.set_ylim(0, 1.0)
+        high = float(np.nanmax(values)) if values.notna().any() else 1.0
+        top = 1.0 if higher and 0 <= np.nanmin(values) and high <= 1 else max(high, 1e-9)
+        axes.set_ylim(0, top * 1.18)  # room for the value labels
+        axes.tick_params(labelsize=7)
         for i, value in enumerate(values):
             if value == value:
                 axes.annotate(f"{value:.3g}", (i, value), ha="center", va="bottom", fontsize=7, xytext=(0, 1), textcoords="offset points")
@@ -91,6 +93,7 @@ def metrics_chart(metrics, higher_is_better) -> bytes:
         axes.set_visible(False)
     handles = [Patch(color=c) for c in colours]
     figure.legend(handles, [str(c) for c in shown.columns], loc="lower center", ncols=min(4, len(colours)), fontsize="small", bbox_to_anchor=(0.5, 1.0))
+    figure.suptitle("↑ higher is better · ↓ lower is better", y=0.0, va="top", fontsize=7)
     figure.tight_layout()
     return figure_png(figure)
 

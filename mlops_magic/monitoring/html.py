@@ -11,7 +11,9 @@ from ..plots import drift_histogram, health_chart, performance_chart
 
 VERDICT_COLOURS = {"healthy": h.GOOD, "degraded": h.BAD, "drifting": h.WARN, "empty": h.MUTED}
 SEVERITY_COLOURS = {"critical": h.BAD, "warning": h.WARN, "info": h.MUTED}
-DRIFT_COLUMNS = ["column", "kind", "test", "statistic", "p_value", "threshold", "drifted", "psi", "js_distance", "n_reference", "n_current", "note"]
+# The drift table's columns a person reads (the DriftReport's table keeps them all): narrow enough for a notebook.
+DRIFT_COLUMNS = ["column", "test", "statistic", "p_value", "threshold", "drifted", "psi", "n_current", "note"]
+VARIANT_METRICS = 4  # metric columns in the table of versions and variants, the watched one first
 ALERT_COLUMNS = ["time", "kind", "metric", "value", "threshold", "message"]
 HEALTH_COLUMNS = ["window", "end", "requests", "errors", "error_rate", "latency_p50", "latency_p95", "latency_p99"]
 VARIANT_COLUMNS = ["version", "variant", "shadow", "n_predictions", "n_labelled"]
@@ -76,7 +78,8 @@ def drift_html(drift, title: str) -> str:
         return f"<div style='color:{h.MUTED}'>{h.escape(title)}: no reference data or no predictions yet</div>"
     rows = drift.table[DRIFT_COLUMNS].head(30)
     cells = [[h.escape(h.fmt(v)) if k != "drifted" else (h.badge("drifted", h.BAD) if v else "no") for k, v in zip(DRIFT_COLUMNS, r)] for r in rows.itertuples(index=False)]
-    return f"<h4 style='margin:4px 0'>{h.escape(title)}</h4><div style='font-size:12px'>{h.escape(drift.summary())}</div>" + h.table(DRIFT_COLUMNS, cells, raw=True)
+    table = h.table(DRIFT_COLUMNS, cells, raw=True, wrap=[DRIFT_COLUMNS.index("note")])
+    return f"<h4 style='margin:4px 0'>{h.escape(title)}</h4><div style='font-size:12px'>{h.escape(drift.summary())}</div>" + table
 
 
 def drift_report_html(drift) -> str:
@@ -92,7 +95,7 @@ def alerts_html(alerts) -> str:
     if alerts is None or not len(alerts):
         return f"<div style='color:{h.MUTED}'>no alerts</div>"
     rows = alerts[ALERT_COLUMNS].head(20).assign(time=lambda f: f["time"].dt.strftime("%Y-%m-%d %H:%M:%S"))
-    return h.table(ALERT_COLUMNS, rows.itertuples(index=False))
+    return h.table(ALERT_COLUMNS, rows.itertuples(index=False), wrap=[ALERT_COLUMNS.index("message")])
 
 
 def variants_html(report) -> str:
@@ -102,6 +105,8 @@ def variants_html(report) -> str:
         return ""
     newest = report.by_variant[report.by_variant["window"] == report.by_variant["window"].max()]
     metrics = [c for c in newest.columns if c not in (*VARIANT_COLUMNS, "window", "end")]
+    first = [m for m in (report.metric, f"estimated_{report.metric}") if m in metrics]
+    metrics = (first + [m for m in metrics if m not in first])[:VARIANT_METRICS]
     rows = [
         (r["version"], r["variant"] if isinstance(r["variant"], str) else "–", "shadow" if r["shadow"] else "", r["n_predictions"], r["n_labelled"], *(r[m] for m in metrics))
         for r in newest.to_dict("records")
@@ -235,7 +240,7 @@ def timeline_html(events) -> str:
         for e in shown.to_dict("records")
     ]  # fmt: skip
     earlier = f"<div style='color:{h.MUTED};font-size:11px'>{len(events) - len(shown)} earlier events: see mm.lineage()</div>" if len(events) > len(shown) else ""
-    return title + chain_html(events) + earlier + h.table(["when", "step", "event", "what"], rows, raw=True)
+    return title + chain_html(events) + earlier + h.table(["when", "step", "event", "what"], rows, raw=True, wrap=[3])
 
 
 def swap_times(report) -> list:

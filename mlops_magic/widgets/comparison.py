@@ -14,7 +14,7 @@ from .. import html as h
 from ..metrics.names import higher_is_better_by_name
 from ..plots import metrics_chart
 from ..tracking.comparison import Comparison
-from .view import View
+from .view import View, chart_layout
 
 
 def described(value) -> str:
@@ -109,7 +109,7 @@ class ComparisonView(View):
         top = head + "<h4 style='margin:6px 0 2px'>metrics</h4>" + (metrics_html(metrics) if len(metrics) else "") + "</div>"
         children = [widgets.HTML(top)]
         if self.chart:
-            children.append(widgets.Image(value=self.chart, format="png", layout=widgets.Layout(max_width="100%", height="auto")))
+            children.append(widgets.Image(value=self.chart, format="png", layout=chart_layout()))
         children += [widgets.HTML("<h4 style='margin:6px 0 2px;font-family:sans-serif'>params set</h4>" + shown), self.defaults,
                      widgets.HTML(data_and_code_html(comparison))]  # fmt: skip
         super().__init__(children=children)

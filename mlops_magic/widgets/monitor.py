@@ -32,7 +32,7 @@ from ..monitoring.html import (
 )
 from ..monitoring.report import MonitorReport
 from ..plots import drift_histogram
-from .view import View
+from .view import View, chart_layout
 
 
 class MonitorDashboard(View):
@@ -43,17 +43,16 @@ class MonitorDashboard(View):
         self.interval_s = interval_s
         self._stop = threading.Event()
         self.header = widgets.HTML(layout=widgets.Layout(flex="1 1 auto"))
-        chart = widgets.Layout(max_width="100%", height="auto")
-        self.performance = widgets.Image(format="png", layout=chart)
+        self.performance = widgets.Image(format="png", layout=chart_layout())
         self.variants = widgets.HTML()
         self.notes = widgets.HTML()
         self.slices = widgets.HTML()
         self.drift_table = widgets.HTML()
         self.column = widgets.Dropdown(description="histogram of", options=[], style={"description_width": "initial"})
-        self.histogram = widgets.Image(format="png", layout=widgets.Layout(max_width="100%", height="auto"))
+        self.histogram = widgets.Image(format="png", layout=chart_layout())
         self.prediction_drift = widgets.HTML()
         self.health = widgets.HTML()
-        self.health_image = widgets.Image(format="png", layout=chart)
+        self.health_image = widgets.Image(format="png", layout=chart_layout())
         self.alerts = widgets.HTML()
         self.timeline = widgets.HTML()
         self.refresh_button = widgets.Button(description="refresh", icon="refresh", disabled=refresh is None)

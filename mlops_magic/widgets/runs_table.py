@@ -8,9 +8,11 @@ HTML beside it (nbconvert, GitHub) holds the first ``MAX_ROWS``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import ipywidgets as widgets
 import pandas as pd
+from itables import widget as itables_widget
 from itables.widget import ITable
 
 from .. import html as h
@@ -36,7 +38,7 @@ GRID_CSS = """
 class RunsGrid(ITable):
     """itables' grid with colours that follow JupyterLab's theme."""
 
-    _css = ITable._css.read_text() + GRID_CSS
+    _css = (Path(itables_widget.__file__).parent / "static" / "widget.css").read_text() + GRID_CSS
 
 
 def metric_header(metric: str) -> str:
@@ -91,10 +93,11 @@ class RunsTable(View):
         shown = display_frame(self.frame) if len(frame) else pd.DataFrame()
         self.grid = RunsGrid(shown, maxBytes=0, pageLength=PAGE, lengthMenu=[10, 25, 100], select={"style": "multi"},
                              order=grid_order(self.frame, list(shown.columns)), classes="display compact nowrap stripe",
-                             showIndex=False, layout={"topStart": "pageLength", "topEnd": "search", "bottomStart": "info", "bottomEnd": "paging"},
+                             showIndex=False, scrollX=True, text_in_header_can_be_selected=False, layout={"topStart": "pageLength", "topEnd": "search", "bottomStart": "info", "bottomEnd": "paging"},
                              style="width:auto;margin:0")  # fmt: skip
         self.grid.add_class("mlops-grid")
-        self.compare_button = widgets.Button(description="compare selected", icon="columns", disabled=True,
+        self.grid.layout = widgets.Layout(max_width="100%", overflow_x="auto")
+        self.compare_button = widgets.Button(description="compare selected", icon="columns", disabled=True, layout=widgets.Layout(width="auto"),
                                              tooltip="select two or more rows (click them), then compare the runs")  # fmt: skip
         self.hint = widgets.HTML(f"<span style='color:var(--jp-ui-font-color2, {h.MUTED})'>click rows to select runs to compare</span>")
         self.comparison = widgets.VBox()

@@ -82,17 +82,24 @@ def server(tmp_path_factory):
 
 
 def new_page(browser, errors: list[str], dark: bool = False):
-    page = browser.new_page(viewport={"width": 1280, "height": 900}, color_scheme="dark" if dark else "light")
+    page = browser.new_page(viewport={"width": 1280, "height": 2400}, color_scheme="dark" if dark else "light")
     page.on("console", lambda message: errors.append(f"console {message.type}: {message.text}") if message.type == "error" else None)
     page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
     return page
 
 
+def wanted(session) -> set[tuple[str, str]]:
+    """The (front end, tutorial) pairs the selected tests look at (``-k`` runs fewer)."""
+    return {(item.callspec.params["front"], item.callspec.params["name"]) for item in session.items
+            if hasattr(item, "callspec") and {"front", "name"} <= set(item.callspec.params)}  # fmt: skip
+
+
 @pytest.fixture(scope="session")
-def tutorials(browser, server) -> dict[tuple[str, str], Tutorial]:
-    """Every tutorial of ``FRONTS`` run to its clean-up cell, ``AT_ONCE`` at a time; the clean-up cells
-    run at the end of the session (they stop the serving processes)."""
-    queue = [(front, name) for front, names in FRONTS.items() for name in names]
+def tutorials(request, browser, server) -> dict[tuple[str, str], Tutorial]:
+    """The tutorials of ``FRONTS`` the selected tests need, run to their clean-up cell, ``AT_ONCE`` at
+    a time; the clean-up cells run at the end of the session (they stop the serving processes)."""
+    needed = wanted(request.session)
+    queue = [(front, name) for front, names in FRONTS.items() for name in names if (front, name) in needed]
     done: dict[tuple[str, str], Tutorial] = {}
     running: dict[tuple[str, str], Tutorial] = {}
     deadline = time.time() + TIMEOUT_S * 2

@@ -172,3 +172,34 @@ def dark_theme(page, dark: bool = True) -> None:
     theme = "JupyterLab Dark" if dark else "JupyterLab Light"
     page.evaluate(f"theme => {APP}.commands.execute('apputils:change-theme', {{theme}})", theme)
     page.wait_for_function("dark => document.body.dataset.jpThemeLight === String(!dark)", arg=dark, timeout=20_000)
+
+
+def kernel_of(page) -> str:
+    """The id of the kernel of the notebook open in ``page``."""
+    return page.evaluate(f"() => {APP}.shell.currentWidget.sessionContext.session.kernel.id")
+
+
+def run_in_kernel(server: Server, kernel_id: str, code: str, expression: str = "None", timeout_s: float = 120) -> str:
+    """Run ``code`` in a kernel the server started (as a second client, as a console attached to it
+    would) and return ``repr`` of ``expression`` afterwards; raise on an error."""
+    from jupyter_client import BlockingKernelClient
+
+    client = BlockingKernelClient(connection_file=str(server.runtime_dir / f"kernel-{kernel_id}.json"))
+    client.load_connection_file()
+    client.start_channels()
+    try:
+        msg_id = client.execute(code, user_expressions={"value": expression}, store_history=False)
+        deadline = time.time() + timeout_s
+        while True:
+            reply = client.get_shell_msg(timeout=max(1.0, deadline - time.time()))
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
+        content = reply["content"]
+        if content["status"] != "ok":
+            raise RuntimeError(f"{content.get('ename')}: {content.get('evalue')}")
+        value = content["user_expressions"]["value"]
+        if value["status"] != "ok":
+            raise RuntimeError(f"{value.get('ename')}: {value.get('evalue')}")
+        return value["data"]["text/plain"]
+    finally:
+        client.stop_channels()
