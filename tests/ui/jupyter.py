@@ -43,6 +43,7 @@ def free_port() -> int:
 class Server:
     process: subprocess.Popen
     url: str
+    root: Path
     runtime_dir: Path
     log: Path
 
@@ -82,7 +83,7 @@ def start_server(root: Path, home: Path | None = None, env: dict | None = None, 
             raise RuntimeError(f"jupyter lab exited with status {process.returncode}: {log.read_text()[-2000:]}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return Server(process, f"http://127.0.0.1:{port}", dirs["JUPYTER_RUNTIME_DIR"], log)
+            return Server(process, f"http://127.0.0.1:{port}", root, dirs["JUPYTER_RUNTIME_DIR"], log)
         except OSError:
             time.sleep(0.3)
     process.kill()
@@ -203,3 +204,9 @@ def run_in_kernel(server: Server, kernel_id: str, code: str, expression: str = "
         return value["data"]["text/plain"]
     finally:
         client.stop_channels()
+
+
+def save(page) -> None:
+    """File > Save, and wait until the file is written."""
+    page.evaluate(f"() => {APP}.commands.execute('docmanager:save')")
+    page.wait_for_function(f"() => !{APP}.shell.currentWidget.context.model.dirty", timeout=30_000)
