@@ -2,11 +2,13 @@
 run in it once per session, a few at a time, before any test looks at them.
 
 Where no browser can be started the tests skip with one line, except under ``CI=true``, where that
-fails. Screenshots go to ``test-output/ui/`` at the repository root (every run; git ignores it).
+fails. Screenshots go to ``test-output/ui/`` at the repository root (every run; git ignores it),
+with the seconds each tutorial took in ``timings-tutorials.json``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -120,6 +122,8 @@ def tutorials(request, browser, server) -> dict[tuple[str, str], Tutorial]:
         if time.time() > deadline:
             raise TimeoutError(f"tutorials still running: {sorted(running)}")
         time.sleep(0.5)
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    (OUTPUT / "timings-tutorials.json").write_text(json.dumps({f"{f}-{n}": round(t.seconds, 1) for (f, n), t in done.items()}, indent=1))
     yield done
     for tutorial in done.values():
         run_last(tutorial.page)

@@ -210,3 +210,13 @@ def save(page) -> None:
     """File > Save, and wait until the file is written."""
     page.evaluate(f"() => {APP}.commands.execute('docmanager:save')")
     page.wait_for_function(f"() => !{APP}.shell.currentWidget.context.model.dirty", timeout=30_000)
+
+
+HEAD, ROWS = ".dt-scroll-head thead th", ".dt-scroll-body tbody tr"  # the runs grid scrolls sideways: its header is a table of its own
+
+
+def column_values(grid, header: str) -> list[str]:
+    """The values of one column on the runs grid's current page."""
+    headers = grid.locator(HEAD).all_inner_texts()
+    position = [h.strip() for h in headers].index(header)
+    return grid.locator(f"{ROWS} td:nth-child({position + 1})").all_inner_texts()

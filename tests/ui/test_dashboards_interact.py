@@ -13,23 +13,13 @@ import time
 
 import pytest
 
-from .jupyter import kernel_of, run_in_kernel
+from .jupyter import HEAD, ROWS, column_values, kernel_of, run_in_kernel
 
 
 def output_of(tutorial, source_start: str):
     """The output area of the first cell whose source starts with ``source_start``."""
     index = next(i for i, cell in enumerate(tutorial.notebook.cells) if cell.source.startswith(source_start))
     return tutorial.page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-OutputArea")
-
-
-HEAD, ROWS = ".dt-scroll-head thead th", ".dt-scroll-body tbody tr"  # the grid scrolls sideways: its header is a table of its own
-
-
-def column_values(grid, header: str) -> list[str]:
-    """The values of one column on the grid's current page."""
-    headers = grid.locator(HEAD).all_inner_texts()
-    position = [h.strip() for h in headers].index(header)
-    return grid.locator(f"{ROWS} td:nth-child({position + 1})").all_inner_texts()
 
 
 @pytest.mark.parametrize(("front", "name"), [("lab", "01-track-experiments")])
