@@ -20,7 +20,9 @@ import pytest
 
 from .jupyter import accept_dialog, browser_problem, busy, launch_browser, open_notebook, run_all_above_last, run_last, start_server, wait_idle
 
-ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+TUTORIAL_TESTS = HERE / "test_tutorials_in_browser.py"
 NOTEBOOKS = ROOT / "notebooks"
 OUTPUT = ROOT / "test-output" / "ui"
 # Which tutorials run in which front end. Every tutorial runs in JupyterLab; Notebook 7 runs the two
@@ -90,10 +92,16 @@ def new_page(browser, errors: list[str], dark: bool = False):
     return page
 
 
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if Path(item.path).is_relative_to(HERE):
+            item.add_marker(pytest.mark.browser)
+
+
 def wanted(session) -> set[tuple[str, str]]:
-    """The (front end, tutorial) pairs the selected tests look at (``-k`` runs fewer)."""
+    """The (front end, tutorial) pairs the selected tests of ``TUTORIAL_TESTS`` look at (``-k`` runs fewer)."""
     return {(item.callspec.params["front"], item.callspec.params["name"]) for item in session.items
-            if hasattr(item, "callspec") and {"front", "name"} <= set(item.callspec.params)}  # fmt: skip
+            if item.path == TUTORIAL_TESTS and hasattr(item, "callspec") and {"front", "name"} <= set(item.callspec.params)}  # fmt: skip
 
 
 @pytest.fixture(scope="session")
