@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_monitor import build  # noqa: E402
 
-from tests.ui.jupyter import APP, kernel_of, launch_browser, open_notebook, run_in_kernel, select_cell, start_server, wait_idle  # noqa: E402
+from tests.ui.jupyter import APP, KERNEL, kernel_of, launch_browser, open_notebook, run_in_kernel, select_cell, start_server, wait_idle  # noqa: E402
 
 CELLS = {
     "setup": "%load_ext mlops_magic\nimport mlops_magic as mm\nmm.set_store({store!r})",
@@ -81,7 +81,7 @@ def main() -> int:
     add_runs(folder, args.runs)
     print(f"{args.runs:,} runs in the store ({time.perf_counter() - started:.0f} s)")
     root = Path(tempfile.mkdtemp(prefix="bench-browser-nb-"))
-    notebook = nbformat.v4.new_notebook()
+    notebook = nbformat.v4.new_notebook(metadata={"kernelspec": KERNEL})
     notebook.cells = [nbformat.v4.new_code_cell(source.format(store=str(folder))) for source in CELLS.values()]
     nbformat.write(notebook, root / "scale.ipynb")
     server = start_server(root, env={"PYTHONPATH": str(ROOT)})

@@ -30,6 +30,7 @@ SETTINGS = {
 BUSY = ".jp-InputArea-prompt:has-text('[*]')"
 # What the widget manager writes in place of a view it could not render.
 WIDGET_FAILURES = ("Error displaying widget", "Model not found", "Loading widget...")
+KERNEL = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}  # for a notebook a test writes: no kernel dialog
 APP = "(window.jupyterapp || window.jupyterlab)"  # JupyterLab's or Notebook 7's application, exposed by the server's setting
 
 

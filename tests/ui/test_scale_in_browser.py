@@ -13,7 +13,7 @@ import nbformat
 import pytest
 
 from .conftest import OUTPUT, new_page
-from .jupyter import column_values, open_notebook, run_all_above_last, wait_idle
+from .jupyter import KERNEL, column_values, open_notebook, run_all_above_last, wait_idle
 
 RUNS = 10_000
 FRAME = f"""
@@ -38,7 +38,7 @@ frame.attrs["sorted_by"] = ("metrics.accuracy", False)  # as mm.runs(sort="accur
 def test_the_runs_grid_over_10000_runs_draws_one_page_and_sorts_them_all(browser, server, front, name):
     folder = server.root / "scale"
     folder.mkdir(exist_ok=True)
-    notebook = nbformat.v4.new_notebook()
+    notebook = nbformat.v4.new_notebook(metadata={"kernelspec": KERNEL})
     notebook.cells = [nbformat.v4.new_code_cell(FRAME), nbformat.v4.new_code_cell("RunsTable(frame)"), nbformat.v4.new_code_cell("del frame")]
     nbformat.write(notebook, folder / "scale.ipynb")
     errors: list[str] = []
