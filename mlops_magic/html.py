@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import base64
 import html
+import numbers
 from collections.abc import Iterable
 from typing import Any
 
 GOOD, BAD, MUTED, WARN = "#1a7f37", "#cf222e", "#6e7781", "#9a6700"
 TABLE = "border-collapse:collapse;font-size:12px;line-height:1.3;margin:4px 0"
-CELL = "padding:1px 10px;border-bottom:1px solid #d0d7de;text-align:left;vertical-align:top;white-space:nowrap"
+# Borders and backgrounds from JupyterLab's CSS variables (its light and dark themes), with fallbacks for GitHub and nbconvert.
+CELL = "padding:1px 10px;border-bottom:1px solid var(--jp-border-color2, #d0d7de);text-align:left;vertical-align:top;white-space:nowrap"
+NUMBER = CELL + ";text-align:right;font-variant-numeric:tabular-nums"
 
 
 def escape(value: Any) -> str:
@@ -28,14 +31,17 @@ def fmt(value: Any) -> str:
 
 
 def table(headers: Iterable[str], rows: Iterable[Iterable[Any]], raw: bool = False, wrap: Iterable[int] = ()) -> str:
-    """An HTML table; cells are escaped unless ``raw`` (already HTML); columns in ``wrap`` wrap their text."""
+    """An HTML table; cells are escaped unless ``raw`` (already HTML); numbers align right; columns in ``wrap`` wrap their text."""
     headers, wrapped = list(headers), set(wrap)
     styles = [CELL + (";white-space:normal;min-width:200px" if i in wrapped else "") for i in range(len(headers))]
     head = "".join(f'<th style="{CELL}">{escape(h)}</th>' for h in headers)
-    body = "".join(
-        "<tr>" + "".join(f'<td style="{styles[i]}">{cell if raw else escape(fmt(cell))}</td>' for i, cell in enumerate(row)) + "</tr>" for row in rows
-    )
-    return f'<div style="overflow-x:auto"><table style="{TABLE}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+    def cell(i: int, value: Any) -> str:
+        number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        return f'<td style="{NUMBER if number else styles[i]}">{value if raw else escape(fmt(value))}</td>'
+
+    body = "".join("<tr>" + "".join(cell(i, value) for i, value in enumerate(row)) + "</tr>" for row in rows)
+    return f'<div style="overflow-x:auto;max-width:100%"><table style="{TABLE}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def badge(text: str, colour: str) -> str:
@@ -60,9 +66,9 @@ def warnings_block(messages: list[str]) -> str:
 
 
 def code(text: str) -> str:
-    return f'<pre style="font-size:11px;background:#f6f8fa;padding:6px;margin:2px 0;overflow:auto">{escape(text)}</pre>'
+    return f'<pre style="font-size:11px;background:var(--jp-layout-color2, #f6f8fa);color:inherit;padding:6px;margin:2px 0;overflow:auto">{escape(text)}</pre>'
 
 
 def png_img(png: bytes, alt: str = "chart") -> str:
     """A PNG embedded as an ``<img>`` (static HTML carries its charts with it)."""
-    return f'<img alt="{escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}"/>'
+    return f'<img alt="{escape(alt)}" style="max-width:100%;height:auto" src="data:image/png;base64,{base64.b64encode(png).decode()}"/>'

@@ -161,7 +161,7 @@ class MLOpsMagic(Magics):
                 limit=args.limit,
                 where=unquote(" ".join(args.where)) if args.where else None,
             )
-        return RunsTable(frame)
+        return RunsTable(frame, compare=api.compare)
 
     @magic_arguments()
     @argument("run_ids", nargs="+", help="two or more run ids (or unique prefixes)")

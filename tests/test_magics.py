@@ -58,7 +58,7 @@ def test_mlops_runs_returns_a_sortable_table(wine):
         train(wine, depth)
     table = wine.run_line_magic("mlops_runs", "-e wine --sort accuracy --limit 2")
     assert isinstance(table, RunsTable)
-    assert (table.sort_by.value, table.descending.value) == ("metrics.accuracy", True)  # the controls say how it is sorted
+    assert table.order == [("accuracy ↑", "desc")]  # the grid opens sorted as asked
     assert len(table.frame) == 2
     accuracies = table.frame["metrics.accuracy"].tolist()
     assert accuracies == sorted(accuracies, reverse=True)

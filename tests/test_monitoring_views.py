@@ -3,6 +3,7 @@ and the magics %mlops_monitor / %mlops_data through a real shell, error paths in
 
 from __future__ import annotations
 
+import re
 import time
 
 import ipywidgets as widgets
@@ -35,7 +36,9 @@ def test_dashboard_of_a_healthy_deployment(store, wine):
     assert list(dashboard.column.options) == list(dashboard.report.drift.table["column"])
     assert bytes(dashboard.histogram.value).startswith(PNG)
     assert "no alerts" in dashboard.alerts.value and "latency_p95" in dashboard.health.value
-    assert "newest window per version and variant" in dashboard.variants.value and "f1_macro" in dashboard.variants.value
+    headers = re.findall(r">(\w+)</th>", dashboard.variants.value)
+    assert "newest window per version and variant" in dashboard.variants.value
+    assert headers[:6] == ["version", "variant", "shadow", "n_predictions", "n_labelled", "accuracy"] and len(headers) == 9  # the watched metric first, 4 in all
     assert dashboard.auto.value is False
     dashboard.column.value = dashboard.column.options[-1]
     assert bytes(dashboard.histogram.value).startswith(PNG)
@@ -44,8 +47,10 @@ def test_dashboard_of_a_healthy_deployment(store, wine):
     html = dashboard._repr_html_()
     assert "healthy" in html and html.count("<img") >= 2 and "data drift" in html
     assert repr(dashboard).startswith("<MonitorDashboard wine v1: healthy")
-    boxes = [child for child in dashboard.children if isinstance(child, widgets.HBox)]
-    assert dashboard.refresh_button in boxes[0].children
+    top, tabs = dashboard.children  # the verdict and headline figures with the refresh, then one tab per part
+    assert dashboard.refresh_button in top.children[1].children and "predictions" in top.children[0].value
+    assert tabs.titles == ("performance", "drift (0 drifted)", "service health", "alerts (0)", "timeline")
+    assert dashboard.performance in tabs.children[0].children and dashboard.histogram in tabs.children[1].children
 
 
 def test_dashboard_of_a_drifting_and_degraded_deployment(store, wine):

@@ -10,6 +10,8 @@ import pandas as pd
 from mlops_magic.html import BAD, GOOD, png_img
 from mlops_magic.store import Run
 from mlops_magic.tracking.card import MetricChange, RunCardData
+from mlops_magic.tracking.comparison import compare_runs
+from mlops_magic.widgets.comparison import ComparisonView
 from mlops_magic.widgets.run_card import RunCard
 from mlops_magic.widgets.runs_table import RunsTable
 
@@ -36,22 +38,60 @@ def test_run_card_shows_metrics_against_the_best_run():
     assert "run ab12cd34" in repr(view)
 
 
-def test_runs_table_sorts_and_selects():
-    frame = pd.DataFrame({
-        "run_id": ["a" * 32, "b" * 32, "c" * 32], "name": ["x", "y", "z"], "status": ["finished"] * 3,
+def run_of(run_id: str, model_class="LogisticRegression", params=None, metrics=None) -> Run:
+    return Run(run_id=run_id, experiment="wine", name=f"wine-{run_id[:6]}", status="finished", start_time=time.time(), duration_s=0.5,
+               params=params or {"C": "1.0"}, tags={"model_class": model_class}, metrics=metrics or {"accuracy": 0.9}, source="model = fit()")
+
+
+def runs_frame():
+    return pd.DataFrame({
+        "run_id": ["a" * 32, "b" * 32, "c" * 32], "experiment": ["wine"] * 3, "name": ["x", "y", "z"], "status": ["finished"] * 3,
         "start_time": pd.to_datetime([1, 2, 3], unit="s", utc=True), "duration_s": [0.1, 0.2, 0.3],
-        "metrics.accuracy": [0.7, 0.9, 0.8],
-    })
-    view = RunsTable(frame)
-    controls, table, selection = view.children
-    view.sort_by.value = "metrics.accuracy"
-    assert view.frame["name"].tolist() == ["y", "z", "x"]
-    view.descending.value = False
-    assert view.frame["name"].tolist() == ["x", "z", "y"]
-    assert table.value.index(">y<") > table.value.index(">x<")
-    selection.value = ("b" * 32,)
-    assert view.selected == ["b" * 32]
+        "metrics.accuracy": [0.7, 0.912345678, 0.8], "metrics.log_loss": [0.9, 0.3, 0.5], "params.C": ["1", "2", "3"],
+        "tags.model_class": ["LogisticRegression", "RandomForestClassifier", "LogisticRegression"], "tags.owner": ["ana", "", "bo"],
+    })  # fmt: skip
+
+
+def test_runs_table_is_a_paged_grid_that_opens_sorted_and_compares_the_runs_selected():
+    frame = runs_frame().sort_values("metrics.accuracy", ascending=False)
+    frame.attrs["sorted_by"] = ("metrics.accuracy", False)
+    compared = []
+
+    def compare(*ids):
+        compared.append(ids)
+
+    view = RunsTable(frame, compare=lambda *ids: compare(*ids) or compare_runs([run_of(i) for i in ids]))
+    title, grid, (button, hint), comparison = view.children[0], view.children[1], view.children[2].children, view.children[3]
+    assert "3 runs" in title.value and "wine" in title.value
+    shown = grid.df
+    assert list(shown.columns) == ["run", "name", "model", "status", "started (UTC)", "duration (s)", "accuracy ↑", "log_loss ↓", "owner"]
+    assert shown["name"].tolist() == ["y", "z", "x"] and shown["accuracy ↑"].iloc[0] == 0.9123  # rounded for reading
+    assert view.order == [("accuracy ↑", "desc")]
+    args = grid._dt_args
+    assert args["pageLength"] == 10 and args["select"] == {"style": "multi"}
+    assert grid.has_trait("selected_rows") and "mlops-grid" in grid._dom_classes
+    assert button.disabled
+    grid.selected_rows = [0]
+    assert view.selected == ["b" * 32] and button.disabled and "1 selected" in hint.value
+    grid.selected_rows = [2, 0]
+    assert view.selected == ["b" * 32, "a" * 32] and not button.disabled
+    button.click()
+    assert compared == [("b" * 32, "a" * 32)]
+    [shown_comparison] = comparison.children
+    assert isinstance(shown_comparison, ComparisonView) and [r.run_id for r in shown_comparison.comparison.runs] == ["b" * 32, "a" * 32]
+    html = view._repr_html_()
+    assert html.index(">y<") < html.index(">x<") and "0.9123" in html and "LogisticRegression" in html
     assert "3 runs" in repr(view)
+
+
+def test_runs_table_without_compare_cannot_compare_and_says_a_failed_comparison_in_one_line():
+    view = RunsTable(runs_frame())
+    view.grid.selected_rows = [0, 1]
+    assert view.compare_button.disabled
+    failing = RunsTable(runs_frame(), compare=lambda *ids: (_ for _ in ()).throw(ValueError("run 'a' was deleted")))
+    failing.grid.selected_rows = [0, 1]
+    failing.compare_button.click()
+    assert "run &#x27;a&#x27; was deleted" in failing.comparison.children[0].value
 
 
 def test_empty_runs_table_says_how_to_start():
@@ -62,3 +102,21 @@ def test_empty_runs_table_says_how_to_start():
 def test_chart_alt_text_is_escaped():
     tag = png_img(b"\x89PNG", alt='x" onerror="alert(1)')
     assert 'alt="x&quot; onerror=&quot;alert(1)"' in tag
+
+
+def test_comparing_two_model_classes_leads_with_the_class_and_the_params_set_and_keeps_defaults_behind_a_toggle():
+    forest = run_of("f" * 32, "RandomForestClassifier", {"n_estimators": "50", "criterion": "gini", "max_depth": "None", "random_state": "0"},
+                    {"accuracy": 0.98, "log_loss": 0.12})
+    pipeline = run_of("p" * 32, "Pipeline", {"logisticregression__C": "0.01", "logisticregression__max_iter": "100", "memory": "None",
+                                             "standardscaler__with_mean": "True"}, {"accuracy": 0.93, "log_loss": 0.41})  # fmt: skip
+    view = ComparisonView(compare_runs([forest, pipeline]))
+    assert set(view.set_params.index) == {"n_estimators", "random_state", "logisticregression__C"}  # what a person chose
+    assert {"criterion", "max_depth", "logisticregression__max_iter", "memory", "standardscaler__with_mean"} == set(view.default_params.index)
+    top = view.children[0].value
+    assert "RandomForestClassifier" in top and "Pipeline" in top
+    assert "↓ lower" in top and "<b>0.12</b>" in top and "<b>0.98</b>" in top  # the best of each metric, its way
+    assert isinstance(view.children[1], widgets.Image) and bytes(view.children[1].value).startswith(b"\x89PNG")
+    toggle = view.defaults
+    assert isinstance(toggle, widgets.Accordion) and toggle.selected_index is None and toggle.titles[0].startswith("5 params left at their defaults")
+    html = view._repr_html_()
+    assert "<details><summary>5 params left at their defaults" in html and html.index("logisticregression__C") < html.index("<details>")

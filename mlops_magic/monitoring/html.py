@@ -11,7 +11,9 @@ from ..plots import drift_histogram, health_chart, performance_chart
 
 VERDICT_COLOURS = {"healthy": h.GOOD, "degraded": h.BAD, "drifting": h.WARN, "empty": h.MUTED}
 SEVERITY_COLOURS = {"critical": h.BAD, "warning": h.WARN, "info": h.MUTED}
-DRIFT_COLUMNS = ["column", "kind", "test", "statistic", "p_value", "threshold", "drifted", "psi", "js_distance", "n_reference", "n_current", "note"]
+# The drift table's columns a person reads (the DriftReport's table keeps them all): narrow enough for a notebook.
+DRIFT_COLUMNS = ["column", "test", "statistic", "p_value", "threshold", "drifted", "psi", "n_current", "note"]
+VARIANT_METRICS = 4  # metric columns in the table of versions and variants, the watched one first
 ALERT_COLUMNS = ["time", "kind", "metric", "value", "threshold", "message"]
 HEALTH_COLUMNS = ["window", "end", "requests", "errors", "error_rate", "latency_p50", "latency_p95", "latency_p99"]
 VARIANT_COLUMNS = ["version", "variant", "shadow", "n_predictions", "n_labelled"]
@@ -24,18 +26,50 @@ def page(parts: list[str]) -> str:
 # --- the monitor dashboard -------------------------------------------------------------------------
 
 
-def header_html(report) -> str:
-    version = f" v{report.version}" if report.version is not None else ""
-    verdict = h.badge(report.verdict, VERDICT_COLOURS[report.verdict])
-    figure = ""
+def window_text(report) -> str:
+    return f"windows of {report.window} predictions" if str(report.window).isdigit() else f"windows of {report.window}"
+
+
+def figure_html(label: str, value: str, colour: str | None = None, note: str = "") -> str:
+    """One headline figure: a small label over a large value."""
+    tint = f"color:{colour};" if colour else ""
+    note = f"<span style='font-size:11px;color:{h.MUTED}'> {h.escape(note)}</span>" if note else ""
+    return (
+        "<div style='display:inline-block;margin:2px 18px 2px 0;vertical-align:top'>"
+        f"<div style='font-size:11px;color:{h.MUTED}'>{h.escape(label)}</div><div style='font-size:18px;{tint}'>{h.escape(value)}{note}</div></div>"
+    )
+
+
+def headline_figures(report) -> list[str]:
+    """The few figures a person looks at first: the watched metric against its bounds, the traffic,
+    drift, the service's errors and latency, and the alerts."""
+    figures = []
     if report.metric:
         value = report.latest(report.metric)
         bounds = " ".join(f"{n} {b:g}" for n, b in (("min", report.threshold_min), ("max", report.threshold_max)) if b is not None)
-        figure = f" · {h.escape(report.metric)} {h.fmt(value)}" + (f" ({h.escape(bounds)})" if bounds else "")
+        on = f" on {report.slice}" if report.slice else ""
+        figures.append(figure_html(f"{report.metric}{on} (newest window)", "n/a" if value is None else f"{value:.3g}", h.BAD if report.crossed() else None, bounds))
+    figures.append(figure_html("predictions", f"{report.n_predictions:,}", note=f"{report.n_labelled:,} labelled in view"))
+    if report.drift is not None:
+        drifted = len(report.drift.drifted_columns)
+        figures.append(figure_html("drifted columns", f"{drifted} of {len(report.drift.table)}", h.WARN if drifted else None))
+    if len(report.health) and report.health["requests"].sum():
+        newest = report.health.iloc[-1]
+        figures.append(figure_html("error rate (newest)", f"{float(newest['error_rate']):.1%}", h.BAD if newest["error_rate"] > 0 else None))
+        figures.append(figure_html("latency p95 (newest)", f"{float(newest['latency_p95']):.3g} ms"))
+    count = 0 if report.alerts is None else len(report.alerts)
+    figures.append(figure_html("alerts", str(count), h.BAD if count else None))
+    return figures
+
+
+def header_html(report) -> str:
+    """The verdict, the model and its windows, and the headline figures."""
+    version = f" v{report.version}" if report.version is not None else ""
+    verdict = h.badge(report.verdict, VERDICT_COLOURS[report.verdict])
     return (
         f"<div style='font-family:sans-serif;font-size:14px'><b>{h.escape(report.model)}{version}</b> {verdict}"
-        f"<span style='color:{h.MUTED};font-size:12px'> · window {h.escape(report.window)} · {report.n_predictions} predictions"
-        f" · {report.n_labelled} labelled in view{figure}</span></div>"
+        f"<span style='color:{h.MUTED};font-size:12px'> · {h.escape(window_text(report))}</span>"
+        f"<div style='margin-top:4px'>{''.join(headline_figures(report))}</div></div>"
     )
 
 
@@ -44,7 +78,8 @@ def drift_html(drift, title: str) -> str:
         return f"<div style='color:{h.MUTED}'>{h.escape(title)}: no reference data or no predictions yet</div>"
     rows = drift.table[DRIFT_COLUMNS].head(30)
     cells = [[h.escape(h.fmt(v)) if k != "drifted" else (h.badge("drifted", h.BAD) if v else "no") for k, v in zip(DRIFT_COLUMNS, r)] for r in rows.itertuples(index=False)]
-    return f"<h4 style='margin:4px 0'>{h.escape(title)}</h4><div style='font-size:12px'>{h.escape(drift.summary())}</div>" + h.table(DRIFT_COLUMNS, cells, raw=True)
+    table = h.table(DRIFT_COLUMNS, cells, raw=True, wrap=[DRIFT_COLUMNS.index("note")])
+    return f"<h4 style='margin:4px 0'>{h.escape(title)}</h4><div style='font-size:12px'>{h.escape(drift.summary())}</div>" + table
 
 
 def drift_report_html(drift) -> str:
@@ -58,9 +93,9 @@ def drift_report_html(drift) -> str:
 
 def alerts_html(alerts) -> str:
     if alerts is None or not len(alerts):
-        return f"<h4 style='margin:4px 0'>alerts</h4><div style='color:{h.MUTED}'>no alerts</div>"
+        return f"<div style='color:{h.MUTED}'>no alerts</div>"
     rows = alerts[ALERT_COLUMNS].head(20).assign(time=lambda f: f["time"].dt.strftime("%Y-%m-%d %H:%M:%S"))
-    return "<h4 style='margin:4px 0'>alerts</h4>" + h.table(ALERT_COLUMNS, rows.itertuples(index=False))
+    return h.table(ALERT_COLUMNS, rows.itertuples(index=False), wrap=[ALERT_COLUMNS.index("message")])
 
 
 def variants_html(report) -> str:
@@ -70,6 +105,8 @@ def variants_html(report) -> str:
         return ""
     newest = report.by_variant[report.by_variant["window"] == report.by_variant["window"].max()]
     metrics = [c for c in newest.columns if c not in (*VARIANT_COLUMNS, "window", "end")]
+    first = [m for m in (report.metric, f"estimated_{report.metric}") if m in metrics]
+    metrics = (first + [m for m in metrics if m not in first])[:VARIANT_METRICS]
     rows = [
         (r["version"], r["variant"] if isinstance(r["variant"], str) else "–", "shadow" if r["shadow"] else "", r["n_predictions"], r["n_labelled"], *(r[m] for m in metrics))
         for r in newest.to_dict("records")
@@ -203,7 +240,7 @@ def timeline_html(events) -> str:
         for e in shown.to_dict("records")
     ]  # fmt: skip
     earlier = f"<div style='color:{h.MUTED};font-size:11px'>{len(events) - len(shown)} earlier events: see mm.lineage()</div>" if len(events) > len(shown) else ""
-    return title + chain_html(events) + earlier + h.table(["when", "step", "event", "what"], rows, raw=True)
+    return title + chain_html(events) + earlier + h.table(["when", "step", "event", "what"], rows, raw=True, wrap=[3])
 
 
 def swap_times(report) -> list:
@@ -216,13 +253,25 @@ def swap_times(report) -> list:
     return [t for t in swaps if first <= t <= last]
 
 
+def window_positions(report, table):
+    """For windows cut by count: the number of the prediction each window of ``table`` ends at (else None)."""
+    if not str(report.window).isdigit() or not len(report.windows):
+        return None
+    counts = report.windows["n_predictions"].astype(int)
+    ends = counts.cumsum() + max(0, report.n_predictions - int(counts.sum()))
+    return table["window"].map(dict(zip(report.windows["window"], ends))).to_numpy()
+
+
 def charts(report) -> dict[str, bytes]:
     """The dashboard's PNG charts (performance, health, and the most drifted column's histogram)."""
     found: dict[str, bytes] = {}
     if len(report.windows) and report.metric:
+        table = report.series_table(report.slice)
+        positions = window_positions(report, table)
         found["performance"] = performance_chart(
-            report.series_table(report.slice), report.metric, report.threshold_min, report.threshold_max, alert_windows(report), swap_times(report)
-        )
+            table, report.metric, report.threshold_min, report.threshold_max, alert_windows(report), swap_times(report),
+            positions=positions, x_label=f"prediction number (windows of {report.window})" if positions is not None else None,
+        )  # fmt: skip
     if len(report.health) and report.health["requests"].sum():
         found["health"] = health_chart(report.health)
     if report.drift is not None and len(report.drift.table):
@@ -231,25 +280,33 @@ def charts(report) -> dict[str, bytes]:
     return found
 
 
-def monitor_html(report, images: dict[str, bytes] | None = None) -> str:
-    images = charts(report) if images is None else images
-    parts = [header_html(report)]
+def section(title: str) -> str:
+    return f"<h3 style='margin:12px 0 4px;font-size:14px;border-bottom:1px solid var(--jp-border-color2, #d0d7de)'>{h.escape(title)}</h3>"
+
+
+def performance_html(report, images: dict[str, bytes]) -> str:
+    """The performance part: the chart (or why there is none), the notes, variants and slices."""
+    parts = []
     if "performance" in images:
         parts.append(h.png_img(images["performance"], f"{report.metric} per window" + (f" on {report.slice}" if report.slice else "")))
     elif report.n_predictions == 0:
         parts.append(f"<div style='color:{h.MUTED}'>no predictions logged yet: serve the model and send requests</div>")
-    parts.append(notes_html(report))
-    parts.append(variants_html(report))
-    parts.append(slices_html(report))
-    parts.append(drift_html(report.drift, "data drift (newest window vs training data)"))
+    elif not report.metric:
+        parts.append(f"<div style='color:{h.MUTED}'>no metric to chart: give --metric NAME</div>")
+    return "".join([*parts, notes_html(report), variants_html(report), slices_html(report)])
+
+
+def monitor_html(report, images: dict[str, bytes] | None = None) -> str:
+    """The dashboard as static HTML: the verdict and headline figures, then one section per tab."""
+    images = charts(report) if images is None else images
+    parts = [header_html(report), section("performance"), performance_html(report, images), section("drift"),
+             drift_html(report.drift, "data drift (newest window vs training data)")]  # fmt: skip
     if "histogram" in images:
         parts.append(h.png_img(images["histogram"], "reference vs current"))
-    parts.append(drift_html(report.prediction_drift, "prediction drift"))
-    parts.append(health_html(report.health))
+    parts += [drift_html(report.prediction_drift, "prediction drift"), section("service health"), health_html(report.health)]
     if "health" in images:
         parts.append(h.png_img(images["health"], "latency and errors"))
-    parts.append(alerts_html(report.alerts))
-    parts.append(timeline_html(report.events))
+    parts += [section("alerts"), alerts_html(report.alerts), section("timeline"), timeline_html(report.events)]
     return page(parts)
 
 

@@ -2,12 +2,13 @@
 
 The HTML parts come from ``monitoring.html``, which renders the report's static HTML too.
 
-A header with the verdict, performance over windows (threshold line, alert markers, realised and
-estimated, swaps), the lines of metrics that could not be computed, the metric per slice with each
-slice's sample size, the drift table sorted by severity with a reference-vs-current histogram of a
-chosen column, service health, the alert log and the lineage timeline. A refresh button (and an
-optional auto-refresh, off by default) calls the ``refresh`` function it was given, which re-reads
-the store through the API.
+On top the verdict and the headline figures, with a refresh button (and an optional auto-refresh,
+off by default) that calls the ``refresh`` function it was given, which re-reads the store through
+the API. Below, one tab each: performance over windows (threshold line, alert markers, realised and
+estimated, swaps; the lines of metrics that could not be computed, versions and variants, the
+metric per slice with each slice's sample size), drift (the table sorted by severity, with a
+reference-vs-current histogram of a chosen column, and prediction drift), service health, the alert
+log, and the loop's timeline.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from ..monitoring.html import (
 )
 from ..monitoring.report import MonitorReport
 from ..plots import drift_histogram
-from .view import View
+from .view import View, chart_layout
 
 
 class MonitorDashboard(View):
@@ -41,42 +42,36 @@ class MonitorDashboard(View):
         self._refresh_report = refresh
         self.interval_s = interval_s
         self._stop = threading.Event()
-        self.header = widgets.HTML()
-        self.performance = widgets.Image(format="png")
+        self.header = widgets.HTML(layout=widgets.Layout(flex="1 1 auto"))
+        self.performance = widgets.Image(format="png", layout=chart_layout())
         self.variants = widgets.HTML()
         self.notes = widgets.HTML()
         self.slices = widgets.HTML()
         self.drift_table = widgets.HTML()
-        self.column = widgets.Dropdown(description="column", options=[])
-        self.histogram = widgets.Image(format="png")
+        self.column = widgets.Dropdown(description="histogram of", options=[], style={"description_width": "initial"})
+        self.histogram = widgets.Image(format="png", layout=chart_layout())
         self.prediction_drift = widgets.HTML()
         self.health = widgets.HTML()
-        self.health_image = widgets.Image(format="png")
+        self.health_image = widgets.Image(format="png", layout=chart_layout())
         self.alerts = widgets.HTML()
         self.timeline = widgets.HTML()
         self.refresh_button = widgets.Button(description="refresh", icon="refresh", disabled=refresh is None)
-        self.auto = widgets.Checkbox(value=False, description=f"auto-refresh every {interval_s:g} s", disabled=refresh is None)
+        self.auto = widgets.Checkbox(value=False, description=f"auto-refresh every {interval_s:g} s", disabled=refresh is None, indent=False)
         self.refresh_button.on_click(lambda _: self.refresh())
         self.auto.observe(self._auto_changed, names="value")
         self.column.observe(self._column_changed, names="value")
-        self._show(report)
-        super().__init__(
+        self.tabs = widgets.Tab(
             children=[
-                widgets.HBox([self.header, self.refresh_button, self.auto]),
-                self.performance,
-                self.notes,
-                self.variants,
-                self.slices,
-                self.drift_table,
-                widgets.HBox([self.column]),
-                self.histogram,
-                self.prediction_drift,
-                self.health,
-                self.health_image,
-                self.alerts,
-                self.timeline,
+                widgets.VBox([self.performance, self.notes, self.variants, self.slices]),
+                widgets.VBox([self.drift_table, self.column, self.histogram, self.prediction_drift]),
+                widgets.VBox([self.health_image, self.health]),
+                widgets.VBox([self.alerts]),
+                widgets.VBox([self.timeline]),
             ]
         )
+        self._show(report)
+        controls = widgets.VBox([self.refresh_button, self.auto], layout=widgets.Layout(flex="0 0 auto"))
+        super().__init__(children=[widgets.HBox([self.header, controls]), self.tabs])
 
     def _show(self, report: MonitorReport) -> None:
         self.report = report
@@ -101,6 +96,9 @@ class MonitorDashboard(View):
         self.health_image.layout.display = None if "health" in self.images else "none"
         self.alerts.value = alerts_html(report.alerts)
         self.timeline.value = timeline_html(report.events)
+        drifted = "" if report.drift is None else f" ({len(report.drift.drifted_columns)} drifted)"
+        alerts = 0 if report.alerts is None else len(report.alerts)
+        self.tabs.titles = ("performance", f"drift{drifted}", "service health", f"alerts ({alerts})", "timeline")
 
     def _column_changed(self, change) -> None:
         column = change["new"]

@@ -28,3 +28,8 @@ class View(widgets.VBox):
 
     def __repr__(self) -> str:
         return self.summary()
+
+
+def chart_layout() -> widgets.Layout:
+    """A chart image at its own size (a box would stretch it to its width), shrunk to fit a narrow notebook."""
+    return widgets.Layout(max_width="100%", height="auto", align_self="flex-start")
