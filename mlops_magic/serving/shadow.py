@@ -52,9 +52,11 @@ class ShadowScorer(threading.Thread):
                 print(f"mlops-serving: shadow {self.label} v{served.version} failed: {exc}", file=sys.stderr)
                 continue
             latency_ms = (time.perf_counter() - started) * 1000
-            self.log.predictions(
+            kept = self.log.predictions(
                 PredictionBatch(
                     [shadow_id(i) for i in ids], served.schema.order, served.schema.values(frame), outputs.tolist(),
                     None if confidence is None else confidence.tolist(), served.name, served.version, self.label, True, latency_ms, time.time(),
                 )  # fmt: skip
             )
+            if not kept and self.on_skip:  # the log's writer is behind: counted like a shadow behind the traffic
+                self.on_skip(len(ids))
