@@ -43,6 +43,7 @@ MAX_BODY_BYTES = 20 * 1024 * 1024
 FEEDBACK_WAIT_S = 5.0  # how long /feedback waits for the predictions queued before it to reach the store
 SIBLING_WAIT_S = 2.0  # how long it waits for ids another worker of the endpoint still queues
 RETRY_AFTER_S = 5  # the Retry-After of a 503 (feedback not yet written, or the log writer behind)
+LOG_STOPPED = "the prediction log writer of this serving process stopped: restart the deployment."
 LOG_BEHIND = f"the prediction log writer of this serving process is behind: send the request again in {RETRY_AFTER_S} s."
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -167,7 +168,7 @@ class Endpoint:
         """Route, validate, predict, enqueue the log; return (outputs, ids, served version, variant)."""
         started = time.perf_counter()
         if not self.log.alive:  # an answer whose prediction could not be kept is never given
-            raise PayloadError(503, "the prediction log writer of this serving process stopped: restart the deployment.", retry_after=RETRY_AFTER_S)
+            raise PayloadError(503, LOG_STOPPED, retry_after=RETRY_AFTER_S)
         if not self.log.has_room():
             self.record(None, 503, started, 0)
             raise PayloadError(503, LOG_BEHIND, retry_after=RETRY_AFTER_S)
@@ -194,7 +195,7 @@ class Endpoint:
         )
         if not kept:  # sent nowhere, so not answered
             self.record(served.version, 503, started, 0)
-            raise PayloadError(503, LOG_BEHIND, retry_after=RETRY_AFTER_S)
+            raise PayloadError(503, LOG_BEHIND if self.log.alive else LOG_STOPPED, retry_after=RETRY_AFTER_S)
         self.record(served.version, 200, started, len(frame))
         self.metrics.rows.labels(served.name, served.version, variant.label).inc(len(frame))
         if self.shadow:
