@@ -154,12 +154,12 @@ REFUSED = [  # (case, the request body's changes, words of the error)
     ("an id that is not a string", lambda r: {"id": 42, "inputs": per_column(r)}, "send it as a string"),
     ("no inputs", lambda r: {"inputs": []}, "needs \"inputs\""),
     ("a content type not served", lambda r: {"inputs": per_column(r), "parameters": {"content_type": "json"}}, "content_type 'json' is not served"),
-    ("np: one tensor for text and numbers", lambda r: {"inputs": [{"name": "x", "shape": [ROWS, 14], "datatype": "FP64", "data": [0.0] * ROWS * 14}]}, "cannot hold column 'cellar'"),
+    ("np: one tensor for text and numbers", lambda r: {"inputs": [{"name": "x", "shape": [ROWS, 14], "datatype": "FP64", "data": [0.0] * ROWS * 14}]}, ("cannot hold column 'cellar'", "could not score this input")),  # pandas < 3 keeps text as object, which may hold numbers: the model refuses them
 ]
 
 
 @pytest.mark.parametrize("case, body_of, words", REFUSED, ids=[c[0] for c in REFUSED])
 def test_bad_requests_are_400_with_an_error_object(served, case, body_of, words):
     answer = served.session.post(f"{served.url}/models/wine/infer", json=body_of(served.rows))
-    assert answer.status_code == 400 and words in answer.json()["error"], answer.text
+    assert answer.status_code == 400 and any(w in answer.json()["error"] for w in ([words] if isinstance(words, str) else words)), answer.text
     conforms(answer.json(), "inference_error_response")

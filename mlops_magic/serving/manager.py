@@ -71,6 +71,7 @@ class DeploymentStatus:
         return f"<Deployment {self.name} {self.status} at {self.url} ({versions}{count}) pid {self.pid}{watcher}>"
 
 
+PROBE_TIMEOUT_S = 5.0  # a process busy for longer than this (not merely slow under load) is shown dead
 STATUS_COLOURS = {"running": h.GOOD, "dead": h.BAD, "stopped": h.MUTED}
 
 
@@ -206,11 +207,11 @@ def probe(record: DeploymentRecord, log_path: Path | None = None, token: str | N
     if not _alive(record.pid):
         return status
     try:
-        health = requests.get(f"{record.url}/health", timeout=2).json()
+        health = requests.get(f"{record.url}/health", timeout=PROBE_TIMEOUT_S).json()
         if health.get("pid") != record.pid:
             return status
         token = token if token is not None else os.environ.get(TOKEN_VARIABLE)
-        answer = requests.get(f"{record.url}/model", timeout=2, headers={"Authorization": f"Bearer {token}"} if token else None)
+        answer = requests.get(f"{record.url}/model", timeout=PROBE_TIMEOUT_S, headers={"Authorization": f"Bearer {token}"} if token else None)
         if answer.status_code == 401:  # running; what it serves is not shown without its token
             status.status, status.requests = "running", health.get("requests")
             return status
