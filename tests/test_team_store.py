@@ -28,6 +28,20 @@ ROOT = Path(__file__).resolve().parents[1]
 postgresql_store = pytest.mark.parametrize("store_kind", ["postgresql"], indirect=True)
 
 
+
+def four_at_once(target, args_of) -> list:
+    """Run ``target(*args_of(i, barrier))`` in four spawned processes that share a barrier; their exit codes."""
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(4)
+    processes = [context.Process(target=target, args=args_of(i, barrier)) for i in range(4)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(180)
+        if process.is_alive():
+            process.kill()
+    return [p.exitcode for p in processes]
+
 def _open_each(urls: list[str], barrier) -> None:
     """Open each store at the same moment as the other openers (a dead opener breaks the barrier)."""
     for url in urls:
@@ -47,16 +61,7 @@ def test_processes_opening_a_new_or_old_postgresql_store_at_once_create_or_migra
         if kind != "new":
             copy_sqlite_store(FIXTURES / kind / "store.db", postgres_server.url(database))
         rounds.append((kind, postgres_server.url(database)))
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(4)
-    processes = [context.Process(target=_open_each, args=([url for _, url in rounds], barrier)) for _ in range(4)]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join(180)
-        if process.is_alive():
-            process.kill()
-    assert [p.exitcode for p in processes] == [0, 0, 0, 0]
+    assert four_at_once(_open_each, lambda _, barrier: ([url for _, url in rounds], barrier)) == [0, 0, 0, 0]
     for kind, url in rounds:
         store = Store(url)
         assert stored_revision(store) == (schema.SCHEMA_VERSION, f"{schema.SCHEMA_VERSION:04d}")
@@ -175,16 +180,7 @@ def _write_runs_and_predictions(url: str, artifacts: str, writer: int, barrier) 
 
 @postgresql_store
 def test_concurrent_writers_on_postgresql_lose_nothing(store, tmp_path):
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(4)
-    processes = [context.Process(target=_write_runs_and_predictions, args=(store.url, str(store.artifacts.root), w, barrier)) for w in range(4)]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join(180)
-        if process.is_alive():
-            process.kill()
-    assert [p.exitcode for p in processes] == [0, 0, 0, 0]
+    assert four_at_once(_write_runs_and_predictions, lambda w, barrier: (store.url, str(store.artifacts.root), w, barrier)) == [0, 0, 0, 0]
     runs = store.runs_frame("writers")
     assert len(runs) == 80 and sorted(runs.groupby("params.writer").size()) == [20] * 4
     logged = store.predictions_frame("m")
