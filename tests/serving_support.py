@@ -86,3 +86,14 @@ def writer_of(worker: int) -> int:
             if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
                 return int(child)
     raise AssertionError(f"serving worker {worker} has no prediction-log writer process")
+
+
+def descendants(pid: int) -> list[int]:
+    """The pids of the processes below ``pid`` (its serving workers, their log writers), from Linux ``/proc``."""
+    from pathlib import Path
+
+    found = []
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in map(int, children.read_text().split()):
+            found += [child, *descendants(child)]
+    return found

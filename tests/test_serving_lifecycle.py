@@ -214,11 +214,16 @@ def test_a_sigterm_under_load_with_the_store_unreachable_ends_soon_and_the_next_
     from mlops_magic.serving.prediction_log import CLOSE_TIMEOUT_S
     from mlops_magic.store.journal import journal_folder
 
+    from .serving_support import descendants
+
     status = api.serve("wine@production", workers=workers)
     with unreachable(promoted, how):
         with Load(status.url, wine_records(3)) as load:
+            below = descendants(status.pid)
             os.kill(status.pid, signal.SIGTERM)  # while the clients keep sending
             took = wait_until_ended(status.pid, timeout=CLOSE_TIMEOUT_S + 10)
+            for pid in below:  # a worker may answer a moment longer than the process that started it
+                wait_until_ended(pid, timeout=CLOSE_TIMEOUT_S + 10)
         left = journaled(promoted)
         if how == "read-only":
             with pytest.raises(ServingError, match="Read-only file system. Make the store.s folder writable"):  # refused in one line
