@@ -8,7 +8,7 @@ then a thread of that process writes the journal's entries to the store, one tra
 retrying while the store is busy or away. So neither the writing nor the encoding holds the serving
 process's GIL, and a store that cannot be reached never holds up a request or a shutdown.
 
-``flush()`` waits (bounded) until everything queued before it is in the store (``/feedback`` uses
+``flush()`` waits (bounded) until everything sent before it is in the store (``/feedback`` uses
 it). ``close()`` is bounded too: the writer gives the store a few seconds, then leaves what it
 could not write in its journal, which the next serving process of this store writes.
 """
