@@ -21,6 +21,7 @@ from mlops_magic.store import Store, schema
 
 from .monitoring_fixtures import wine_frame
 from .postgres_support import PASSWORD, copy_sqlite_store, free_port
+from .serving_support import descendants
 from .test_store import EARLIER_SCHEMAS, FIXTURES, assert_migrated_whole, make_run, stored_revision
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -267,7 +268,8 @@ TRAIN_CELLS = [
 def test_a_serving_process_and_a_watcher_log_into_the_team_store(store, ip, s3, tmp_path, monkeypatch):
     """PostgreSQL for the records, S3 for the artifacts: the serving process loads the model from S3 and
     logs every prediction and label; the watcher holds its lock there and records the alert (no
-    retraining job: the policy asks for more labels than it gets); no password in their output or the cards."""
+    retraining job: the policy asks for more labels than it gets); no password in their command lines,
+    their output or the cards."""
     import requests
 
     monkeypatch.chdir(tmp_path)  # a remote root's local side (journals, process output): ./.mlops
@@ -290,6 +292,8 @@ def test_a_serving_process_and_a_watcher_log_into_the_team_store(store, ip, s3, 
             ids = answer.json()["ids"]
             assert session.post(f"{status.url}/feedback", json={"ids": ids, "labels": live["target"].tolist()}, timeout=60).status_code == 200
         [watcher] = api.get_store().watcher_records()
+        started = [status.pid, *descendants(status.pid), watcher["pid"]]  # the server, its worker and log writer, the watcher
+        command_lines = [Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode() for pid in started]
         deadline = time.time() + 120
         while time.time() < deadline and not len(api.get_store().alerts_frame("wine")):
             time.sleep(0.5)
@@ -303,5 +307,6 @@ def test_a_serving_process_and_a_watcher_log_into_the_team_store(store, ip, s3, 
     assert watcher["pid"] != status.pid and (tmp_path / ".mlops" / "serving" / "wine.log").exists()
     logs = [path.read_text() for path in (tmp_path / ".mlops" / "serving").glob("*.log")]
     assert len(logs) == 2 and "watching wine" in "".join(logs)  # the serving process's output and the watcher's
-    for text in shown + logs:
+    assert len(command_lines) >= 4 and all("--artifacts s3://team/artifacts" in command_lines[i] for i in (0, -1)), command_lines
+    for text in shown + logs + command_lines:  # a command line is readable by every user of the machine
         assert PASSWORD not in text, text[:300]

@@ -27,13 +27,11 @@ def log_path(store, model: str, job_id: int):
 
 def launch(store, job_id: int, model: str, timeout: float = JOB_TIMEOUT_S) -> subprocess.Popen:
     """Start the process of job ``job_id`` (recorded running) and record its pid."""
-    command = [
-        sys.executable, "-m", "mlops_magic.loop.retrain", "--store", store.url, "--artifacts", str(store.artifacts.root),
-        "--job", str(job_id), "--timeout", str(timeout),
-    ]  # fmt: skip
+    options, environment = store.for_a_process()
+    command = [sys.executable, "-m", "mlops_magic.loop.retrain", *options, "--job", str(job_id), "--timeout", str(timeout)]
     with open(log_path(store, model, job_id), "ab") as log:
         process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=lambda: os.nice(JOB_NICE)
+            command, env=environment, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=lambda: os.nice(JOB_NICE)
         )
     store.update_job(job_id, pid=process.pid)
     return process

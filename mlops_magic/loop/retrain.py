@@ -24,6 +24,7 @@ import sys
 import traceback
 from typing import Any
 
+from ..config import store_location
 from ..errors import GateError, InvalidInputError
 from ..metrics import Catalog
 from ..monitoring.monitor import load_version_model
@@ -197,7 +198,7 @@ def run_job(store, job_id: int, timeout: float = REPLAY_TIMEOUT_S) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mlops_magic.loop.retrain", description="Run one retraining job of the store.")
-    parser.add_argument("--store", required=True)
+    parser.add_argument("--store", default=store_location(), help="the store's SQLAlchemy URL or folder (default MLOPS_MAGIC_STORE)")
     parser.add_argument("--artifacts", required=True)
     parser.add_argument("--job", type=int, required=True)
     parser.add_argument("--timeout", type=float, default=REPLAY_TIMEOUT_S, help="seconds the replay may take")

@@ -23,6 +23,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 
+from ..config import store_location
 from ..errors import ConflictError, MLOpsError
 from ..monitoring.monitor import monitor_model
 from ..monitoring.policies import on_window
@@ -169,7 +170,7 @@ def _webhook_sender(store):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mlops_magic.loop.watch", description="Watch models' policies and retrain when they fire.")
-    parser.add_argument("--store", required=True)
+    parser.add_argument("--store", default=store_location(), help="the store's SQLAlchemy URL or folder (default MLOPS_MAGIC_STORE)")
     parser.add_argument("--artifacts", default=None)
     parser.add_argument("models", nargs="*", help="models to watch (default: every model with a retraining policy)")
     parser.add_argument("--interval", default=DEFAULT_INTERVAL)

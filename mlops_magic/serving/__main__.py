@@ -18,13 +18,14 @@ import signal
 import sys
 import tempfile
 
+from ..config import store_location
 from . import DEFAULT_WORKERS
 from .ports import port_is_free
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mlops_magic.serving", description="Serve a registered model over HTTP.")
-    parser.add_argument("--store", required=True, help="the store's SQLAlchemy URL or folder")
+    parser.add_argument("--store", default=store_location(), help="the store's SQLAlchemy URL or folder (default MLOPS_MAGIC_STORE)")
     parser.add_argument("--artifacts", default=None, help="the store's artifact root")
     parser.add_argument("--target", required=True, help="routing target as JSON (see serving.router.Target)")
     parser.add_argument("--host", default="127.0.0.1")

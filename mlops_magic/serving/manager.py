@@ -130,12 +130,13 @@ def start(
     if not port_is_free(host, port):
         raise ServingError(f"port {port} on {host} is busy: choose another --port, or stop what uses it.")
     log_path = store.deployment_log_path(target.name)
+    options, environment = store.for_a_process()
     command = [
-        sys.executable, "-m", "mlops_magic.serving", "--store", store.url, "--artifacts", str(store.artifacts.root),
+        sys.executable, "-m", "mlops_magic.serving", *options,
         "--target", json.dumps(target.to_dict()), "--host", host, "--port", str(port), "--workers", str(workers),
     ]  # fmt: skip
     with open_log(log_path) as log:
-        environment = {k: v for k, v in os.environ.items() if k != TOKEN_VARIABLE} | ({TOKEN_VARIABLE: token} if token is not None else {})
+        environment = {k: v for k, v in environment.items() if k != TOKEN_VARIABLE} | ({TOKEN_VARIABLE: token} if token is not None else {})
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=environment)
     url = f"http://{host}:{port}"
     deadline = time.monotonic() + timeout
@@ -161,9 +162,10 @@ def start_watcher(store, name: str, timeout: float = 30.0) -> dict[str, Any]:
     """Start the policy watcher of ``name`` (``python -m mlops_magic.loop.watch``) in its own session and
     wait until it holds the model's watcher lock; ``{"error": ...}`` if it exits first (e.g. another holds it)."""
     log_path = store.deployment_log_path(name).with_name(f"{name}.watch.log")
-    command = [sys.executable, "-m", "mlops_magic.loop.watch", "--store", store.url, "--artifacts", str(store.artifacts.root), name]
+    options, environment = store.for_a_process()
+    command = [sys.executable, "-m", "mlops_magic.loop.watch", *options, name]
     with open_log(log_path) as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(command, env=environment, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if any(w["model"] == name and w["pid"] == process.pid for w in store.watcher_records()):

@@ -11,6 +11,7 @@ import contextlib
 import os
 from pathlib import Path
 
+from ..config import DEFAULT_FOLDER, STORE_ENV
 from ..errors import StoreError
 from .artifacts import ArtifactStore
 from .database import Database
@@ -24,8 +25,6 @@ from .predictions import PredictionsStore
 from .registry import ModelVersion, RegistryStore
 from .runs import RunsStore
 from .webhooks import Webhook, WebhooksStore
-
-DEFAULT_FOLDER = ".mlops"
 
 
 def default_url(folder: str | os.PathLike = DEFAULT_FOLDER) -> str:
@@ -58,6 +57,12 @@ class Store(RunsStore, RegistryStore, PredictionsStore, DeploymentsStore, Monito
     def safe_url(self) -> str:
         """The store's URL with its password shown as ``***``: what to print, log or put in a message."""
         return self.db.safe_url
+
+    def for_a_process(self) -> tuple[list[str], dict[str, str]]:
+        """What a process started from here needs to open this store: ``--artifacts ROOT`` for its command
+        line, and an environment holding the URL as ``MLOPS_MAGIC_STORE`` (every user of the machine can
+        read a command line, only its owner an environment: a password stays out of ``ps``)."""
+        return ["--artifacts", str(self.artifacts.root)], {**os.environ, STORE_ENV: self.url}
 
     def __repr__(self) -> str:
         return f"Store({self.safe_url!r}, artifacts={str(self.artifacts.root)!r})"

@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ..config import store_location
 from ..errors import InvalidInputError, ReplayError
 from ..store import Run, Store
 from .recipe import Recipe
@@ -109,7 +110,8 @@ def replay_run(store: Store, run_id: str, data=None, eval=None, timeout: float =
         if frame is not None:
             check_layout(run, role, frame)
     with tempfile.TemporaryDirectory(prefix="mlops-replay-") as folder:
-        command = [sys.executable, "-m", "mlops_magic.tracking.replay", "--store", store.url, "--artifacts", str(store.artifacts.root), "--run", run.run_id]
+        options, environment = store.for_a_process()
+        command = [sys.executable, "-m", "mlops_magic.tracking.replay", *options, "--run", run.run_id]
         for option, frame in (("--data", data), ("--eval", eval)):
             if frame is not None:
                 path = Path(folder) / f"{option[2:]}.parquet"
@@ -117,7 +119,7 @@ def replay_run(store: Store, run_id: str, data=None, eval=None, timeout: float =
                 command += [option, str(path)]
         try:
             done = subprocess.run(
-                command, capture_output=True, text=True, timeout=timeout, preexec_fn=(lambda: os.nice(nice)) if nice else None
+                command, env=environment, capture_output=True, text=True, timeout=timeout, preexec_fn=(lambda: os.nice(nice)) if nice else None
             )
         except subprocess.TimeoutExpired:
             raise ReplayError(f"replay of run {run.short_id} took longer than {timeout:.0f} s and was stopped.") from None
@@ -130,7 +132,7 @@ def replay_run(store: Store, run_id: str, data=None, eval=None, timeout: float =
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mlops_magic.tracking.replay", description="Replay a run's recipe here.")
-    parser.add_argument("--store", required=True)
+    parser.add_argument("--store", default=store_location(), help="the store's SQLAlchemy URL or folder (default MLOPS_MAGIC_STORE)")
     parser.add_argument("--artifacts", required=True)
     parser.add_argument("--run", required=True)
     parser.add_argument("--data", default=None, help="parquet file replacing the training snapshot")
