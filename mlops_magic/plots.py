@@ -35,15 +35,16 @@ def themed(chart):
 def figure_png(figure) -> bytes:
     """Render ``figure`` (made by ``new_figure``) to PNG bytes."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    figure.savefig(buffer, format="png", dpi=100)  # constrained layout: one draw (``bbox_inches="tight"`` draws twice)
     return buffer.getvalue()
 
 
 def new_figure(width: float, height: float):
-    """A figure not attached to pyplot's state (no inline echo of an unclosed figure)."""
+    """A figure not attached to pyplot's state (no inline echo of an unclosed figure), laid out so
+    that its labels and the legend above the plot fit inside it."""
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height))
+    return Figure(figsize=(width, height), layout="constrained")
 
 
 def readable_times(axes) -> None:
@@ -133,8 +134,11 @@ def performance_chart(windows, metric: str, threshold_min=None, threshold_max=No
         readable_times(axes)
         axes.set_xlabel(x_label or "window end (UTC)")
     else:
+        from matplotlib.ticker import EngFormatter
+
         axes.set_xlabel(x_label or "prediction number")
         axes.xaxis.get_major_locator().set_params(integer=True)
+        axes.xaxis.set_major_formatter(EngFormatter(sep=""))  # 950k and 1M, not 0.95 with "1e6" in the corner
     legend_above(axes)
     return figure_png(figure)
 

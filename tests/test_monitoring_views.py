@@ -34,7 +34,13 @@ def test_dashboard_of_a_healthy_deployment(store, wine):
     assert bytes(dashboard.performance.value).startswith(PNG) and dashboard.performance.layout.display is None
     assert "min 0.8" in dashboard.header.value
     assert list(dashboard.column.options) == list(dashboard.report.drift.table["column"])
-    assert bytes(dashboard.histogram.value).startswith(PNG)
+    shown = dashboard._repr_mimebundle_()["text/html"]  # what the notebook keeps: the charts drawn so far
+    assert shown.count("<img") == 1 and not dashboard.histogram.value and not dashboard.health_image.value  # tabs not opened: not drawn
+    dashboard.tabs.selected_index = 1
+    assert bytes(dashboard.histogram.value).startswith(PNG) and not dashboard.health_image.value
+    dashboard.tabs.selected_index = 2
+    assert bytes(dashboard.health_image.value).startswith(PNG) and dashboard.health_image.layout.display is None
+    assert dashboard._repr_mimebundle_()["text/html"].count("<img") == 3
     assert "no alerts" in dashboard.alerts.value and "latency_p95" in dashboard.health.value
     headers = re.findall(r">(\w+)</th>", dashboard.variants.value)
     assert "newest window per version and variant" in dashboard.variants.value
@@ -44,8 +50,10 @@ def test_dashboard_of_a_healthy_deployment(store, wine):
     assert bytes(dashboard.histogram.value).startswith(PNG)
     dashboard.refresh_button.click()
     assert calls == [1]
+    assert not dashboard.histogram.value and dashboard.tabs.selected_index == 2  # redrawn: the open tab's chart only
+    assert bytes(dashboard.health_image.value).startswith(PNG)
     html = dashboard._repr_html_()
-    assert "healthy" in html and html.count("<img") >= 2 and "data drift" in html
+    assert "healthy" in html and html.count("<img") == 3 and "data drift" in html  # the whole dashboard, every chart drawn
     assert repr(dashboard).startswith("<MonitorDashboard wine v1: healthy")
     top, tabs = dashboard.children  # the verdict and headline figures with the refresh, then one tab per part
     assert dashboard.refresh_button in top.children[1].children and "predictions" in top.children[0].value

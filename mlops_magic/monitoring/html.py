@@ -77,8 +77,9 @@ def drift_html(drift, title: str) -> str:
     if drift is None:
         return f"<div style='color:{h.MUTED}'>{h.escape(title)}: no reference data or no predictions yet</div>"
     rows = drift.table[DRIFT_COLUMNS].head(30)
-    cells = [[h.escape(h.fmt(v)) if k != "drifted" else (h.badge("drifted", h.BAD) if v else "no") for k, v in zip(DRIFT_COLUMNS, r)] for r in rows.itertuples(index=False)]
-    table = h.table(DRIFT_COLUMNS, cells, raw=True, wrap=[DRIFT_COLUMNS.index("note")])
+    columns = [c for c in DRIFT_COLUMNS if c != "note" or rows["note"].fillna("").astype(str).str.strip().any()]  # no empty note column
+    cells = [[h.escape(h.fmt(v)) if k != "drifted" else (h.badge("drifted", h.BAD) if v else "no") for k, v in zip(columns, r)] for r in rows[columns].itertuples(index=False)]
+    table = h.table(columns, cells, raw=True, wrap=[columns.index("note")] if "note" in columns else [])
     return f"<h4 style='margin:4px 0'>{h.escape(title)}</h4><div style='font-size:12px'>{h.escape(drift.summary())}</div>" + table
 
 
@@ -262,22 +263,38 @@ def window_positions(report, table):
     return table["window"].map(dict(zip(report.windows["window"], ends))).to_numpy()
 
 
-def charts(report) -> dict[str, bytes]:
-    """The dashboard's PNG charts (performance, health, and the most drifted column's histogram)."""
-    found: dict[str, bytes] = {}
-    if len(report.windows) and report.metric:
-        table = report.series_table(report.slice)
-        positions = window_positions(report, table)
-        found["performance"] = performance_chart(
-            table, report.metric, report.threshold_min, report.threshold_max, alert_windows(report), swap_times(report),
-            positions=positions, x_label=f"prediction number (windows of {report.window})" if positions is not None else None,
-        )  # fmt: skip
-    if len(report.health) and report.health["requests"].sum():
-        found["health"] = health_chart(report.health)
-    if report.drift is not None and len(report.drift.table):
-        column = report.drift.table["column"].iloc[0]
-        found["histogram"] = drift_histogram(report.drift.histograms[column], column)
-    return found
+def performance_png(report) -> bytes | None:
+    """The chart of the watched metric per window (None without windows or a metric)."""
+    if not len(report.windows) or not report.metric:
+        return None
+    table = report.series_table(report.slice)
+    positions = window_positions(report, table)
+    return performance_chart(
+        table, report.metric, report.threshold_min, report.threshold_max, alert_windows(report), swap_times(report),
+        positions=positions, x_label=f"prediction number (windows of {report.window})" if positions is not None else None,
+    )  # fmt: skip
+
+
+def health_png(report) -> bytes | None:
+    """The latency and error-rate chart (None without requests)."""
+    return health_chart(report.health) if len(report.health) and report.health["requests"].sum() else None
+
+
+def histogram_png(report, column: str | None = None) -> bytes | None:
+    """Reference against current of ``column`` (default: the most drifted one); None without drift."""
+    if report.drift is None or not len(report.drift.table):
+        return None
+    column = report.drift.table["column"].iloc[0] if column is None else column
+    return drift_histogram(report.drift.histograms[column], column)
+
+
+CHARTS = {"performance": performance_png, "health": health_png, "histogram": histogram_png}
+
+
+def charts(report, names=tuple(CHARTS)) -> dict[str, bytes]:
+    """The dashboard's PNG charts of ``names`` (performance, health, the most drifted column's histogram) that have data."""
+    drawn = {name: CHARTS[name](report) for name in names}
+    return {name: png for name, png in drawn.items() if png is not None}
 
 
 def section(title: str) -> str:

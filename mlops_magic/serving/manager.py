@@ -89,19 +89,40 @@ def watcher_text(watcher: dict[str, Any]) -> str:
     return f"watcher pid {watcher['pid']} {'alive' if watcher['alive'] else 'not running'}"
 
 
-def card_html(status: DeploymentStatus) -> str:
-    """A deployment as static HTML: status, URL, what it serves, versions, requests, a curl example."""
+def card_html(status: DeploymentStatus, served=None) -> str:
+    """A deployment as static HTML: status, URL, what it serves, versions, requests, a curl example;
+    for one no longer running, what it served (a ``served.Served``, read from the store), not dashes."""
     rows = [
         ["status", h.badge(status.status, STATUS_COLOURS.get(status.status, h.MUTED))],
         ["URL", f'<a href="{h.escape(status.url)}/docs" target="_blank">{h.escape(status.url)}</a> (API docs at /docs)'],
         ["serves", h.escape(status.description)],
-        ["versions", h.escape(versions_text(status))],
-        ["requests", h.escape("–" if status.requests is None else status.requests)],
-        ["process", h.escape(f"pid {status.pid}, started {started_text(status.started_at)}")],
-        *([["watcher", h.escape(watcher_text(status.watcher))]] if status.watcher else []),
     ]
+    if status.status == "running" or served is None:
+        rows += [["versions", h.escape(versions_text(status))], ["requests", h.escape("–" if status.requests is None else status.requests)]]
+    else:
+        rows += served_rows(served)
+    rows.append(["process", h.escape(f"pid {status.pid}, started {started_text(status.started_at)}")])
+    if status.watcher:
+        rows.append(["watcher", h.escape(watcher_text(status.watcher))])
     example = h.code(status.curl_example()) if status.status == "running" else ""
     return f"<b>Deployment {h.escape(status.name)}</b>" + h.table(["", ""], rows, raw=True) + example
+
+
+def served_rows(served) -> list[list[str]]:
+    """The card's rows of what a deployment served while it ran."""
+    if not served.requests:
+        rows = [["requests", "none served"]]
+    else:
+        count = f"{served.requests:,}" if served.exact else f"about {served.requests:,}"
+        rows = [
+            ["versions served", h.escape(", ".join(f"v{v}" for v in served.versions) or "–")],
+            ["requests", h.escape(f"{count} served, {served.error_rate:.1%} errors (4xx and 5xx)")],
+            ["latency", h.escape(f"p50 {served.latency_p50:.3g} ms, p95 {served.latency_p95:.3g} ms")],
+            ["last request", h.escape(started_text(served.last_request_at))],
+        ]
+    if served.stopped_at is not None:
+        rows.append(["stopped", h.escape(started_text(served.stopped_at))])
+    return rows
 
 
 def open_log(path):

@@ -68,6 +68,11 @@ class RunRecorder:
 
     def __post_init__(self):
         self._started = time.perf_counter()
+        if self.name is None:
+            try:
+                self.name = self.tracker.run_name(self.experiment)
+            except Exception:  # a store that cannot be read now: the cell still runs, the run named by its id
+                self.name = f"{self.experiment}-{self.run_id[:6]}"
         self._environment = EnvironmentCapture()
 
     @contextlib.contextmanager
@@ -79,8 +84,7 @@ class RunRecorder:
             yield self
 
     def _run(self, status: str, **fields) -> Run:
-        name = self.name or f"{self.experiment}-{self.run_id[:6]}"
-        return Run(run_id=self.run_id, experiment=self.experiment, name=name, status=status, start_time=self.start_time, source=self.source, tags=dict(self.tags), **fields)
+        return Run(run_id=self.run_id, experiment=self.experiment, name=self.name, status=status, start_time=self.start_time, source=self.source, tags=dict(self.tags), **fields)
 
     def log_metric(self, key: str, value: float) -> None:
         number = as_metric_value(value)

@@ -25,6 +25,7 @@ class Tracker:
         self.snapshot_limit_bytes = int(snapshot_limit_mb * 2**20)
         self._writer: RunWriter | None = None
         self._recording: list[RunRecorder] = []
+        self._numbered: dict[tuple[str, str], int] = {}  # the number of the last run this kernel named, per store and experiment
 
     @property
     def writer(self) -> RunWriter:
@@ -58,6 +59,15 @@ class Tracker:
         if not self._recording:
             raise MLOpsError("no run is being recorded: call this inside a %%mlops_train cell or a `with mm.run(...)` block.")
         return self._recording[-1]
+
+    def run_name(self, experiment: str) -> str:
+        """A name to say aloud for a new run of ``experiment``: ``wine-4``, its number in the experiment
+        (one more than the runs the store holds, or than the last run this kernel named there)."""
+        store = self.get_store()
+        key = (store.url, experiment)
+        number = max(store.count_runs(experiment), self._numbered.get(key, 0)) + 1
+        self._numbered[key] = number
+        return f"{experiment}-{number}"
 
     def close(self) -> None:
         """Write what is pending and stop the writer's exit hook."""

@@ -14,7 +14,7 @@ from .. import html as h
 from ..metrics.names import higher_is_better_by_name
 from ..plots import metrics_chart
 from ..tracking.comparison import Comparison
-from .view import View, chart_layout
+from .view import View, chart_layout, html
 
 
 def described(value) -> str:
@@ -102,16 +102,16 @@ class ComparisonView(View):
         self.chart = metrics_chart(metrics, higher_is_better_by_name) if len(metrics) else None
         self.set_params, self.default_params = params_table(comparison)
         shown, hidden = params_html(self.set_params, self.default_params)
-        self.defaults = widgets.Accordion(children=[widgets.HTML(hidden)], titles=(f"{len(self.default_params)} params left at their defaults that differ",))
+        self.defaults = widgets.Accordion(children=[html(hidden)], titles=(f"{len(self.default_params)} params left at their defaults that differ",))
         self.defaults.selected_index = None
         self.defaults.layout.display = None if len(self.default_params) else "none"
         head = "<div style='font-family:sans-serif;font-size:13px'><h4 style='margin:2px 0'>runs</h4>" + runs_html(comparison)
         top = head + "<h4 style='margin:6px 0 2px'>metrics</h4>" + (metrics_html(metrics) if len(metrics) else "") + "</div>"
-        children = [widgets.HTML(top)]
+        children = [html(top)]
         if self.chart:
             children.append(widgets.Image(value=self.chart, format="png", layout=chart_layout()))
-        children += [widgets.HTML("<h4 style='margin:6px 0 2px;font-family:sans-serif'>params set</h4>" + shown), self.defaults,
-                     widgets.HTML(data_and_code_html(comparison))]  # fmt: skip
+        children += [html("<h4 style='margin:6px 0 2px;font-family:sans-serif'>params set</h4>" + shown), self.defaults,
+                     html(data_and_code_html(comparison))]  # fmt: skip
         super().__init__(children=children)
 
     def static_html(self) -> str:

@@ -12,7 +12,7 @@ from ..monitoring.html import (
     findings_html,
     profile_html,
 )
-from .view import View
+from .view import View, html
 
 
 class DataReportView(View):
@@ -20,13 +20,13 @@ class DataReportView(View):
 
     def __init__(self, report: DataReport):
         self.report = report
-        self.findings = widgets.HTML(findings_html(report))
-        self.baseline = widgets.HTML(baseline_html(report))
-        self.profile = widgets.HTML(profile_html(report))
+        self.findings = html(findings_html(report))
+        self.baseline = html(baseline_html(report))
+        self.profile = html(profile_html(report))
         tabs = widgets.Tab(children=[self.findings, self.baseline, self.profile])
         for i, title in enumerate(("findings", "does ML help?", "columns")):
             tabs.set_title(i, title)
-        header = widgets.HTML(data_header_html(report))
+        header = html(data_header_html(report))
         super().__init__(children=[header, tabs])
 
     def static_html(self) -> str:

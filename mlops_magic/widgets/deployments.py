@@ -1,4 +1,7 @@
-"""Deployment views: the card ``%mlops_serve`` shows, and the table of ``%mlops_deployments``."""
+"""Deployment views: the card ``%mlops_serve`` shows, and the table of ``%mlops_deployments``.
+
+A deployment no longer running shows what it served (requests, errors, latency, versions, its last
+request and its stop), read from the request log of the store in use."""
 
 from __future__ import annotations
 
@@ -8,18 +11,38 @@ import ipywidgets as widgets
 
 from .. import html as h
 from ..serving.manager import STATUS_COLOURS, card_html, started_text, versions_text, watcher_text
-from .view import View
+from ..serving.served import Served, served
+from .view import View, html
+
+
+def served_of(status) -> Served | None:
+    """What a deployment no longer running served, from the store in use (None while it runs, or if the store cannot be read)."""
+    if status.status == "running":
+        return None
+    from .. import api
+
+    try:
+        return served(api.get_store(), status.name)
+    except Exception:  # the card still shows what the probe saw
+        return None
+
+
+def requests_text(status, was: Served | None) -> str:
+    if was is not None:
+        return f"{was.requests:,} served" + (f", stopped {started_text(was.stopped_at)}" if was.stopped_at else "")
+    return "–" if status.requests is None else str(status.requests)
 
 
 def table_html(statuses: list) -> str:
     if not statuses:
         return f'<div style="color:{h.MUTED}">no deployments: serve a model with %mlops_serve NAME@ALIAS.</div>'
-    rows = [
-        [h.escape(s.name), h.badge(s.status, STATUS_COLOURS.get(s.status, h.MUTED)), h.escape(s.url), h.escape(s.description),
-         h.escape(versions_text(s)), h.escape("–" if s.requests is None else s.requests), h.escape(s.pid), h.escape(started_text(s.started_at)),
-         h.escape(watcher_text(s.watcher) if s.watcher else "–")]
-        for s in statuses
-    ]  # fmt: skip
+    rows = []
+    for s in statuses:
+        was = served_of(s)
+        versions = versions_text(s) if was is None or s.versions else ", ".join(f"v{v}" for v in was.versions) or "–"
+        rows.append([h.escape(s.name), h.badge(s.status, STATUS_COLOURS.get(s.status, h.MUTED)), h.escape(s.url), h.escape(s.description),
+                     h.escape(versions), h.escape(requests_text(s, was)), h.escape(s.pid), h.escape(started_text(s.started_at)),
+                     h.escape(watcher_text(s.watcher) if s.watcher else "–")])  # fmt: skip
     return h.table(["model", "status", "URL", "serves", "versions", "requests", "pid", "started", "watcher"], rows, raw=True)
 
 
@@ -30,7 +53,7 @@ class _Refreshing(View):
         self.data = data
         self._render = render
         self._refresh = refresh
-        self.body = widgets.HTML(render(data))
+        self.body = html(render(data))
         self.refresh_button = widgets.Button(description="Refresh", icon="refresh", disabled=refresh is None)
         self.refresh_button.on_click(self.refresh)
         super().__init__(children=[self.body, self.refresh_button])
@@ -47,7 +70,7 @@ class DeploymentCard(_Refreshing):
     """One deployment: URL, versions, a curl example, the request count; ``Refresh`` probes it again."""
 
     def __init__(self, status, refresh: Callable[[], object] | None = None):
-        super().__init__(status, card_html, refresh)
+        super().__init__(status, lambda status: card_html(status, served_of(status)), refresh)
 
     @property
     def status(self):

@@ -10,7 +10,7 @@ import ipywidgets as widgets
 
 from ..assessment.questions import QUESTIONS
 from ..assessment.report import MaturityReport, checklist_html, headline_html, levels_html, maturity_html, test_score_html
-from .view import View
+from .view import View, html
 
 
 class MaturityDashboard(View):
@@ -23,22 +23,22 @@ class MaturityDashboard(View):
                                   layout=widgets.Layout(width="360px"))
             for n, share in report.progress.items()
         ]  # fmt: skip
-        shares = [widgets.HTML(f"{share:.0%} of its criteria") for share in report.progress.values()]
+        shares = [html(f"{share:.0%} of its criteria") for share in report.progress.values()]
         self.questions = {}
         rows = []
         for key, (level, question) in QUESTIONS.items():
             buttons = widgets.ToggleButtons(options=["yes", "partly", "no"], value=report.answers.get(key, {}).get("answer"), style={"button_width": "64px"})
             buttons.observe(lambda change, key=key: self._answer(key, change["new"]), names="value")
             self.questions[key] = buttons
-            rows.append(widgets.HBox([widgets.HTML(f"L{level} {question}", layout=widgets.Layout(width="520px")), buttons]))
+            rows.append(widgets.HBox([html(f"L{level} {question}", layout=widgets.Layout(width="520px")), buttons]))
         super().__init__(
             children=[
-                widgets.HTML(headline_html(report)),
-                widgets.HTML(levels_html(report.level)),
+                html(headline_html(report)),
+                html(levels_html(report.level)),
                 widgets.VBox([widgets.HBox([bar, share]) for bar, share in zip(self.progress, shares)]),
-                widgets.HTML(checklist_html(report.checks)),
-                widgets.HTML(test_score_html(report.test_score)),
-                widgets.HTML("<b>People and process</b>: no record shows these; your answers are stored apart and never raise the level"),
+                html(checklist_html(report.checks)),
+                html(test_score_html(report.test_score)),
+                html("<b>People and process</b>: no record shows these; your answers are stored apart and never raise the level"),
                 *rows,
             ]
         )

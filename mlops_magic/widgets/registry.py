@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 
 from ..registry import history_html, versions_html
-from .view import View
+from .view import View, html
 
 
 class RegistryView(View):
@@ -15,10 +15,10 @@ class RegistryView(View):
         self.registry = registry
         names = sorted(registry.versions["name"].unique()) if not registry.versions.empty else []
         self.model = widgets.Dropdown(options=["all models", *names], value="all models", description="model")
-        self.versions_html = widgets.HTML(versions_html(registry.versions))
-        self.history_html = widgets.HTML(history_html(registry.history))
+        self.versions_html = html(versions_html(registry.versions))
+        self.history_html = html(history_html(registry.history))
         self.model.observe(self._filter, names="value")
-        children = [widgets.HTML("<b>Model versions</b>"), self.versions_html, widgets.HTML("<b>Alias history</b>"), self.history_html]
+        children = [html("<b>Model versions</b>"), self.versions_html, html("<b>Alias history</b>"), self.history_html]
         super().__init__(children=([self.model] if len(names) > 1 else []) + children)
 
     def _filter(self, _change=None) -> None:

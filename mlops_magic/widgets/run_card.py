@@ -8,7 +8,7 @@ import ipywidgets as widgets
 
 from .. import html as h
 from ..tracking.card import RunCardData
-from .view import View
+from .view import View, html
 
 KEY_PARAMS = 8
 
@@ -54,14 +54,14 @@ class RunCard(View):
         run = card.run
         details = widgets.Accordion(
             children=[
-                widgets.HTML(h.code(run.source or "")),
-                widgets.HTML(h.code(json.dumps(run.environment, indent=1))),
-                widgets.HTML(h.code("\n\n".join(f"# In[{c['execution_count']}]\n{c['source']}" for c in run.provenance.get("upstream", [])) or "none")),
+                html(h.code(run.source or "")),
+                html(h.code(json.dumps(run.environment, indent=1))),
+                html(h.code("\n\n".join(f"# In[{c['execution_count']}]\n{c['source']}" for c in run.provenance.get("upstream", [])) or "none")),
             ],
             titles=("code", "environment", "upstream cells"),
             selected_index=None,
         )
-        super().__init__(children=[widgets.HTML(card_html(card)), details])
+        super().__init__(children=[html(card_html(card)), details])
 
     def static_html(self) -> str:
         return card_html(self.card)

@@ -17,7 +17,7 @@ from itables.widget import ITable
 
 from .. import html as h
 from ..metrics.names import higher_is_better_by_name
-from .view import View
+from .view import View, html
 
 MAX_ROWS = 200
 PAGE = 10
@@ -96,15 +96,15 @@ class RunsTable(View):
                              showIndex=False, scrollX=True, text_in_header_can_be_selected=False, layout={"topStart": "pageLength", "topEnd": "search", "bottomStart": "info", "bottomEnd": "paging"},
                              style="width:auto;margin:0")  # fmt: skip
         self.grid.add_class("mlops-grid")
-        self.grid.layout = widgets.Layout(max_width="100%", overflow_x="auto")
+        self.grid.layout = widgets.Layout(max_width="100%", overflow="auto hidden")
         self.compare_button = widgets.Button(description="compare selected", icon="columns", disabled=True, layout=widgets.Layout(width="auto"),
                                              tooltip="select two or more rows (click them), then compare the runs")  # fmt: skip
-        self.hint = widgets.HTML(f"<span style='color:var(--jp-ui-font-color2, {h.MUTED})'>click rows to select runs to compare</span>")
+        self.hint = html(f"<span style='color:var(--jp-ui-font-color2, {h.MUTED})'>click rows to select runs to compare</span>")
         self.comparison = widgets.VBox()
         self.grid.observe(self._selection_changed, names="selected_rows")
         self.compare_button.on_click(lambda _: self.compare())
-        title = widgets.HTML(f"<b>{len(frame)} runs</b>" + (f" of {h.escape(', '.join(sorted(set(frame['experiment']))))}" if "experiment" in frame and len(frame) else ""))
-        children = [title, self.grid, widgets.HBox([self.compare_button, self.hint]), self.comparison] if len(frame) else [widgets.HTML(runs_html(frame))]
+        title = html(f"<b>{len(frame)} runs</b>" + (f" of {h.escape(', '.join(sorted(set(frame['experiment']))))}" if "experiment" in frame and len(frame) else ""))
+        children = [title, self.grid, widgets.HBox([self.compare_button, self.hint]), self.comparison] if len(frame) else [html(runs_html(frame))]
         super().__init__(children=children)
 
     @property
@@ -130,7 +130,7 @@ class RunsTable(View):
         try:
             self.comparison.children = [ComparisonView(self._compare(*self.selected))]
         except Exception as error:  # a user error (a run deleted meanwhile): one line, the table stays
-            self.comparison.children = [widgets.HTML(f"<span style='color:{h.BAD}'>{h.escape(error)}</span>")]
+            self.comparison.children = [html(f"<span style='color:{h.BAD}'>{h.escape(error)}</span>")]
 
     def static_html(self) -> str:
         return runs_html(self.frame)

@@ -17,17 +17,29 @@ class View(widgets.VBox):
     def summary(self) -> str:
         raise NotImplementedError
 
+    def shown_html(self) -> str:
+        """The static HTML that goes with the widget into the notebook (a view may leave out what it has not drawn yet)."""
+        return self.static_html()
+
     def _repr_html_(self) -> str:
         return self.static_html()
 
     def _repr_mimebundle_(self, **kwargs):
         bundle = super()._repr_mimebundle_(**kwargs) or {}
-        bundle["text/html"] = self.static_html()
+        bundle["text/html"] = self.shown_html()
         bundle["text/plain"] = self.summary()
         return bundle
 
     def __repr__(self) -> str:
         return self.summary()
+
+
+def html(value: str = "", layout: widgets.Layout | None = None) -> widgets.HTML:
+    """An HTML widget that scrolls sideways when its content is wider than the notebook (a wide table
+    is never cut at the right edge: the widget's content box otherwise spills past the output area)."""
+    layout = layout or widgets.Layout()
+    layout.overflow = "auto hidden"
+    return widgets.HTML(value, layout=layout)
 
 
 def chart_layout() -> widgets.Layout:
