@@ -93,9 +93,8 @@ def metrics_chart(metrics, higher_is_better) -> bytes:
     for axes in axes_grid[len(shown):]:
         axes.set_visible(False)
     handles = [Patch(color=c) for c in colours]
-    figure.legend(handles, [str(c) for c in shown.columns], loc="lower center", ncols=min(4, len(colours)), fontsize="small", bbox_to_anchor=(0.5, 1.0))
-    figure.suptitle("↑ higher is better · ↓ lower is better", y=0.0, va="top", fontsize=7)
-    figure.tight_layout()
+    figure.legend(handles, [str(c) for c in shown.columns], loc="outside upper center", ncols=min(4, len(colours)), fontsize="small")
+    figure.supxlabel("↑ higher is better · ↓ lower is better", fontsize=7)
     return figure_png(figure)
 
 

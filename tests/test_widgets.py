@@ -47,7 +47,7 @@ def runs_frame():
     return pd.DataFrame({
         "run_id": ["a" * 32, "b" * 32, "c" * 32], "experiment": ["wine"] * 3, "name": ["x", "y", "z"], "status": ["finished"] * 3,
         "start_time": pd.to_datetime([1, 2, 3], unit="s", utc=True), "duration_s": [0.1, 0.2, 0.3],
-        "metrics.accuracy": [0.7, 0.912345678, 0.8], "metrics.log_loss": [0.9, 0.3, 0.5], "params.C": ["1", "2", "3"],
+        "metrics.accuracy": [0.7, 0.912345678, 0.8], "metrics.log_loss": [0.9, 0.3, 0.5], "metrics.acc": [0.7, None, 0.8], "params.C": ["1", "2", "3"],
         "tags.model_class": ["LogisticRegression", "RandomForestClassifier", "LogisticRegression"], "tags.owner": ["ana", "", "bo"],
     })  # fmt: skip
 
@@ -64,10 +64,11 @@ def test_runs_table_is_a_paged_grid_that_opens_sorted_and_compares_the_runs_sele
     title, grid, (button, hint), comparison = view.children[0], view.children[1], view.children[2].children, view.children[3]
     assert "3 runs" in title.value and "wine" in title.value
     shown = grid.df
-    assert list(shown.columns) == ["run", "name", "model", "status", "started (UTC)", "duration (s)", "accuracy ↑", "log_loss ↓", "owner"]
+    assert list(shown.columns) == ["run", "name", "model", "status", "started (UTC)", "duration (s)", "accuracy ↑", "log_loss ↓", "acc ↑", "owner"]
     assert shown["name"].tolist() == ["y", "z", "x"] and shown["accuracy ↑"].iloc[0] == 0.9123  # rounded for reading
     assert view.order == [("accuracy ↑", "desc")]
     args = grid._dt_args
+    assert "NaN" not in args["data_json"].replace("___NaN___", "") and '["–", "___NaN___"]' in args["data_json"]  # a dash where a run has no acc
     assert args["pageLength"] == 10 and args["select"] == {"style": "multi"}
     assert grid.has_trait("selected_rows") and "mlops-grid" in grid._dom_classes
     assert button.disabled

@@ -20,7 +20,7 @@ VARIANT_COLUMNS = ["version", "variant", "shadow", "n_predictions", "n_labelled"
 
 
 def page(parts: list[str]) -> str:
-    return '<div style="font-family:sans-serif;font-size:13px">' + "".join(parts) + "</div>"
+    return '<div style="font-family:sans-serif;font-size:13px;line-height:1.4">' + "".join(parts) + "</div>"
 
 
 # --- the monitor dashboard -------------------------------------------------------------------------
@@ -67,7 +67,7 @@ def header_html(report) -> str:
     version = f" v{report.version}" if report.version is not None else ""
     verdict = h.badge(report.verdict, VERDICT_COLOURS[report.verdict])
     return (
-        f"<div style='font-family:sans-serif;font-size:14px'><b>{h.escape(report.model)}{version}</b> {verdict}"
+        f"<div style='font-family:sans-serif;font-size:14px;line-height:1.3'><b>{h.escape(report.model)}{version}</b> {verdict}"
         f"<span style='color:{h.MUTED};font-size:12px'> · {h.escape(window_text(report))}</span>"
         f"<div style='margin-top:4px'>{''.join(headline_figures(report))}</div></div>"
     )
@@ -80,7 +80,7 @@ def drift_html(drift, title: str) -> str:
     columns = [c for c in DRIFT_COLUMNS if c != "note" or rows["note"].fillna("").astype(str).str.strip().any()]  # no empty note column
     cells = [[h.escape(h.fmt(v)) if k != "drifted" else (h.badge("drifted", h.BAD) if v else "no") for k, v in zip(columns, r)] for r in rows[columns].itertuples(index=False)]
     table = h.table(columns, cells, raw=True, wrap=[columns.index("note")] if "note" in columns else [])
-    return f"<h4 style='margin:4px 0'>{h.escape(title)}</h4><div style='font-size:12px'>{h.escape(drift.summary())}</div>" + table
+    return f"<h4 style='margin:4px 0'>{h.escape(title)}</h4><div style='font-size:12px;line-height:1.4'>{h.escape(drift.summary())}</div>" + table
 
 
 def drift_report_html(drift) -> str:
@@ -108,11 +108,14 @@ def variants_html(report) -> str:
     metrics = [c for c in newest.columns if c not in (*VARIANT_COLUMNS, "window", "end")]
     first = [m for m in (report.metric, f"estimated_{report.metric}") if m in metrics]
     metrics = (first + [m for m in metrics if m not in first])[:VARIANT_METRICS]
+    shadows = bool(newest["shadow"].any())  # the shadow column only beside a shadow
     rows = [
-        (r["version"], r["variant"] if isinstance(r["variant"], str) else "–", "shadow" if r["shadow"] else "", r["n_predictions"], r["n_labelled"], *(r[m] for m in metrics))
+        (r["version"], r["variant"] if isinstance(r["variant"], str) else "–", *(["shadow" if r["shadow"] else ""] if shadows else []), r["n_predictions"],
+         r["n_labelled"], *(r[m] for m in metrics))
         for r in newest.to_dict("records")
-    ]
-    return "<h4 style='margin:4px 0'>newest window per version and variant</h4>" + h.table([*VARIANT_COLUMNS, *metrics], rows)
+    ]  # fmt: skip
+    columns = [c for c in VARIANT_COLUMNS if c != "shadow" or shadows]
+    return "<h4 style='margin:4px 0'>newest window per version and variant</h4>" + h.table([*columns, *metrics], rows)
 
 
 def notes_html(report) -> str:
@@ -123,7 +126,7 @@ def notes_html(report) -> str:
     if report.sampled and "n_sample" in report.windows:
         newest = int(report.windows["n_sample"].fillna(0).iloc[-1]) if len(report.windows) else 0
         parts.append(
-            f"<div style='color:{h.MUTED};font-size:12px'>{h.escape(', '.join(report.sampled))}: computed on a sample of each window's labelled rows "
+            f"<div style='color:{h.MUTED};font-size:12px;line-height:1.4'>{h.escape(', '.join(report.sampled))}: computed on a sample of each window's labelled rows "
             f"(at most {SAMPLE_ROWS} rows per window, {NEWEST_ROWS} in the newest; {newest} in the newest window: column n_sample); the others from every row</div>"
         )
     return "".join(parts)

@@ -8,9 +8,10 @@ from collections.abc import Callable
 
 import ipywidgets as widgets
 
+from .. import html as h
 from ..assessment.questions import QUESTIONS
 from ..assessment.report import MaturityReport, checklist_html, headline_html, levels_html, maturity_html, test_score_html
-from .view import View, html
+from .view import View, html, prose
 
 
 class MaturityDashboard(View):
@@ -30,15 +31,15 @@ class MaturityDashboard(View):
             buttons = widgets.ToggleButtons(options=["yes", "partly", "no"], value=report.answers.get(key, {}).get("answer"), style={"button_width": "64px"})
             buttons.observe(lambda change, key=key: self._answer(key, change["new"]), names="value")
             self.questions[key] = buttons
-            rows.append(widgets.HBox([html(f"L{level} {question}", layout=widgets.Layout(width="520px")), buttons]))
+            rows.append(widgets.HBox([html(prose(f"L{level} {h.escape(question)}"), layout=widgets.Layout(width="520px")), buttons], layout=widgets.Layout(align_items="center")))
         super().__init__(
             children=[
-                html(headline_html(report)),
+                html(prose(headline_html(report))),
                 html(levels_html(report.level)),
                 widgets.VBox([widgets.HBox([bar, share]) for bar, share in zip(self.progress, shares)]),
                 html(checklist_html(report.checks)),
-                html(test_score_html(report.test_score)),
-                html("<b>People and process</b>: no record shows these; your answers are stored apart and never raise the level"),
+                html(prose(test_score_html(report.test_score))),
+                html(prose("<b>People and process</b>: no record shows these; your answers are stored apart and never raise the level")),
                 *rows,
             ]
         )

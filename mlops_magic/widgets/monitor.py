@@ -47,7 +47,7 @@ class MonitorDashboard(View):
         self._refresh_report = refresh
         self.interval_s = interval_s
         self._stop = threading.Event()
-        self.header = html(layout=widgets.Layout(flex="1 1 auto"))
+        self.header = html(layout=widgets.Layout(flex="1 1 440px"))  # the controls go below it when the notebook is narrow
         self.performance = widgets.Image(format="png", layout=chart_layout())
         self.variants = html()  # the notes on metrics, the versions and variants, the slices
         self.drift_table = html()
@@ -75,7 +75,7 @@ class MonitorDashboard(View):
         self.tabs.observe(lambda change: self._draw_tab(change["new"]), names="selected_index")
         self._show(report)
         controls = widgets.VBox([self.refresh_button, self.auto], layout=widgets.Layout(flex="0 0 auto"))
-        super().__init__(children=[widgets.HBox([self.header, controls]), self.tabs])
+        super().__init__(children=[widgets.HBox([self.header, controls], layout=widgets.Layout(flex_flow="row wrap")), self.tabs])
 
     def _show(self, report: MonitorReport) -> None:
         self.report = report

@@ -37,9 +37,9 @@ def card_html(card: RunCardData) -> str:
     data = [[d.role, d.variable or "–", d.n_rows, len(d.columns), d.digest[:12]] for d in run.datasets.values()]
     data_html = h.table(["data", "variable", "rows", "columns", "fingerprint"], data) if data else ""
     error = h.code(run.error.strip().splitlines()[-1]) if run.error else ""
-    replay = f'<div style="color:{h.MUTED}">{h.escape(card.replay)}</div>' if card.replay else ""
+    replay = f'<div style="color:{h.MUTED};margin:2px 0 4px">{h.escape(card.replay)}</div>' if card.replay else ""
     return (
-        '<div style="border:1px solid #d0d7de;border-radius:6px;padding:8px 12px;font-family:sans-serif;font-size:13px">'
+        '<div style="border:1px solid var(--jp-border-color2, #d0d7de);border-radius:6px;padding:8px 12px;font-family:sans-serif;font-size:13px;line-height:1.4">'
         f"<div>{header}</div>{error}{replay}"
         f'<div style="display:flex;gap:24px;flex-wrap:wrap;align-items:flex-start">{metrics}{params_html}{data_html}</div>'
         f"{h.warnings_block(card.warnings)}</div>"

@@ -36,9 +36,16 @@ GRID_CSS = """
 
 
 class RunsGrid(ITable):
-    """itables' grid with colours that follow JupyterLab's theme."""
+    """itables' grid with colours that follow JupyterLab's theme, and a dash where a run has no value
+    (itables shows a missing float as "NaN"; it still sorts as a missing number)."""
 
     _css = (Path(itables_widget.__file__).parent / "static" / "widget.css").read_text() + GRID_CSS
+
+    def __init__(self, df, **kwargs):
+        super().__init__(df, **kwargs)
+        args = dict(self._dt_args)
+        args["data_json"] = args["data_json"].replace('["NaN", "___NaN___"]', '["–", "___NaN___"]')
+        self._dt_args = args
 
 
 def metric_header(metric: str) -> str:

@@ -42,6 +42,11 @@ def html(value: str = "", layout: widgets.Layout | None = None) -> widgets.HTML:
     return widgets.HTML(value, layout=layout)
 
 
+def prose(markup: str) -> str:
+    """``markup`` at a reading line height: an HTML widget lays its text out at a form row's (28 px)."""
+    return f'<div style="line-height:1.4">{markup}</div>'
+
+
 def chart_layout() -> widgets.Layout:
     """A chart image at its own size (a box would stretch it to its width), shrunk to fit a narrow notebook."""
     return widgets.Layout(max_width="100%", height="auto", align_self="flex-start")
