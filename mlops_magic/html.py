@@ -15,7 +15,6 @@ TABLE = "border-collapse:collapse;font-size:12px;line-height:1.3;margin:4px 0"
 # Borders and backgrounds from JupyterLab's CSS variables (its light and dark themes), with fallbacks for GitHub and nbconvert.
 CELL = "padding:1px 10px;border-bottom:1px solid var(--jp-border-color2, #d0d7de);text-align:left;vertical-align:top;white-space:nowrap"
 NUMBER = CELL + ";text-align:right;font-variant-numeric:tabular-nums"
-HEAD = CELL + ";white-space:normal;overflow-wrap:anywhere"  # headers wrap before a table gets wider than the notebook
 
 
 def escape(value: Any) -> str:
@@ -35,7 +34,7 @@ def table(headers: Iterable[str], rows: Iterable[Iterable[Any]], raw: bool = Fal
     """An HTML table; cells are escaped unless ``raw`` (already HTML); numbers align right; columns in ``wrap`` wrap their text."""
     headers, wrapped = list(headers), set(wrap)
     styles = [CELL + (";white-space:normal;min-width:200px" if i in wrapped else "") for i in range(len(headers))]
-    head = "".join(f'<th style="{HEAD}">{escape(h)}</th>' for h in headers)
+    head = "".join(f'<th style="{CELL}">{escape(h)}</th>' for h in headers)
 
     def cell(i: int, value: Any) -> str:
         number = isinstance(value, numbers.Real) and not isinstance(value, bool)

@@ -44,7 +44,7 @@ def test_dashboard_of_a_healthy_deployment(store, wine):
     assert "no alerts" in dashboard.alerts.value and "latency_p95" in dashboard.health.value
     headers = re.findall(r">(\w+)</th>", dashboard.variants.value)
     assert "newest window per version and variant" in dashboard.variants.value
-    assert headers[:5] == ["version", "variant", "n_predictions", "n_labelled", "accuracy"] and len(headers) == 8  # the watched metric first, 4 in all; no shadow, no shadow column
+    assert headers[:5] == ["version", "variant", "n_predictions", "n_labelled", "accuracy"] and len(headers) == 7  # the watched metric first, 3 in all; no shadow, no shadow column
     assert dashboard.auto.value is False
     dashboard.column.value = dashboard.column.options[-1]
     assert bytes(dashboard.histogram.value).startswith(PNG)

@@ -13,7 +13,7 @@ VERDICT_COLOURS = {"healthy": h.GOOD, "degraded": h.BAD, "drifting": h.WARN, "em
 SEVERITY_COLOURS = {"critical": h.BAD, "warning": h.WARN, "info": h.MUTED}
 # The drift table's columns a person reads (the DriftReport's table keeps them all): narrow enough for a notebook.
 DRIFT_COLUMNS = ["column", "test", "statistic", "p_value", "threshold", "drifted", "psi", "n_current", "note"]
-VARIANT_METRICS = 4  # metric columns in the table of versions and variants, the watched one first
+VARIANT_METRICS = 3  # metric columns in the table of versions and variants, the watched one (and its estimate) first: it fits a notebook
 ALERT_COLUMNS = ["time", "kind", "metric", "value", "threshold", "message"]
 HEALTH_COLUMNS = ["window", "end", "requests", "errors", "error_rate", "latency_p50", "latency_p95", "latency_p99"]
 VARIANT_COLUMNS = ["version", "variant", "shadow", "n_predictions", "n_labelled"]

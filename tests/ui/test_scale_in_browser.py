@@ -25,7 +25,7 @@ from mlops_magic.widgets.runs_table import RunsTable
 rng = np.random.default_rng(0)
 n = {RUNS}
 frame = pd.DataFrame({{
-    "run_id": [f"{{i:032x}}" for i in range(n)], "experiment": "scale", "name": [f"scale-{{i}}" for i in range(n)], "status": "finished",
+    "run_id": [f"{{i:08x}}{{0:024x}}" for i in range(n)], "experiment": "scale", "name": [f"scale-{{i}}" for i in range(n)], "status": "finished",
     "start_time": pd.to_datetime(1.7e9 + np.arange(n) * 60.0, unit="s", utc=True), "duration_s": rng.random(n) * 5,
     **{{f"metrics.{{m}}": rng.random(n) for m in ("accuracy", "f1_macro", "precision_macro", "recall_macro", "roc_auc", "log_loss", "baseline_accuracy")}},
     "tags.model_class": rng.choice(["LogisticRegression", "RandomForestClassifier", "Pipeline"], n), "tags.owner": "ana",
