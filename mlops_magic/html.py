@@ -44,6 +44,12 @@ def table(headers: Iterable[str], rows: Iterable[Iterable[Any]], raw: bool = Fal
     return f'<div style="overflow-x:auto;max-width:100%"><table style="{TABLE}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
+def command(text: str) -> str:
+    """``text`` as code that wraps between words only (never inside ``--retrain``)."""
+    words = " ".join(f'<span style="white-space:nowrap">{escape(word)}</span>' for word in text.split(" "))
+    return f"<code>{words}</code>"
+
+
 def badge(text: str, colour: str) -> str:
     return f'<span style="background:{colour};color:white;border-radius:3px;padding:0 6px;font-size:11px">{escape(text)}</span>'
 

@@ -138,6 +138,7 @@ def test_an_empty_folder_is_level_0_and_answers_never_raise_it(store, tmp_path):
     again = mm.maturity(str(tmp_path))
     assert again.level == 0 and again.answers["cooperation"]["answer"] == "yes"
     assert "Do data scientists and software engineers work closely together on releases?" in again._repr_html_()
+    assert '<span style="white-space:nowrap">--target</span>' in again._repr_html_()  # a flag is never cut at its hyphens
     with pytest.raises(InvalidInputError, match="no maturity question 'teamwork'"):
         mm.answer_maturity("teamwork", "yes")
     with pytest.raises(InvalidInputError, match="is not one of yes, partly, no"):

@@ -109,7 +109,7 @@ def levels_html(level: int) -> str:
 def checklist_html(checks) -> str:
     rows = [
         [f"L{r['level']}", h.escape(r["criterion"]), h.badge(r["status"], STATUS_COLOUR[r["status"]]), h.escape(f"{r['score']:g}"), h.escape(r["evidence"]),
-         "" if r["status"] == "met" else f"<code>{h.escape(r['how'])}</code>"]
+         "" if r["status"] == "met" else h.command(r["how"])]
         for r in checks.to_dict("records")
     ]  # fmt: skip
     return h.table(["level", "criterion", "status", "score", "evidence", "to meet it"], rows, raw=True, wrap=(1, 4, 5))
