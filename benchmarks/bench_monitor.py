@@ -115,7 +115,7 @@ def grouped_over_rows(store, seconds: float = 3600.0, windows: int = 50):
     end = time.time()
     p = s.predictions
     columns = [p.c.output, p.c.label, p.c.confidence]
-    return store._grouped(store._edge_rows("wine", [(end - seconds * windows, end + 1)], end, seconds, windows, end, columns), False, "classification"), end
+    return store._grouped(store._edge_rows("wine", [(end - seconds * windows, end + 1)], end, seconds, windows, end, columns), "classification"), end
 
 
 def same_groups(store, seconds: float = 3600.0, windows: int = 50) -> bool:

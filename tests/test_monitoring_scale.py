@@ -76,6 +76,23 @@ def test_time_windows_summed_from_the_aggregates_equal_the_rows_grouped(store, l
     assert store.count_predictions("wine") == 3 * 78
 
 
+@pytest.mark.both_stores  # the edge lookups and the summed aggregates, on PostgreSQL too
+def test_windows_of_whole_minutes_read_rows_only_where_one_lies_on_an_edge(store, logged, wine):
+    from mlops_magic.monitoring.monitor import monitor_model
+
+    _, end = logged
+    until = math.floor(end / BUCKET_S) * BUCKET_S  # an edge on every 10th minute's start: no minute is cut
+    assert store._cut_buckets("wine", until, 600, 12) == set()  # no row within a millisecond of an edge: every row summed
+    model, version, live = wine
+    X, y = live.drop(columns="target"), live["target"]
+    for i, at in enumerate([until - 600, until - 600 + 4e-4, until - 1200 - 4e-4, until]):  # on an edge (the window holds its end), just after, just before
+        log_stream(store, "wine", version, model, X.iloc[[i]], y.iloc[[i]], start=at, seed=i)
+    assert len(store._cut_buckets("wine", until, 600, 12)) == 6  # the two minutes beside each of the three edges a row lies on
+    assert_same(tidy(store.prediction_windows("wine", seconds=600, max_windows=12, until=until)), expected_windows(store, "wine", 600, 12, until))
+    report = monitor_model(store, "wine", window="10min", record=False)  # ending now: at the next whole minute
+    assert report.windows["end"].iloc[-1].timestamp() % BUCKET_S == 0 and report.windows["end"].iloc[-1].timestamp() - time.time() < BUCKET_S
+
+
 def test_regression_windows_from_the_aggregates_equal_sklearn(store):
     from sklearn.linear_model import Ridge
     from sklearn.metrics import mean_absolute_error, mean_squared_error

@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import InvalidInputError
 from ..metrics import Catalog, Confusion
 from ..metrics.catalog import BUILTIN
+from ..store.aggregates import BUCKET_S
 from ..store.entities import PRIMARY_METRIC
 from ..store.monitoring import Policy
 from . import performance
@@ -411,7 +412,10 @@ def monitor_model(
     import pandas as pd
 
     spec = parse_window(window)
-    until = time.time() if until is None else until
+    if until is None:
+        until = time.time()
+        if spec.seconds is not None and spec.seconds % BUCKET_S == 0:  # windows of whole minutes end at the next whole minute:
+            until = math.ceil(until / BUCKET_S) * BUCKET_S  # no edge cuts a minute, so none is read as rows
     versions = store.model_versions(name)  # NotFoundError names the fix
     served = store.newest_version(name, until)
     found = store.model_version(name, version=served if served is not None else versions[-1].version)

@@ -34,7 +34,7 @@ def confidence_bin(confidence: float | None) -> int:
     return NO_BIN if confidence is None else int(confidence * CONFIDENCE_BINS)
 
 
-def _number(text: str | None) -> float:
+def json_number(text: str | None) -> float:
     """A JSON value as SQL's CAST to a float reads it (0.0 for what is not a number)."""
     try:
         return float(json.loads(text))
@@ -81,7 +81,7 @@ def add_rows(totals: dict[tuple, list[float]], rows: Iterable[dict[str, Any]], a
         if not regression:
             sums[1] += sign * (row["confidence"] or 0.0)
         elif label is not None:
-            error, truth = _number(row["output"]) - _number(label), _number(label)
+            error, truth = json_number(row["output"]) - json_number(label), json_number(label)
             sums[2] += sign * error * error
             sums[3] += sign * abs(error)
             sums[4] += sign * truth
