@@ -253,6 +253,8 @@ def test_a_reference_larger_than_the_sample_streamed_from_parquet(rng, tmp_path)
     from mlops_magic.monitoring import sketch as sk
 
     reference, current = scale_frames(rng, 40_000)
+    for frame in (reference, current):  # text with missing values: read dictionary-encoded, counted by its codes
+        frame["town"] = pd.Series(rng.choice(["a", "b", "c"], len(frame)), dtype=object).where(rng.random(len(frame)) > 0.05, None)
     reference.to_parquet(tmp_path / "reference.parquet", row_group_size=9000)
     current.to_parquet(tmp_path / "current.parquet", row_group_size=9000)
     exact = row_table(api.drift(reference, current))
@@ -263,6 +265,11 @@ def test_a_reference_larger_than_the_sample_streamed_from_parquet(rng, tmp_path)
     assert np.abs(got.loc[numeric, "statistic"] - exact.loc[numeric, "statistic"]).max() <= sk.WASSERSTEIN_TOLERANCE
     assert np.abs(got["psi"] - exact["psi"]).max() <= 0.01  # the deciles come from the sample now
     assert got["n_current"].eq(len(current)).all() and got["n_reference"].eq(len(reference)).all()
+    text = ["city", "town"]  # category counts exact: the test too, PSI and JS but for the order of their sums
+    exact_where_exact = ["statistic", "p_value", "missing_reference", "missing_current"]
+    assert got.loc[text, exact_where_exact].to_numpy().tolist() == exact.loc[text, exact_where_exact].to_numpy().tolist()
+    assert np.allclose(got.loc[text, ["psi", "js_distance"]].to_numpy(float), exact.loc[text, ["psi", "js_distance"]].to_numpy(float), rtol=1e-12, atol=0)
+    assert got.loc["town", "missing_current"] > 0
 
 
 def test_sketch_bins_are_those_of_a_binary_search_but_on_the_edges(rng):
@@ -274,6 +281,7 @@ def test_sketch_bins_are_those_of_a_binary_search_but_on_the_edges(rng):
         assert (column.bins_of(probe) == np.searchsorted(column.edges, probe, side="right")).all()
         at_edges = column.bins_of(column.edges) - np.searchsorted(column.edges, column.edges, side="right")
         assert np.isin(at_edges, [-1, 0]).all()  # a value on an edge of the grid may fall on its left, a float's rounding away
+        assert (column.count(probe) == np.bincount(column.bins_of(probe), minlength=len(column.edges) + 1)).all()  # counted per grid cell
 
 
 def test_streamed_drift_bad_input_is_named(rng, tmp_path):

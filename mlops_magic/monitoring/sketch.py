@@ -44,29 +44,93 @@ FORMAT = 1
 
 
 def chunks_of(source, columns: list[str] | None = None, chunk_rows: int = CHUNK_ROWS) -> Callable[[], Iterator]:
-    """A function that returns a fresh iterator over ``source``'s chunks (DataFrames): a DataFrame
-    (sliced), a parquet file or folder (read ``chunk_rows`` at a time), or a function returning an
+    """A function that returns a fresh iterator over ``source``'s chunks: a DataFrame (sliced), a
+    parquet file or folder (pyarrow record batches of ``chunk_rows``), or a function returning an
     iterable of DataFrames (called once per pass)."""
     import pandas as pd
 
     if isinstance(source, pd.DataFrame):
         return lambda: (source.iloc[i : i + chunk_rows] for i in range(0, max(len(source), 1), chunk_rows))
     if isinstance(source, (str, Path)):
+        import pyarrow as pa
         import pyarrow.dataset as ds
         import pyarrow.parquet as pq
 
         try:
-            files = [pq.ParquetFile(f, pre_buffer=False) for f in ds.dataset(str(source), format="parquet").files]  # pre-buffered, a file's row groups stay in memory
+            paths = ds.dataset(str(source), format="parquet").files
+            texts = [[f.name for f in pq.read_schema(p) if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)] for p in paths]
+            files = [pq.ParquetFile(p, pre_buffer=False, read_dictionary=t) for p, t in zip(paths, texts)]  # pre-buffered, a file's row groups stay in memory
         except (OSError, ValueError) as exc:
             raise InvalidInputError(f"cannot read {str(source)!r} as parquet ({exc}): give a DataFrame, a parquet file or folder, or a function returning chunks.") from None
-        # one file at a time, one thread (the dataset reader's read-ahead threads cost more than they gain here);
-        # pyarrow-backed columns: no copy into Python strings, pyarrow counts the categories
-        return lambda: (b.to_pandas(types_mapper=pd.ArrowDtype) for f in files for b in f.iter_batches(batch_size=chunk_rows, columns=columns))
+        # one file at a time, one thread (the dataset reader's read-ahead threads cost more than they gain here); no
+        # pandas: numbers go to numpy without a copy, text stays dictionary-encoded (counted by its codes)
+        return lambda: (b for f in files for b in f.iter_batches(batch_size=chunk_rows, columns=columns, use_threads=False))
     if callable(source):
         return lambda: iter(source())
     raise InvalidInputError(
         f"cannot stream a {type(source).__name__}: give a DataFrame, a parquet file or folder, or a function returning an iterable of DataFrames."
     )
+
+
+def _is_batch(chunk) -> bool:
+    import pyarrow as pa
+
+    return isinstance(chunk, pa.RecordBatch)
+
+
+def _columns(chunk) -> list[str]:
+    return list(chunk.schema.names) if _is_batch(chunk) else list(chunk.columns)
+
+
+def _holds_numbers(chunk, column: str) -> bool:
+    """Whether ``column`` of ``chunk`` holds numbers (booleans and text are categories)."""
+    if not _is_batch(chunk):
+        return is_numeric(chunk[column])
+    import pyarrow as pa
+
+    kind = chunk.schema.field(column).type
+    return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
+
+
+def _numeric_values(chunk, column: str) -> np.ndarray:
+    """``column`` of ``chunk`` as floats, NaN where missing (a record batch's without a copy when none is)."""
+    import pandas as pd
+
+    if column not in _columns(chunk):
+        return np.full(len(chunk), np.nan)
+    if _is_batch(chunk):
+        import pyarrow as pa
+
+        values = chunk.column(column)
+        if not (_holds_numbers(chunk, column) or values.null_count == len(values)):
+            raise InvalidInputError(f"column {column!r} holds numbers in the reference but {values.type} values here: pass it in categorical=[...] of both calls.")
+        return values.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    series = chunk[column]
+    if not (is_numeric(series) or series.isna().all()):
+        raise InvalidInputError(f"column {column!r} holds numbers in the reference but {series.dtype} values here: pass it in categorical=[...] of both calls.")
+    return pd.to_numeric(series).to_numpy(dtype=float, na_value=np.nan)
+
+
+def _category_counts(chunk, column: str):
+    """Rows, missing values and the count of each category (``MISSING`` among them) of ``column``."""
+    import pandas as pd
+
+    if column not in _columns(chunk):
+        return len(chunk), len(chunk), {d.MISSING: float(len(chunk))} if len(chunk) else {}
+    if _is_batch(chunk):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        values = chunk.column(column)
+        if pa.types.is_dictionary(values.type):  # text: counted by its codes
+            counted = pc.value_counts(values)
+            names = [d.MISSING if v is None else v for v in counted.field("values").to_pylist()]
+            return len(values), values.null_count, dict(zip(names, counted.field("counts").to_numpy().astype(float)))
+        series = values.to_pandas(types_mapper=pd.ArrowDtype)
+    else:
+        series = chunk[column]
+    counts = d._value_counts(series)
+    return len(series), int(series.isna().sum()), {(v.item() if isinstance(v, np.generic) else v): float(c) for v, c in counts.items()}  # kept as JSON
 
 
 @dataclass
@@ -146,26 +210,44 @@ class NumericSketch:
     def _cell_starts(self, cells: np.ndarray) -> np.ndarray:
         return self.grid_low + cells / self.grid_scale
 
+    def _grid_table(self) -> np.ndarray:
+        """Per grid cell, shifted by one (0 and ``GRID_CELLS + 1``: off the grid, -1): its bin."""
+        if self._table is None:
+            table = np.searchsorted(self.edges, self._cell_starts(np.arange(GRID_CELLS)), side="right")
+            self._table = np.concatenate([[-1], table, [-1]]).astype(np.intp)
+        return self._table
+
+    def _cells(self, values: np.ndarray) -> np.ndarray:
+        """Each value's grid cell, shifted by one: 0 below the grid, ``GRID_CELLS + 1`` above it."""
+        position = values * self.grid_scale
+        position += 1.0 - self.grid_low * self.grid_scale
+        np.clip(position, 0.0, GRID_CELLS + 1.0, out=position)
+        return position.astype(np.intp)
+
     def bins_of(self, values: np.ndarray) -> np.ndarray:
         """Each value's bin (no NaN): ``searchsorted(edges, values, side="right")``, with a value in
         the grid's bulk put in the bin of its grid cell (a gather), which is three times faster."""
         if self.grid_scale is None:
             return np.searchsorted(self.edges, values, side="right")
-        if self._table is None:  # per grid cell, shifted by one (0 and GRID_CELLS + 1: off the grid): its bin
-            table = np.searchsorted(self.edges, self._cell_starts(np.arange(GRID_CELLS)), side="right").astype(np.int32)
-            self._table = np.concatenate([[-1], table, [-1]]).astype(np.int32)
-        position = values * self.grid_scale
-        position += 1.0 - self.grid_low * self.grid_scale
-        np.clip(position, 0.0, GRID_CELLS + 1.0, out=position)
-        bins = self._table[position.astype(np.int32)]
+        bins = self._grid_table()[self._cells(values)]
         off = np.flatnonzero(bins < 0)
         if len(off):
             bins[off] = np.searchsorted(self.edges, values[off], side="right")
         return bins
 
     def count(self, values: np.ndarray) -> np.ndarray:
-        """Counts of ``values`` (no NaN) per bin."""
-        return np.bincount(self.bins_of(values), minlength=len(self.edges) + 1).astype(float)
+        """Counts of ``values`` (no NaN) per bin: counted per grid cell, then the cells' counts added
+        to their bins (one pass over the values fewer than ``bins_of``, and no gather)."""
+        size = len(self.edges) + 1
+        if self.grid_scale is None:
+            return np.bincount(np.searchsorted(self.edges, values, side="right"), minlength=size).astype(float)
+        cells = self._cells(values)
+        per_cell = np.bincount(cells, minlength=GRID_CELLS + 2)
+        counts = np.bincount(self._grid_table()[1:-1], weights=per_cell[1:-1], minlength=size)
+        if per_cell[0] or per_cell[-1]:
+            off = values[(cells == 0) | (cells == GRID_CELLS + 1)]
+            counts += np.bincount(np.searchsorted(self.edges, off, side="right"), minlength=size)
+        return counts
 
 
 @dataclass
@@ -174,12 +256,12 @@ class CategoricalSketch:
     missing: int = 0
     counts: dict[Any, float] = field(default_factory=dict)
 
-    def add(self, series) -> None:
-        self.n += len(series)
-        self.missing += int(series.isna().sum())
-        for value, count in d._value_counts(series).items():
-            value = value.item() if isinstance(value, np.generic) else value  # kept as JSON
-            self.counts[value] = self.counts.get(value, 0.0) + float(count)
+    def add(self, chunk, column: str) -> None:
+        n, missing, counts = _category_counts(chunk, column)
+        self.n += n
+        self.missing += missing
+        for value, count in counts.items():
+            self.counts[value] = self.counts.get(value, 0.0) + count
 
 
 @dataclass
@@ -218,14 +300,6 @@ class DriftSketch:
         return cls(data["n_rows"], columns)
 
 
-def _numeric_values(series, column: str) -> np.ndarray:
-    import pandas as pd
-
-    if not (is_numeric(series) or series.isna().all()):
-        raise InvalidInputError(f"column {column!r} holds numbers in the reference but {series.dtype} values here: pass it in categorical=[...] of both calls.")
-    return pd.to_numeric(series).to_numpy(dtype=float, na_value=np.nan)
-
-
 def sketch_reference(reference, columns: list[str] | None = None, categorical: list[str] | None = None, seed: int = 0) -> DriftSketch:
     """A ``DriftSketch`` of ``reference`` (see ``chunks_of`` for what it can be), in two passes."""
     chunks = chunks_of(reference, columns)
@@ -236,17 +310,17 @@ def sketch_reference(reference, columns: list[str] | None = None, categorical: l
     n_rows = 0
     for chunk in chunks():
         if not sketches:
-            unknown = [c for c in columns or [] if c not in chunk.columns]
+            unknown = [c for c in columns or [] if c not in _columns(chunk)]
             if unknown:
-                raise InvalidInputError(f"column {unknown[0]!r} is not in the reference data: pick from {', '.join(map(str, chunk.columns))}.")
-            names = list(chunk.columns) if columns is None else list(columns)
-            sketches = {c: NumericSketch() if is_numeric(chunk[c]) and c not in forced else CategoricalSketch() for c in names}
+                raise InvalidInputError(f"column {unknown[0]!r} is not in the reference data: pick from {', '.join(map(str, _columns(chunk)))}.")
+            names = _columns(chunk) if columns is None else list(columns)
+            sketches = {c: NumericSketch() if _holds_numbers(chunk, c) and c not in forced else CategoricalSketch() for c in names}
         n_rows += len(chunk)
         for name, sketch in sketches.items():
             if isinstance(sketch, CategoricalSketch):
-                sketch.add(chunk[name])
+                sketch.add(chunk, name)
                 continue
-            values = _numeric_values(chunk[name], name)
+            values = _numeric_values(chunk, name)
             present = values[~np.isnan(values)]
             sketch.missing += len(values) - len(present)
             sketch.add_moments(present)
@@ -264,7 +338,7 @@ def sketch_reference(reference, columns: list[str] | None = None, categorical: l
     if numeric:
         for chunk in chunks():
             for name, sketch in numeric.items():
-                values = _numeric_values(chunk[name], name)
+                values = _numeric_values(chunk, name)
                 sketch.counts += sketch.count(values[~np.isnan(values)])
     return DriftSketch(n_rows, sketches)
 
@@ -367,7 +441,6 @@ def _numeric_row(ref: NumericSketch, cur: _Current) -> tuple[dict[str, Any], dic
 
 def drift_sketched(sketch: DriftSketch, current, columns: list[str] | None = None, alpha: float = d.ALPHA, correction: str = "bonferroni"):
     """Drift of ``current`` (streamed: see ``chunks_of``) against the reference ``sketch``: a ``DriftReport``."""
-    import pandas as pd
 
     d.check_options(alpha, correction)
     names = list(sketch.columns) if columns is None else list(columns)
@@ -379,17 +452,15 @@ def drift_sketched(sketch: DriftSketch, current, columns: list[str] | None = Non
     n_rows = 0
     for chunk in chunks_of(current, None)():
         n_rows += len(chunk)
+        present_columns = set(_columns(chunk))
         for name, into in counted.items():
             ref = sketch.columns[name]
-            if name not in chunk.columns:
+            if name not in present_columns:
                 absent.add(name)
-                series = pd.Series([np.nan] * len(chunk), dtype=float)
-            else:
-                series = chunk[name]
             if isinstance(into, CategoricalSketch):
-                into.add(series)
+                into.add(chunk, name)
                 continue
-            values = _numeric_values(series, name)
+            values = _numeric_values(chunk, name)
             missing = np.isnan(values)
             present = values[~missing] if missing.any() else values
             into.n += len(present)
