@@ -1,11 +1,12 @@
 """Monitoring in the store: policies, alerts, and windowed aggregates of the prediction log.
 
-The dashboard must stay fast on millions of logged predictions, so windows are cut and counted in
-SQL: a window is either the last N answered predictions (``count``: the newest ``N * max_windows``
-rows, ranked) or a span of ``seconds``: summed from the per-minute aggregates the writers keep
-(``aggregates.py``), with only the minutes a window edge cuts read as rows. Only the newest
-``max_windows`` windows are read, as aggregates (the confidence histogram behind the estimates
-included), plus a bounded sample of each window's rows for ROC AUC and drift.
+The dashboard must stay fast on millions of logged predictions, so a window is either the last N
+answered predictions (``count``: the newest ``N * max_windows`` rows, found over an index, ranked
+and counted here) or a span of ``seconds``: summed in SQL from the per-minute aggregates the
+writers keep (``aggregates.py``), with only the minutes a window edge cuts read as rows (none when
+the windows are whole minutes ending on one). Only the newest ``max_windows`` windows are read, as
+aggregates (the confidence histogram behind the estimates included), plus a bounded sample of each
+window's rows for ROC AUC and drift.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from sqlalchemy import (
 
 from ..errors import InvalidInputError
 from . import schema as s
-from .aggregates import BUCKET_S, CONFIDENCE_BINS, NO_BIN, json_number, bucket_of
+from .aggregates import BUCKET_S, CONFIDENCE_BINS, NO_BIN, bucket_of, json_number
 from .database import fetch_tuples
 from .loop import write_event
 from .predictions import SHADOW_SUFFIX
@@ -294,8 +295,7 @@ class MonitoringStore:
             rows = fetch_tuples(conn, select(*picked).where(*where))
             rows.sort(key=lambda r: (r[1], r[0]), reverse=True)
             del rows[wanted:]
-            place = {r[0]: divmod(rank, count) for rank, r in enumerate(rows)}
-            ranked = [(*place[r[0]], *r) for r in rows]
+            ranked = [(rank // count, rank % count, *r) for rank, r in enumerate(rows)]
             shadowed = select(a.c.bucket).where(a.c.model == model, a.c.shadow.is_(True), a.c.n > 0)
             if rows and conn.execute(shadowed.where(a.c.bucket >= bucket_of(rows[-1][1])).limit(1)).first() is not None:
                 shadow = p.alias("shadow_rows")  # a shadow row's bucket is its prediction's arrival: none there, none to find
@@ -305,7 +305,8 @@ class MonitoringStore:
                     .select_from(shadow.join(of, shadow.c.prediction_id == of.c.prediction_id + SHADOW_SUFFIX))
                     .where(shadow.c.model == model, shadow.c.shadow.is_(True))
                 )
-                ranked += [(place[r[0]][0], None, *r[1:]) for r in fetch_tuples(conn, query) if r[0] in place]
+                win = {r[2]: r[0] for r in ranked}
+                ranked += [(win[r[0]], None, *r[1:]) for r in fetch_tuples(conn, query) if r[0] in win]
         return _group_rows(ranked, task)
 
     def _edge_rows(self, model: str, ranges: list[tuple[float, float]], end: float, seconds: float, max_windows: int, until: float | None, columns):
