@@ -1,8 +1,10 @@
 """Drift of 20 numeric + 5 categorical columns, 100,000 reference rows against 100,000 current rows:
 ``mm.drift`` against Evidently's data-drift report on the same frames, in the same run; and at
 scale (``--scale``), 10,000,000 rows against 10,000,000: the reference as a stored sketch, the
-current data streamed from parquet in chunks, with time, peak memory and the deviation from the
-exact statistics (``mm.drift`` on two DataFrames, and per column at 10,000,000 rows).
+current data streamed from parquet in chunks, with time, peak memory, the time of the stream as it
+read parquet before (pyarrow's decoding threads, pandas frames, text as strings) in the same run,
+and the deviation from the exact statistics (``mm.drift`` on two DataFrames, and per column at
+10,000,000 rows).
 
 Evidently 0.7 needs pandas < 3, so it runs in its own virtual environment; give its Python with
 ``--evidently-python`` (or ``EVIDENTLY_PYTHON``), e.g. after
@@ -100,6 +102,13 @@ def phase(name: str, folder: Path) -> dict:
         report = mm.drift(DriftSketch.load(folder / "reference.sketch.json"), current)
         report.table.to_json(folder / "sketched.json", orient="records")
         found = {"drifted": report.drifted_columns}
+    elif name == "drift-pandas":  # the baseline: the stream as it read parquet before (pyarrow's decoding threads, pandas frames, text as strings)
+        import pandas as pd
+        import pyarrow.parquet as pq
+
+        chunks = lambda: (b.to_pandas(types_mapper=pd.ArrowDtype) for b in pq.ParquetFile(current, pre_buffer=False).iter_batches(batch_size=CHUNK))  # noqa: E731
+        report = mm.drift(DriftSketch.load(folder / "reference.sketch.json"), chunks)
+        found = {"drifted": report.drifted_columns}
     else:  # exact on DataFrames of the first ``rows`` rows, and the sketch path on the same rows
         import pyarrow.parquet as pq
 
@@ -164,6 +173,9 @@ def scale(rows: int, folder: Path, keep: bool, whole_columns: bool = True) -> in
     drift = in_child(["--phase", "drift", "--folder", str(folder)])
     print(f"mm.drift(sketch, current.parquet): {drift['seconds']:.1f} s, peak memory {drift['peak_mib']:.0f} MiB (the process starts at {drift['start_mib']:.0f} MiB; {load()})")
     print(f"  drifted columns: {', '.join(drift['drifted'])}  (expected num0, num1, num2, cat0); under 20 s: {'yes' if drift['seconds'] < 20 else 'NO'}")
+    frames_in = in_child(["--phase", "drift-pandas", "--folder", str(folder)])
+    print(f"  baseline: the same file read as before (decoding threads, pandas frames) {frames_in['seconds']:.1f} s, peak memory {frames_in['peak_mib']:.0f} MiB "
+          f"({frames_in['seconds'] / drift['seconds']:.2f}x the record batches' time; {load()}); same verdicts: {'yes' if frames_in['drifted'] == drift['drifted'] else 'NO'}")  # fmt: skip
     column_bytes = rows * (NUMERIC * 8 + CATEGORICAL * 8) / 2**20
     print(f"  the two frames alone would hold {2 * column_bytes:,.0f} MiB in memory (numbers and string pointers), before sorting copies")
     small = min(rows, 1_000_000)
