@@ -48,16 +48,19 @@ def wine_records(n: int) -> dict:
 
 
 def wait_until_ended(pid: int, timeout: float) -> float:
-    """Seconds until process ``pid`` has ended (gone, or a zombie not yet reaped); fails past ``timeout``."""
+    """Seconds until process ``pid`` has ended: every thread of it gone or a zombie. Its first thread alone
+    is not enough: it shows as a zombie while other threads still hold the process's files (its pipes)."""
     from pathlib import Path
 
     started = time.monotonic()
     while True:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0]
-        except FileNotFoundError:
-            state = "X"
-        if state in "ZX":
+        states = []
+        for task in Path(f"/proc/{pid}/task").glob("*/stat"):
+            try:
+                states.append(task.read_text().rsplit(") ", 1)[1][0])
+            except (FileNotFoundError, ProcessLookupError):  # that thread has just been reaped
+                pass
+        if all(state in "ZX" for state in states):
             return time.monotonic() - started
         assert time.monotonic() - started < timeout, f"process {pid} still runs after {timeout} s"
         time.sleep(0.05)
