@@ -39,6 +39,7 @@ _API = {
     "serve",
     "stop",
     "deployments",
+    "served",
     "predictions",
     "lineage",
     "add_webhook",

@@ -323,6 +323,13 @@ def deployments(name: str | None = None):
     return manager.statuses(get_store(), name)
 
 
+def served(name: str):
+    """What the newest serving process of model ``name`` served (requests, errors, latency, versions), from the request log."""
+    from .serving.served import served
+
+    return served(get_store(), name)
+
+
 def predictions(name: str, *, since: float | None = None, include_shadow: bool = True):
     """The prediction log of model ``name`` as a DataFrame with its feedback labels (shadow rows too)."""
     return get_store().predictions_frame(name, since=since, include_shadow=include_shadow)

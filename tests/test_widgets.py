@@ -7,6 +7,7 @@ import time
 import ipywidgets as widgets
 import pandas as pd
 
+import mlops_magic as mm
 from mlops_magic.html import BAD, GOOD, png_img
 from mlops_magic.store import Run
 from mlops_magic.tracking.card import MetricChange, RunCardData
@@ -141,6 +142,7 @@ def test_a_stopped_deployment_card_shows_what_it_served_from_the_store(store):
     assert "21 served, 4.8% errors" in text and "v1, v2" in text and "p50 4 ms" in text  # 1 of 21; latencies 2..6 and 1
     assert "last request" in text and "stopped" in text and "–" not in text
     assert "21 served, stopped" in table_html([stopped])
+    assert mm.served("wine").requests == 21 and mm.served("wine").versions_text == "v1, v2"  # what the card reads
     store.record_deployment("iris", {"name": "iris", "variants": [{"label": "production", "alias": "production", "weight": 1.0}], "shadow": None},
                             "127.0.0.1", 5998, 999_998)  # fmt: skip
     store.mark_deployment_stopped("iris")

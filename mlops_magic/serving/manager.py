@@ -115,7 +115,7 @@ def served_rows(served) -> list[list[str]]:
     else:
         count = f"{served.requests:,}" if served.exact else f"about {served.requests:,}"
         rows = [
-            ["versions served", h.escape(", ".join(f"v{v}" for v in served.versions) or "–")],
+            ["versions served", h.escape(served.versions_text)],
             ["requests", h.escape(f"{count} served, {served.error_rate:.1%} errors (4xx and 5xx)")],
             ["latency", h.escape(f"p50 {served.latency_p50:.3g} ms, p95 {served.latency_p95:.3g} ms")],
             ["last request", h.escape(started_text(served.last_request_at))],

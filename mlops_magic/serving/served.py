@@ -19,6 +19,10 @@ class Served:
     last_request_at: float | None
     stopped_at: float | None
 
+    @property
+    def versions_text(self) -> str:
+        return ", ".join(f"v{v}" for v in self.versions) or "–"
+
 
 def served(store, name: str) -> Served | None:
     """``name``'s traffic while its newest serving process ran, or None if it was never deployed."""

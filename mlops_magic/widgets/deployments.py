@@ -10,8 +10,9 @@ from collections.abc import Callable
 import ipywidgets as widgets
 
 from .. import html as h
+from ..errors import StoreError
 from ..serving.manager import STATUS_COLOURS, card_html, started_text, versions_text, watcher_text
-from ..serving.served import Served, served
+from ..serving.served import Served
 from .view import View, html
 
 
@@ -22,8 +23,8 @@ def served_of(status) -> Served | None:
     from .. import api
 
     try:
-        return served(api.get_store(), status.name)
-    except Exception:  # the card still shows what the probe saw
+        return api.served(status.name)
+    except StoreError:  # the store cannot be read now: the card shows what the probe saw
         return None
 
 
@@ -39,7 +40,7 @@ def table_html(statuses: list) -> str:
     rows = []
     for s in statuses:
         was = served_of(s)
-        versions = versions_text(s) if was is None or s.versions else ", ".join(f"v{v}" for v in was.versions) or "–"
+        versions = versions_text(s) if was is None or s.versions else was.versions_text
         rows.append([h.escape(s.name), h.badge(s.status, STATUS_COLOURS.get(s.status, h.MUTED)), h.escape(s.url), h.escape(s.description),
                      h.escape(versions), h.escape(requests_text(s, was)), h.escape(s.pid), h.escape(started_text(s.started_at)),
                      h.escape(watcher_text(s.watcher) if s.watcher else "–")])  # fmt: skip
