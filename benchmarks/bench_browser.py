@@ -85,7 +85,7 @@ def main() -> int:
     folder = Path(args.store) if args.store else Path(tempfile.mkdtemp(prefix="bench-browser-"))
     if not (folder / "store.db").exists():
         started = time.perf_counter()
-        build(folder, args.rows)
+        build(str(folder), folder / "artifacts", args.rows)
         print(f"logged {args.rows:,} predictions in {time.perf_counter() - started:.0f} s")
     started = time.perf_counter()
     add_runs(folder, args.runs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import ipywidgets as widgets
@@ -69,7 +70,10 @@ def test_runs_table_is_a_paged_grid_that_opens_sorted_and_compares_the_runs_sele
     assert shown["name"].tolist() == ["y", "z", "x"] and shown["accuracy ↑"].iloc[0] == 0.9123  # rounded for reading
     assert view.order == [("accuracy ↑", "desc")]
     args = grid._dt_args
-    assert "NaN" not in args["data_json"].replace("___NaN___", "") and '["–", "___NaN___"]' in args["data_json"]  # a dash where a run has no acc
+    rows = json.loads(args["data_json"])
+    assert rows[0] == ["bbbbbbbb", "y", "RandomForestClassifier", "finished", "1970-01-01 00:00:02", 0.2, 0.9123, 0.3, None, ""]  # numbers as numbers
+    assert {"targets": "_all", "defaultContent": "–"} in args["columnDefs"]  # a dash where a run has no acc (null)
+    assert "layout" not in args or not any(args["layout"].values())  # 3 runs fit one page: no paging or search controls
     assert args["pageLength"] == 10 and args["select"] == {"style": "multi"}
     assert grid.has_trait("selected_rows") and "mlops-grid" in grid._dom_classes
     assert button.disabled
@@ -94,6 +98,14 @@ def test_runs_table_without_compare_cannot_compare_and_says_a_failed_comparison_
     failing.grid.selected_rows = [0, 1]
     failing.compare_button.click()
     assert "run &#x27;a&#x27; was deleted" in failing.comparison.children[0].value
+
+
+def test_runs_grid_escapes_text_a_user_wrote_and_keeps_its_controls_over_more_than_a_page():
+    frame = pd.concat([runs_frame()] * 5, ignore_index=True).assign(name=lambda f: [f"<b>run & {i}</b>" for i in range(len(f))])
+    grid = RunsTable(frame).grid
+    rows = json.loads(grid._dt_args["data_json"])
+    assert len(rows) == 15 and rows[0][1] == "&lt;b&gt;run &amp; 0&lt;/b&gt;" and "<b>" not in grid._dt_args["data_json"]
+    assert grid._dt_args["layout"] == {"topStart": "pageLength", "topEnd": "search", "bottomStart": "info", "bottomEnd": "paging"}
 
 
 def test_empty_runs_table_says_how_to_start():

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import MLOpsError
+from ..errors import MLOpsError, StoreError
 from ..metrics import Catalog, as_metric_value
 from ..store import DatasetRecord, Run, Store
 from . import writer
@@ -71,7 +71,7 @@ class RunRecorder:
         if self.name is None:
             try:
                 self.name = self.tracker.run_name(self.experiment)
-            except Exception:  # a store that cannot be read now: the cell still runs, the run named by its id
+            except StoreError:  # a store that cannot be read now: the cell still runs, the run named by its id
                 self.name = f"{self.experiment}-{self.run_id[:6]}"
         self._environment = EnvironmentCapture()
 

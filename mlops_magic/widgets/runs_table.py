@@ -1,12 +1,13 @@
 """The runs table of ``%mlops_runs``: a paged data grid (itables' DataTables widget) to sort by any
 column, search and page through, with runs to select and compare.
 
-The grid holds every run (10,000 runs are about 2.6 MB of JSON, drawn a page at a time); the static
+The grid holds every run (10,000 runs are about 1.5 MB of JSON, drawn a page at a time); the static
 HTML beside it (nbconvert, GitHub) holds the first ``MAX_ROWS``.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,16 +37,30 @@ GRID_CSS = """
 
 
 class RunsGrid(ITable):
-    """itables' grid with colours that follow JupyterLab's theme, and a dash where a run has no value
-    (itables shows a missing float as "NaN"; it still sorts as a missing number)."""
+    """itables' grid with colours that follow JupyterLab's theme, its rows encoded here (numbers as
+    numbers, text escaped, a dash where a run has no value) rather than by itables, which formats
+    each value through pandas: 1.5 s for 10,000 runs, and every float sent twice."""
 
     _css = (Path(itables_widget.__file__).parent / "static" / "widget.css").read_text() + GRID_CSS
 
-    def __init__(self, df, **kwargs):
-        super().__init__(df, **kwargs)
-        args = dict(self._dt_args)
-        args["data_json"] = args["data_json"].replace('["NaN", "___NaN___"]', '["–", "___NaN___"]')
+    def __init__(self, df: pd.DataFrame, **kwargs):
+        super().__init__(df.head(0), format_floats_in_python=False, columnDefs=[{"targets": "_all", "defaultContent": "–"}], **kwargs)
+        self._df = df
+        args = {**self._dt_args, "data_json": rows_json(df)}
+        if len(df) > kwargs["pageLength"]:  # itables hides the controls of a table that fits one page, as the empty one did
+            args["layout"] = kwargs["layout"]
         self._dt_args = args
+
+
+def rows_json(frame: pd.DataFrame) -> str:
+    """The rows as DataTables takes them: a list per row; a missing value is null, text is escaped."""
+    columns = []
+    for _, column in frame.items():
+        if column.dtype.kind not in "fi":
+            text = column.astype(str)
+            column = (text.map(h.escape) if text.str.contains("[&<>\"']").any() else text).where(column.notna())
+        columns.append(column.astype(object).where(column.notna(), None).tolist())
+    return json.dumps(list(zip(*columns)), allow_nan=False)
 
 
 def metric_header(metric: str) -> str:
