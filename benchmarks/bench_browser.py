@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_monitor import build  # noqa: E402
 
-from tests.ui.jupyter import APP, KERNEL, kernel_of, launch_browser, open_notebook, run_in_kernel, select_cell, start_server, wait_idle  # noqa: E402
+from tests.ui.jupyter import APP, KERNEL, kernel_of, launch_browser, open_notebook, run_in_kernel, select_cell, start_server, timed_cell, wait_idle  # noqa: E402
 
 CELLS = {
     "setup": "%load_ext mlops_magic\nimport mlops_magic as mm\nmm.set_store({store!r})",
@@ -42,7 +42,7 @@ _t = time.perf_counter(); _report = api.monitor("wine", window=1000, metric="acc
 _t = time.perf_counter(); _view = MonitorDashboard(_report); _bundle = _view._repr_mimebundle_(); _drawn = time.perf_counter() - _t
 _kernel = (round(_runs, 2), round(_computed, 2), round(_drawn, 2))
 """
-DRAWN = {"runs": ".mlops-grid .dt-scroll-body tbody tr", "monitor": ".widget-tab img.widget-image", "html table": "table.dataframe tbody tr"}
+DRAWN = {"runs": ".mlops-grid tbody tr", "monitor": ".widget-tab img.widget-image", "html table": "table.dataframe tbody tr"}
 
 
 def add_runs(store_dir: Path, count: int) -> None:
@@ -61,17 +61,6 @@ def add_runs(store_dir: Path, count: int) -> None:
                             metrics={"accuracy": accuracy, "f1_macro": accuracy * 0.98, "log_loss": 1.5 - accuracy, "roc_auc": min(1.0, accuracy + 0.05)}))  # fmt: skip
         if i % 2000 == 1999:
             print(f"  wrote {i + 1:,} runs", flush=True)
-
-
-def timed_cell(page, index: int, drawn: str, timeout_s: float = 300) -> float:
-    """Seconds from running cell ``index`` to ``drawn`` showing in its output."""
-    select_cell(page, index, ".jp-CodeCell")
-    started = time.perf_counter()
-    page.evaluate(f"() => {APP}.commands.execute('notebook:run-cell')")
-    page.locator(".jp-Notebook .jp-CodeCell").nth(index).locator(drawn).first.wait_for(timeout=timeout_s * 1000)
-    seconds = time.perf_counter() - started
-    wait_idle(page, timeout_s)
-    return seconds
 
 
 def main() -> int:

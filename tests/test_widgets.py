@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 import ipywidgets as widgets
 import pandas as pd
+import pytest
+import traitlets
 
 import mlops_magic as mm
 from mlops_magic.html import BAD, GOOD, png_img
@@ -65,21 +66,16 @@ def test_runs_table_is_a_paged_grid_that_opens_sorted_and_compares_the_runs_sele
     view = RunsTable(frame, compare=lambda *ids: compare(*ids) or compare_runs([run_of(i) for i in ids]))
     title, grid, (button, hint), comparison = view.children[0], view.children[1], view.children[2].children, view.children[3]
     assert "3 runs" in title.value and "wine" in title.value
-    shown = grid.df
-    assert list(shown.columns) == ["run", "name", "model", "status", "started (UTC)", "duration (s)", "accuracy ↑", "log_loss ↓", "acc ↑", "owner"]
-    assert shown["name"].tolist() == ["y", "z", "x"] and shown["accuracy ↑"].iloc[0] == 0.9123  # rounded for reading
-    assert view.order == [("accuracy ↑", "desc")]
-    args = grid._dt_args
-    rows = json.loads(args["data_json"])
-    assert rows[0] == ["bbbbbbbb", "y", "RandomForestClassifier", "finished", "1970-01-01 00:00:02", 0.2, 0.9123, 0.3, None, ""]  # numbers as numbers
-    assert {"targets": "_all", "defaultContent": "–"} in args["columnDefs"]  # a dash where a run has no acc (null)
-    assert "layout" not in args or not any(args["layout"].values())  # 3 runs fit one page: no paging or search controls
-    assert args["pageLength"] == 10 and args["select"] == {"style": "multi"}
-    assert grid.has_trait("selected_rows") and "mlops-grid" in grid._dom_classes
+    assert grid.columns == ["run", "name", "model", "status", "started (UTC)", "duration (s)", "accuracy ↑", "log_loss ↓", "acc ↑", "owner"]
+    assert [row[1] for row in grid.rows] == ["y", "z", "x"] and grid.rows[0][6] == "0.9123"  # rounded for reading
+    assert grid.rows[0][5:9] == ["0.2", "0.9123", "0.3", "–"]  # a column's decimals, the fewest that write its values; a dash where a run has no acc
+    assert view.order == [("accuracy ↑", "desc")] and grid.matching == grid.total == 3
+    assert grid.first_ways[6:9] == ["desc", "asc", "desc"]  # a metric's first click puts its better end first
+    assert "mlops-grid" not in grid._dom_classes and grid.has_trait("selected")
     assert button.disabled
-    grid.selected_rows = [0]
+    grid.selected = ["b" * 32]
     assert view.selected == ["b" * 32] and button.disabled and "1 selected" in hint.value
-    grid.selected_rows = [2, 0]
+    grid.selected = ["a" * 32, "b" * 32]
     assert view.selected == ["b" * 32, "a" * 32] and not button.disabled
     button.click()
     assert compared == [("b" * 32, "a" * 32)]
@@ -92,20 +88,35 @@ def test_runs_table_is_a_paged_grid_that_opens_sorted_and_compares_the_runs_sele
 
 def test_runs_table_without_compare_cannot_compare_and_says_a_failed_comparison_in_one_line():
     view = RunsTable(runs_frame())
-    view.grid.selected_rows = [0, 1]
+    view.grid.selected = ["a" * 32, "b" * 32]
     assert view.compare_button.disabled
     failing = RunsTable(runs_frame(), compare=lambda *ids: (_ for _ in ()).throw(ValueError("run 'a' was deleted")))
-    failing.grid.selected_rows = [0, 1]
+    failing.grid.selected = ["a" * 32, "b" * 32]
     failing.compare_button.click()
     assert "run &#x27;a&#x27; was deleted" in failing.comparison.children[0].value
 
 
-def test_runs_grid_escapes_text_a_user_wrote_and_keeps_its_controls_over_more_than_a_page():
-    frame = pd.concat([runs_frame()] * 5, ignore_index=True).assign(name=lambda f: [f"<b>run & {i}</b>" for i in range(len(f))])
+def test_the_runs_grid_sorts_searches_and_pages_every_run_in_the_kernel_and_refuses_a_malformed_order():
+    frame = pd.concat([runs_frame()] * 9, ignore_index=True).assign(run_id=[f"{i:032x}" for i in range(27)], name=[f"run-{i}" for i in range(27)])
     grid = RunsTable(frame).grid
-    rows = json.loads(grid._dt_args["data_json"])
-    assert len(rows) == 15 and rows[0][1] == "&lt;b&gt;run &amp; 0&lt;/b&gt;" and "<b>" not in grid._dt_args["data_json"]
-    assert grid._dt_args["layout"] == {"topStart": "pageLength", "topEnd": "search", "bottomStart": "info", "bottomEnd": "paging"}
+    assert len(grid.rows) == 10 and grid.matching == 27 and grid.row_keys[0] == f"{2:032x}"  # one page goes to the browser, the newest first
+    loss = grid.columns.index("log_loss ↓")
+    grid.order = [loss, "asc"]
+    assert [row[loss] for row in grid.rows][:9] == ["0.3"] * 9  # all 27 sorted, not the page
+    grid.order = [grid.columns.index("acc ↑"), "desc"]
+    assert "–" not in [row[grid.columns.index("acc ↑")] for row in grid.rows]  # missing values last, either way
+    grid.page = 2
+    assert len(grid.rows) == 7 and grid.rows[-1][grid.columns.index("acc ↑")] == "–"
+    grid.search = "RUN-2 forest"  # every word, in any column, any case
+    assert sorted(row[1] for row in grid.rows) == ["run-22", "run-25"] and grid.matching == 2 and grid.page == 0  # past the last page: the last
+    grid.search, grid.page = "", 99
+    assert grid.page == 2 and grid.matching == 27
+    for bad in ([99, "asc"], [0, "up"], [0]):
+        with pytest.raises(traitlets.TraitError, match="order is"):
+            grid.order = bad
+    with pytest.raises(traitlets.TraitError, match="at least one row"):
+        grid.page_size = 0
+    assert grid.order == [grid.columns.index("acc ↑"), "desc"] and len(grid.rows) == 7  # a refused change leaves the grid as it was
 
 
 def test_empty_runs_table_says_how_to_start():

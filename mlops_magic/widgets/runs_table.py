@@ -1,66 +1,24 @@
-"""The runs table of ``%mlops_runs``: a paged data grid (itables' DataTables widget) to sort by any
-column, search and page through, with runs to select and compare.
+"""The runs table of ``%mlops_runs``: a grid paged in the kernel (``grid.Grid``) to sort by any column,
+search and page through, with runs to select and compare.
 
-The grid holds every run (10,000 runs are about 1.5 MB of JSON, drawn a page at a time); the static
-HTML beside it (nbconvert, GitHub) holds the first ``MAX_ROWS``.
+The browser holds one page of runs, whatever their number; the static HTML beside it (nbconvert,
+GitHub) holds the first ``MAX_ROWS``.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from pathlib import Path
 
 import ipywidgets as widgets
 import pandas as pd
-from itables import widget as itables_widget
-from itables.widget import ITable
 
 from .. import html as h
 from ..metrics.names import higher_is_better_by_name
+from .grid import Grid
 from .view import View, html
 
 MAX_ROWS = 200
 PAGE = 10
-# Colours from JupyterLab's CSS variables, so the grid reads in its light and dark themes alike.
-GRID_CSS = """
-.mlops-grid .dt-container, .mlops-grid table.dataTable { color: var(--jp-content-font-color1, inherit); font-size: var(--jp-ui-font-size1, 13px); }
-.mlops-grid table.dataTable > thead > tr > th { border-bottom-color: var(--jp-border-color1, #999); }
-.mlops-grid table.dataTable > tbody > tr > * { border-top-color: var(--jp-border-color2, #ddd); }
-.mlops-grid table.dataTable > tbody > tr.selected > * { box-shadow: inset 0 0 0 9999px var(--jp-brand-color3, #bbdefb); color: var(--jp-ui-font-color0, inherit); }
-.mlops-grid table.dataTable.stripe > tbody > tr:nth-child(odd) > * { box-shadow: inset 0 0 0 9999px var(--jp-layout-color2, rgba(0,0,0,.03)); }
-.mlops-grid .dt-container .dt-input, .mlops-grid .dt-container select { background: var(--jp-layout-color1, white); color: var(--jp-ui-font-color1, inherit);
-  border: 1px solid var(--jp-border-color1, #aaa); }
-.mlops-grid .dt-container .dt-paging .dt-paging-button, .mlops-grid .dt-container .dt-paging .dt-paging-button.disabled { color: var(--jp-ui-font-color1, inherit) !important; }
-.mlops-grid .dt-container .dt-paging .dt-paging-button.current { background: var(--jp-layout-color2, #eee) !important; color: var(--jp-ui-font-color0, inherit) !important; }
-"""
-
-
-class RunsGrid(ITable):
-    """itables' grid with colours that follow JupyterLab's theme, its rows encoded here (numbers as
-    numbers, text escaped, a dash where a run has no value) rather than by itables, which formats
-    each value through pandas: 1.5 s for 10,000 runs, and every float sent twice."""
-
-    _css = (Path(itables_widget.__file__).parent / "static" / "widget.css").read_text() + GRID_CSS
-
-    def __init__(self, df: pd.DataFrame, **kwargs):
-        super().__init__(df.head(0), format_floats_in_python=False, columnDefs=[{"targets": "_all", "defaultContent": "–"}], **kwargs)
-        self._df = df
-        args = {**self._dt_args, "data_json": rows_json(df)}
-        if len(df) > kwargs["pageLength"]:  # itables hides the controls of a table that fits one page, as the empty one did
-            args["layout"] = kwargs["layout"]
-        self._dt_args = args
-
-
-def rows_json(frame: pd.DataFrame) -> str:
-    """The rows as DataTables takes them: a list per row; a missing value is null, text is escaped."""
-    columns = []
-    for _, column in frame.items():
-        if column.dtype.kind not in "fi":
-            text = column.astype(str)
-            column = (text.map(h.escape) if text.str.contains("[&<>\"']").any() else text).where(column.notna())
-        columns.append(column.astype(object).where(column.notna(), None).tolist())
-    return json.dumps(list(zip(*columns)), allow_nan=False)
 
 
 def metric_header(metric: str) -> str:
@@ -97,12 +55,19 @@ def runs_html(frame: pd.DataFrame) -> str:
     return h.table(shown.columns, shown.itertuples(index=False)) + more
 
 
+HEADERS = {"start_time": "started (UTC)", "duration_s": "duration (s)", "name": "name", "status": "status"}
+
+
 def grid_order(frame: pd.DataFrame, columns: list[str]) -> list:
-    """DataTables' initial ``order``: the column ``mm.runs`` sorted by, its way."""
+    """The grid's opening order, ``[column index, way]``: the column ``mm.runs`` sorted by, its way."""
     sorted_by, ascending = frame.attrs.get("sorted_by", ("start_time", False))
-    names = {"start_time": "started (UTC)", "duration_s": "duration (s)", "name": "name", "status": "status"}
-    name = metric_header(sorted_by.split(".", 1)[1]) if sorted_by.startswith("metrics.") else names.get(sorted_by)
-    return [[columns.index(name), "asc" if ascending else "desc"]] if name in columns else []
+    name = metric_header(sorted_by.split(".", 1)[1]) if sorted_by.startswith("metrics.") else HEADERS.get(sorted_by)
+    return [columns.index(name), "asc" if ascending else "desc"] if name in columns else []
+
+
+def first_ways(columns: list[str]) -> list[str]:
+    """Each column's way on its first click: a metric its better end first, the newest start first, else A to Z."""
+    return ["asc" if c.endswith("↓") else "desc" if c.endswith("↑") or c == HEADERS["start_time"] else "asc" for c in columns]
 
 
 class RunsTable(View):
@@ -113,17 +78,14 @@ class RunsTable(View):
         self.frame = frame.reset_index(drop=True)
         self._compare = compare
         shown = display_frame(self.frame) if len(frame) else pd.DataFrame()
-        self.grid = RunsGrid(shown, maxBytes=0, pageLength=PAGE, lengthMenu=[10, 25, 100], select={"style": "multi"},
-                             order=grid_order(self.frame, list(shown.columns)), classes="display compact nowrap stripe",
-                             showIndex=False, scrollX=True, text_in_header_can_be_selected=False, layout={"topStart": "pageLength", "topEnd": "search", "bottomStart": "info", "bottomEnd": "paging"},
-                             style="width:auto;margin:0")  # fmt: skip
-        self.grid.add_class("mlops-grid")
-        self.grid.layout = widgets.Layout(max_width="100%", overflow="auto hidden")
+        columns = list(shown.columns)
+        self.grid = Grid(shown, keys=list(self.frame["run_id"]) if len(frame) else [], first_ways=first_ways(columns),
+                         order=grid_order(self.frame, columns), page_size=PAGE, noun="runs")  # fmt: skip
         self.compare_button = widgets.Button(description="compare selected", icon="columns", disabled=True, layout=widgets.Layout(width="auto"),
                                              tooltip="select two or more rows (click them), then compare the runs")  # fmt: skip
         self.hint = html(f"<span style='color:var(--jp-ui-font-color2, {h.MUTED})'>click rows to select runs to compare</span>")
         self.comparison = widgets.VBox()
-        self.grid.observe(self._selection_changed, names="selected_rows")
+        self.grid.observe(self._selection_changed, names="selected")
         self.compare_button.on_click(lambda _: self.compare())
         title = html(f"<b>{len(frame)} runs</b>" + (f" of {h.escape(', '.join(sorted(set(frame['experiment']))))}" if "experiment" in frame and len(frame) else ""))
         children = [title, self.grid, widgets.HBox([self.compare_button, self.hint]), self.comparison] if len(frame) else [html(runs_html(frame))]
@@ -131,12 +93,14 @@ class RunsTable(View):
 
     @property
     def order(self) -> list[tuple[str, str]]:
-        """How the grid opens sorted: (column header, "asc" or "desc") pairs."""
-        return [(self.grid.df.columns[i], way) for i, way in self.grid._dt_args.get("order", [])]
+        """How the grid is sorted: (column header, "asc" or "desc") pairs."""
+        return [(self.grid.columns[self.grid.order[0]], self.grid.order[1])] if self.grid.order else []
 
     @property
     def selected(self) -> list[str]:
-        return [self.frame["run_id"].iloc[i] for i in sorted(self.grid.selected_rows) if i < len(self.frame)]
+        """The ids of the runs selected in the grid, in the table's order."""
+        chosen = set(self.grid.selected)
+        return [run_id for run_id in self.frame["run_id"] if run_id in chosen]
 
     def _selection_changed(self, _change=None) -> None:
         count = len(self.selected)

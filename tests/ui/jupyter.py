@@ -151,6 +151,17 @@ def run_all_above_last(page, timeout_s: float = 120) -> None:
                            timeout=timeout_s * 1000)  # fmt: skip
 
 
+def timed_cell(page, index: int, drawn: str, timeout_s: float = 300) -> float:
+    """Run code cell ``index``; the seconds until ``drawn`` shows in its output (then wait until it is idle)."""
+    select_cell(page, index, ".jp-CodeCell")
+    started = time.perf_counter()
+    page.evaluate(f"() => {APP}.commands.execute('notebook:run-cell')")
+    page.locator(".jp-Notebook .jp-CodeCell").nth(index).locator(drawn).first.wait_for(timeout=timeout_s * 1000)
+    seconds = time.perf_counter() - started
+    wait_idle(page, timeout_s)
+    return seconds
+
+
 def run_last(page) -> None:
     """Run the last code cell (the tutorials' clean-up), as Run > Run Selected Cell does."""
     select_cell(page, -1, ".jp-CodeCell")
@@ -213,7 +224,7 @@ def save(page) -> None:
     page.wait_for_function(f"() => !{APP}.shell.currentWidget.context.model.dirty", timeout=30_000)
 
 
-HEAD, ROWS = ".dt-scroll-head thead th", ".dt-scroll-body tbody tr"  # the runs grid scrolls sideways: its header is a table of its own
+HEAD, ROWS = "thead th", "tbody tr"  # of the runs grid (widgets/grid.js)
 
 
 def column_values(grid, header: str) -> list[str]:
