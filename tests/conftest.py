@@ -28,11 +28,15 @@ def pytest_generate_tests(metafunc):
 
 
 def pytest_collection_modifyitems(items):
-    """Every test that needs the PostgreSQL server carries the ``postgresql`` marker (``-m "not postgresql"`` leaves them out)."""
+    """Every test that needs the PostgreSQL server carries the ``postgresql`` marker, every test that
+    reads the tour's project the ``tour`` marker (``-m "not postgresql and not tour"`` leaves them out)."""
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
-        if params.get("store_kind") == "postgresql" or {"postgres_server", "postgres_url"} & set(getattr(item, "fixturenames", ())):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if params.get("store_kind") == "postgresql" or {"postgres_server", "postgres_url"} & fixtures:
             item.add_marker(pytest.mark.postgresql)
+        if "climbed" in fixtures:
+            item.add_marker(pytest.mark.tour)
 
 
 @pytest.fixture
