@@ -79,9 +79,16 @@ function render({ model, el }) {
       const row = make("tr", selected.has(keys[r]) ? "mm-selected" : "");
       row.setAttribute("aria-selected", String(selected.has(keys[r])));
       for (const [c, text] of cells.entries()) row.append(make("td", numeric[c] ? "mm-num" : "", text));
+      row.tabIndex = 0; // Enter or Space selects from the keyboard, as a click does
       row.onclick = () => {
         const now = model.get("selected");
         send({ selected: now.includes(keys[r]) ? now.filter((k) => k !== keys[r]) : [...now, keys[r]] });
+      };
+      row.onkeydown = (event) => {
+        if (event.key === "Enter" || event.key === " ") {
+          event.preventDefault();
+          row.onclick();
+        }
       };
       return row;
     });
