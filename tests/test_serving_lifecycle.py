@@ -373,9 +373,10 @@ def test_magics_serve_return_a_live_card_list_and_stop(ip):
     assert card.status.requests == 1 and "<td" in card.body.value
     table = ip.run_line_magic("mlops_deployments", "")
     assert isinstance(table, DeploymentsTable) and "running" in table.body.value
-    assert ip.run_line_magic("mlops_serve", "--stop wine").status.status == "stopped"
+    stopped = ip.run_line_magic("mlops_serve", "--stop wine").status
+    assert stopped.status == "stopped" and "1 served, 0.0% errors" in stopped._repr_html_()  # what it served, not the probe's dashes
     table.refresh_button.click()
-    assert "stopped" in table.body.value and "running" not in table.body.value
+    assert "stopped" in table.body.value and "running" not in table.body.value and "1 served (v1)" in table.body.value
 
 
 def test_cli_serve_and_stop(promoted, capsys):

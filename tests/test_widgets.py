@@ -151,22 +151,26 @@ def test_a_stopped_deployment_card_shows_what_it_served_from_the_store(store):
     from mlops_magic.serving.manager import probe
     from mlops_magic.widgets.deployments import DeploymentCard, table_html
 
-    store.record_deployment("wine", {"name": "wine", "variants": [{"label": "production", "alias": "production", "weight": 1.0}], "shadow": None},
-                            "127.0.0.1", 5999, 999_999)  # fmt: skip
+    target = {"name": "wine", "variants": [{"label": "production", "alias": "production", "weight": 80.0},
+                                           {"label": "staging", "alias": "staging", "weight": 20.0}], "shadow": None}  # fmt: skip
+    store.record_deployment("wine", target, "127.0.0.1", 5999, 999_999)
     started = store.deployment("wine").started_at
     answered = [{"time": started + (i + 1) / 1000, "model": "wine", "version": 1 + (i >= 15), "status_code": 200, "latency_ms": 2.0 + i % 5, "n_rows": 1} for i in range(20)]
     store.log_requests([*answered, {"time": started + 0.0205, "model": "wine", "version": None, "status_code": 400, "latency_ms": 1.0, "n_rows": 0},
                         {"time": time.time() + 60, "model": "wine", "version": 2, "status_code": 200, "latency_ms": 9.0, "n_rows": 1}])  # fmt: skip
     time.sleep(0.05)
     store.mark_deployment_stopped("wine")  # the last request above comes after the stop: not this process's
-    stopped = probe(store.deployment("wine"))
-    assert stopped.status == "stopped" and stopped.requests is None and stopped.versions == {}  # all the probe can see
-    text = DeploymentCard(stopped).body.value
-    assert "21 served, 4.8% errors" in text and "v1, v2" in text and "p50 4 ms" in text  # 1 of 21; latencies 2..6 and 1
-    assert "last request" in text and "stopped" in text and "–" not in text
-    assert "21 served, stopped" in table_html([stopped])
-    assert mm.served("wine").requests == 21 and mm.served("wine").versions_text == "v1, v2"  # what the card reads
+    seen = probe(store.deployment("wine"))
+    assert seen.status == "stopped" and seen.requests is None and seen.versions == {} and seen.served is None  # all the probe can see
+    (stopped,) = mm.deployments("wine")  # what mm.deployments, mm.stop and the magics return carries what it served
+    for text in (stopped._repr_html_(), DeploymentCard(stopped).body.value):  # mm.stop()'s card in a notebook, and the widget's
+        assert "21 served, 4.8% errors" in text and "v1, v2" in text and "p50 4 ms" in text  # 1 of 21; latencies 2..6 and 1
+        assert "last request" in text and "stopped" in text and "–" not in text
+    table = table_html([stopped])
+    assert "21 served (v1, v2)" in table and "production 80%<br>staging 20%" in table and "<br>stopped " in table and "–" not in table
+    assert mm.served("wine").requests == 21 and mm.served("wine").versions_text == "v1, v2"  # what the status carries
     store.record_deployment("iris", {"name": "iris", "variants": [{"label": "production", "alias": "production", "weight": 1.0}], "shadow": None},
                             "127.0.0.1", 5998, 999_998)  # fmt: skip
     store.mark_deployment_stopped("iris")
-    assert "none served" in DeploymentCard(probe(store.deployment("iris"))).body.value
+    (iris,) = mm.deployments("iris")
+    assert "none served" in iris._repr_html_() and "none served" in table_html([iris])

@@ -22,12 +22,13 @@ from typing import Any
 import requests
 
 from .. import html as h
-from ..errors import ServingError
+from ..errors import ServingError, StoreError
 from ..store.deployments import DeploymentRecord
 from . import DEFAULT_WORKERS
 from .ports import free_port, port_is_free
 from .router import Target
 from .security import TOKEN_VARIABLE, refusal
+from .served import Served, served
 
 
 @dataclass
@@ -45,6 +46,7 @@ class DeploymentStatus:
     schema: list[dict[str, str]] = field(default_factory=list)  # input columns: [{"name", "dtype"}]
     log_path: str | None = None
     watcher: dict[str, Any] | None = None  # the model's policy watcher: pid, alive, heartbeat_at (or why it did not start)
+    served: Served | None = None  # what a process no longer running served, from the store's request log (``statuses``, ``stop``)
 
     @property
     def description(self) -> str:
@@ -89,18 +91,18 @@ def watcher_text(watcher: dict[str, Any]) -> str:
     return f"watcher pid {watcher['pid']} {'alive' if watcher['alive'] else 'not running'}"
 
 
-def card_html(status: DeploymentStatus, served=None) -> str:
+def card_html(status: DeploymentStatus) -> str:
     """A deployment as static HTML: status, URL, what it serves, versions, requests, a curl example;
-    for one no longer running, what it served (a ``served.Served``, read from the store), not dashes."""
+    for one no longer running, what it served (``status.served``), not dashes."""
     rows = [
         ["status", h.badge(status.status, STATUS_COLOURS.get(status.status, h.MUTED))],
         ["URL", f'<a href="{h.escape(status.url)}/docs" target="_blank">{h.escape(status.url)}</a> (API docs at /docs)'],
         ["serves", h.escape(status.description)],
     ]
-    if status.status == "running" or served is None:
+    if status.status == "running" or status.served is None:
         rows += [["versions", h.escape(versions_text(status))], ["requests", h.escape("–" if status.requests is None else status.requests)]]
     else:
-        rows += served_rows(served)
+        rows += served_rows(status.served)
     rows.append(["process", h.escape(f"pid {status.pid}, started {started_text(status.started_at)}")])
     if status.watcher:
         rows.append(["watcher", h.escape(watcher_text(status.watcher))])
@@ -108,15 +110,14 @@ def card_html(status: DeploymentStatus, served=None) -> str:
     return f"<b>Deployment {h.escape(status.name)}</b>" + h.table(["", ""], rows, raw=True) + example
 
 
-def served_rows(served) -> list[list[str]]:
+def served_rows(served: Served) -> list[list[str]]:
     """The card's rows of what a deployment served while it ran."""
     if not served.requests:
         rows = [["requests", "none served"]]
     else:
-        count = f"{served.requests:,}" if served.exact else f"about {served.requests:,}"
         rows = [
             ["versions served", h.escape(served.versions_text)],
-            ["requests", h.escape(f"{count} served, {served.error_rate:.1%} errors (4xx and 5xx)")],
+            ["requests", h.escape(f"{served.count_text} served, {served.error_rate:.1%} errors (4xx and 5xx)")],
             ["latency", h.escape(f"p50 {served.latency_p50:.3g} ms, p95 {served.latency_p95:.3g} ms")],
             ["last request", h.escape(started_text(served.last_request_at))],
         ]
@@ -251,19 +252,30 @@ def stop(store, name: str, timeout: float = 30.0) -> DeploymentStatus:
     """SIGTERM the serving process of ``name`` (it writes every queued prediction first, or journals it) and wait for it."""
     record = store.deployment(name)
     if record is None:
-        served = ", ".join(r.name for r in store.deployment_records()) or "none"
-        raise ServingError(f"{name!r} is not deployed (deployments: {served}).")
+        deployed = ", ".join(r.name for r in store.deployment_records()) or "none"
+        raise ServingError(f"{name!r} is not deployed (deployments: {deployed}).")
     if record.stopped_at is None and probe(record).status == "running":
         if not _terminate(record.pid, timeout):
             raise ServingError(f"the serving process {record.pid} of {name} did not stop within {timeout:.0f} s; kill it with: kill -9 {record.pid}")
     stop_watcher(store, name, timeout)
     store.mark_deployment_stopped(name)
-    return probe(store.deployment(name), store.deployment_log_path(name))
+    return _with_served(store, probe(store.deployment(name), store.deployment_log_path(name)))
 
 
 def statuses(store, name: str | None = None) -> list[DeploymentStatus]:
     records = store.deployment_records()
-    return [_with_watcher(store, probe(r, store.deployment_log_path(r.name))) for r in records if name is None or r.name == name]
+    return [_with_served(store, _with_watcher(store, probe(r, store.deployment_log_path(r.name)))) for r in records if name is None or r.name == name]
+
+
+def _with_served(store, status: DeploymentStatus) -> DeploymentStatus:
+    """``status`` with what its process served once it no longer runs (its card shows that, not the probe's
+    dashes); as the probe saw it if the store's request log cannot be read now."""
+    if status.status != "running":
+        try:
+            status.served = served(store, status.name)
+        except StoreError:
+            pass
+    return status
 
 
 def _terminate(pid: int, timeout: float = 30.0) -> bool:

@@ -39,13 +39,15 @@ class Target:
         shadow = data.get("shadow")
         return cls(data["name"], [Variant(**v) for v in data["variants"]], Variant(**shadow) if shadow else None)
 
-    def describe(self) -> str:
+    def shares(self) -> list[str]:
+        """Each variant with its share of the traffic (``production 80%``); the label alone when there is one."""
         if len(self.variants) == 1:
-            text = f"{self.name} {self.variants[0].label}"
-        else:
-            total = sum(v.weight for v in self.variants)
-            text = f"{self.name} " + ", ".join(f"{v.label} {100 * v.weight / total:.0f}%" for v in self.variants)
-        return text + (f" (shadow: {self.shadow.label})" if self.shadow else "")
+            return [self.variants[0].label]
+        total = sum(v.weight for v in self.variants)
+        return [f"{v.label} {100 * v.weight / total:.0f}%" for v in self.variants]
+
+    def describe(self) -> str:
+        return f"{self.name} {', '.join(self.shares())}" + (f" (shadow: {self.shadow.label})" if self.shadow else "")
 
 
 def parse_variant(text: str, weight: float = 100.0) -> Variant:

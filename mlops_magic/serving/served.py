@@ -20,6 +20,11 @@ class Served:
     stopped_at: float | None
 
     @property
+    def count_text(self) -> str:
+        """The number of requests, ``about`` when it was counted from a sample."""
+        return f"{self.requests:,}" if self.exact else f"about {self.requests:,}"
+
+    @property
     def versions_text(self) -> str:
         return ", ".join(f"v{v}" for v in self.versions) or "–"
 

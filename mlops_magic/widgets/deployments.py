@@ -1,7 +1,8 @@
 """Deployment views: the card ``%mlops_serve`` shows, and the table of ``%mlops_deployments``.
 
 A deployment no longer running shows what it served (requests, errors, latency, versions, its last
-request and its stop), read from the request log of the store in use."""
+request and its stop), which its status carries (``serving.manager`` reads it from the request log).
+The table fits a notebook's width: one line per variant, the processes in one cell."""
 
 from __future__ import annotations
 
@@ -10,41 +11,42 @@ from collections.abc import Callable
 import ipywidgets as widgets
 
 from .. import html as h
-from ..errors import StoreError
-from ..serving.manager import STATUS_COLOURS, card_html, started_text, versions_text, watcher_text
-from ..serving.served import Served
+from ..serving.manager import STATUS_COLOURS, card_html, started_text, watcher_text
+from ..serving.router import Target
 from .view import View, html
 
 
-def served_of(status) -> Served | None:
-    """What a deployment no longer running served, from the store in use (None while it runs, or if the store cannot be read)."""
-    if status.status == "running":
-        return None
-    from .. import api
-
-    try:
-        return api.served(status.name)
-    except StoreError:  # the store cannot be read now: the card shows what the probe saw
-        return None
+def serves_html(status) -> str:
+    """What a deployment serves, a line per variant with its share and, while it runs, its version (``production 80% → v1``)."""
+    target = Target.from_dict(status.target)
+    variants = [(v.label, share) for v, share in zip(target.variants, target.shares())]
+    variants += [(target.shadow.label, f"{target.shadow.label} (shadow)")] if target.shadow else []
+    return "<br>".join(h.escape(share + (f" → v{status.versions[label]}" if label in status.versions else "")) for label, share in variants)
 
 
-def requests_text(status, was: Served | None) -> str:
-    if was is not None:
-        return f"{was.requests:,} served" + (f", stopped {started_text(was.stopped_at)}" if was.stopped_at else "")
-    return "–" if status.requests is None else str(status.requests)
+def requests_text(status) -> str:
+    was = status.served
+    if was is None:
+        return "–" if status.requests is None else f"{status.requests:,}"
+    return f"{was.count_text} served ({was.versions_text})" if was.requests else "none served"
+
+
+def process_html(status) -> str:
+    """The serving process (pid, start, stop) and the model's watcher, a line each."""
+    lines = [f"pid {status.pid}, started {started_text(status.started_at)}"]
+    if status.served is not None and status.served.stopped_at is not None:
+        lines.append(f"stopped {started_text(status.served.stopped_at)}")
+    if status.watcher:
+        lines.append(watcher_text(status.watcher))
+    return "<br>".join(h.escape(line) for line in lines)
 
 
 def table_html(statuses: list) -> str:
     if not statuses:
         return f'<div style="color:{h.MUTED}">no deployments: serve a model with %mlops_serve NAME@ALIAS.</div>'
-    rows = []
-    for s in statuses:
-        was = served_of(s)
-        versions = versions_text(s) if was is None or s.versions else was.versions_text
-        rows.append([h.escape(s.name), h.badge(s.status, STATUS_COLOURS.get(s.status, h.MUTED)), h.escape(s.url), h.escape(s.description),
-                     h.escape(versions), h.escape(requests_text(s, was)), h.escape(s.pid), h.escape(started_text(s.started_at)),
-                     h.escape(watcher_text(s.watcher) if s.watcher else "–")])  # fmt: skip
-    return h.table(["model", "status", "URL", "serves", "versions", "requests", "pid", "started", "watcher"], rows, raw=True)
+    rows = [[h.escape(s.name), h.badge(s.status, STATUS_COLOURS.get(s.status, h.MUTED)), h.escape(s.url), serves_html(s), h.escape(requests_text(s)),
+             process_html(s)] for s in statuses]  # fmt: skip
+    return h.table(["model", "status", "URL", "serves", "requests", "process"], rows, raw=True)
 
 
 class _Refreshing(View):
@@ -71,7 +73,7 @@ class DeploymentCard(_Refreshing):
     """One deployment: URL, versions, a curl example, the request count; ``Refresh`` probes it again."""
 
     def __init__(self, status, refresh: Callable[[], object] | None = None):
-        super().__init__(status, lambda status: card_html(status, served_of(status)), refresh)
+        super().__init__(status, card_html, refresh)
 
     @property
     def status(self):
