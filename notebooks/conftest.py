@@ -3,8 +3,9 @@
 nbval fails a cell only on an ``error`` message from the kernel. A magic's user error is an
 IPython ``UsageError``, which the kernel prints to stderr and does not send as an error (nbval
 issue #147), so a failing ``%mlops_*`` cell would pass. After each cell has run, this hook reads
-the outputs nbval collected (``IPyNbCell.test_outputs``) and fails the cell when its stderr holds
-a ``UsageError``, or when a cell marked to raise (the ``raises-exception`` tag, with which JupyterLab's
+the outputs nbval collected (``IPyNbCell.test_outputs``) and fails the cell by the rule of
+``tests/cells.py`` (the browser tests' too): when its stderr holds a ``UsageError`` or an error a
+cell printed, or when a cell marked to raise (the ``raises-exception`` tag, with which JupyterLab's
 "Run All" goes on past the error, or ``# NBVAL_RAISES_EXCEPTION``), which nbval only *allows* to
 raise, raised nothing.
 
@@ -15,24 +16,11 @@ as JupyterLab keeps them.
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from nbval.kernel import RunningKernel
 from nbval.plugin import IPyNbCell
 
-USAGE_ERROR = re.compile(r"^UsageError: .*$", re.MULTILINE)
-
-
-def cell_failure(outputs, must_raise: bool) -> str | None:
-    """Why a cell that ran with these outputs failed, or None when it did not."""
-    stderr = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream" and o.get("name") == "stderr")
-    usage_errors = USAGE_ERROR.findall(stderr)
-    if usage_errors:
-        return "a magic failed: " + " / ".join(usage_errors)
-    if must_raise and not any(o.get("output_type") == "error" for o in outputs):
-        return "the cell is marked to raise (raises-exception, NBVAL_RAISES_EXCEPTION) but raised no exception"
-    return None
+from tests.cells import cell_failure
 
 
 def execute_as_jupyterlab_does(kernel: RunningKernel, cell_input: str, allow_stdin: bool | None = None) -> str:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import nbformat
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
 
 
 def run_nbval(notebook: nbformat.NotebookNode, folder: Path, *options: str) -> tuple[int, dict[str, str]]:
@@ -25,7 +26,7 @@ def run_nbval(notebook: nbformat.NotebookNode, folder: Path, *options: str) -> t
     """
     nbformat.write(notebook, folder / "tutorial.ipynb")
     shutil.copy(NOTEBOOKS / "conftest.py", folder / "conftest.py")
-    (folder / "pytest.ini").write_text("[pytest]\n")  # no configuration from folders above tmp_path
+    (folder / "pytest.ini").write_text(f"[pytest]\npythonpath = {ROOT}\n")  # no configuration from folders above tmp_path; the hook imports tests.cells
     report = folder / "report.xml"
     command = [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider",
                "--color=no", "-c", str(folder / "pytest.ini"), f"--junitxml={report}", *options, "tutorial.ipynb"]
@@ -55,8 +56,9 @@ def test_a_failing_magic_or_a_cell_that_must_raise_and_did_not_fails_its_cell_an
         "# NBVAL_RAISES_EXCEPTION\n1 + 1",                # marked to raise, does not
         "1 / 0",                                          # tagged raises-exception, raises
         "1 + 1",                                          # tagged raises-exception, does not
+        "import traceback\ntry:\n    1 / 0\nexcept ZeroDivisionError:\n    traceback.print_exc()",  # caught and printed
     ]]
-    for cell in notebook.cells[-2:]:
+    for cell in notebook.cells[7:9]:
         cell.metadata["tags"] = ["raises-exception"]
     status, cells = run_nbval(notebook, tmp_path)
     assert status == 1
@@ -65,6 +67,7 @@ def test_a_failing_magic_or_a_cell_that_must_raise_and_did_not_fails_its_cell_an
     assert "Cell 4: a magic failed: UsageError: " in cells["Cell 4"] and "nowhere" in cells["Cell 4"]
     for number in (6, 8):
         assert f"Cell {number}: the cell is marked to raise (raises-exception, NBVAL_RAISES_EXCEPTION) but raised no exception" in cells[f"Cell {number}"]
+    assert "Cell 9: it printed an error on stderr: Traceback (most recent call last):" in cells["Cell 9"]
 
 
 def test_a_tutorial_whose_promotion_gate_refuses_fails_at_that_cell(tmp_path):

@@ -25,11 +25,9 @@ ROOT = HERE.parents[1]
 TUTORIAL_TESTS = HERE / "test_tutorials_in_browser.py"
 NOTEBOOKS = ROOT / "notebooks"
 OUTPUT = ROOT / "test-output" / "ui"
-# Which tutorials run in which front end. Every tutorial runs in JupyterLab; Notebook 7 runs the two
-# that hold most views (runs table, comparison, run cards; deployment card, data check, monitor), as
-# many as the suite's time allows: 04 and 05 take a minute or more each and hold the views those show.
-FRONTS = {"lab": ["04-retrain-automatically", "05-maturity", "01-track-experiments", "03-monitor", "02-promote-and-serve", "06-domain-metrics"],
-          "notebook": ["01-track-experiments", "03-monitor"]}  # fmt: skip
+# Every tutorial runs in JupyterLab and in Notebook 7, the longest first.
+TUTORIALS = ["04-retrain-automatically", "05-maturity", "03-monitor", "02-promote-and-serve", "01-track-experiments", "06-domain-metrics"]
+FRONTS = {"lab": TUTORIALS, "notebook": TUTORIALS}
 AT_ONCE = 3  # tutorials running at the same time (2 cores: a kernel waiting on its serving process leaves room)
 TIMEOUT_S = 420
 
