@@ -85,7 +85,7 @@ def server(tmp_path_factory):
 
 def new_page(browser, errors: list[str], dark: bool = False):
     page = browser.new_page(viewport={"width": 1280, "height": 2400}, color_scheme="dark" if dark else "light")
-    page.on("console", lambda message: errors.append(f"console {message.type}: {message.text}") if message.type == "error" else None)
+    page.on("console", lambda message: errors.append(f"console {message.type}: {message.text} (at {message.location.get('url')})") if message.type == "error" else None)
     page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
     return page
 

@@ -144,9 +144,10 @@ def select_cell(page, index: int, kind: str = ".jp-Cell") -> None:
 
 def run_all_above_last(page, timeout_s: float = 120) -> None:
     """Run every cell above the last code cell (the tutorials' clean-up), as Run > Run All Above
-    Selected Cell does, and wait until the first code cell is queued."""
+    Selected Cell does, and wait until the first code cell is queued (not until the cells have run:
+    the command's promise, which ``evaluate`` would wait for, settles then)."""
     select_cell(page, -1, ".jp-CodeCell")
-    page.evaluate(f"() => {APP}.commands.execute('notebook:run-all-above')")
+    page.evaluate(f"() => {{ {APP}.commands.execute('notebook:run-all-above'); }}")
     page.wait_for_function(r"() => !/^\[\s*\]:$/.test(document.querySelector('.jp-CodeCell .jp-InputArea-prompt').textContent.trim())",
                            timeout=timeout_s * 1000)  # fmt: skip
 
@@ -163,9 +164,9 @@ def timed_cell(page, index: int, drawn: str, timeout_s: float = 300) -> float:
 
 
 def run_last(page) -> None:
-    """Run the last code cell (the tutorials' clean-up), as Run > Run Selected Cell does."""
+    """Start the last code cell (the tutorials' clean-up), as Run > Run Selected Cell does; ``wait_idle`` waits for it."""
     select_cell(page, -1, ".jp-CodeCell")
-    page.evaluate(f"() => {APP}.commands.execute('notebook:run-cell')")
+    page.evaluate(f"() => {{ {APP}.commands.execute('notebook:run-cell'); }}")
 
 
 def busy(page) -> bool:
