@@ -72,7 +72,9 @@ def warnings_block(messages: list[str]) -> str:
 
 
 def code(text: str) -> str:
-    return f'<pre style="font-size:11px;background:var(--jp-layout-color2, #f6f8fa);color:inherit;padding:6px;margin:2px 0;overflow:auto">{escape(text)}</pre>'
+    """Preformatted text; a long line wraps at a space (JupyterLab's outputs would break it inside a word)."""
+    style = "font-size:11px;background:var(--jp-layout-color2, #f6f8fa);color:inherit;padding:6px;margin:2px 0;overflow:auto;word-break:normal"
+    return f'<pre style="{style}">{escape(text)}</pre>'
 
 
 def png_img(png: bytes, alt: str = "chart") -> str:
