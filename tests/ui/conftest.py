@@ -25,7 +25,7 @@ ROOT = HERE.parents[1]
 TUTORIAL_TESTS = HERE / "test_tutorials_in_browser.py"
 NOTEBOOKS = ROOT / "notebooks"
 OUTPUT = ROOT / "test-output" / "ui"
-# Every tutorial runs in JupyterLab and in Notebook 7, the longest first.
+# Every tutorial runs in JupyterLab and in Notebook 7; they start the longest first, a tutorial in both front ends before the next.
 TUTORIALS = ["04-retrain-automatically", "05-maturity", "03-monitor", "02-promote-and-serve", "01-track-experiments", "06-domain-metrics"]
 FRONTS = {"lab": TUTORIALS, "notebook": TUTORIALS}
 AT_ONCE = 3  # tutorials running at the same time (2 cores: a kernel waiting on its serving process leaves room)
@@ -106,8 +106,7 @@ def wanted(session) -> set[tuple[str, str]]:
 def tutorials(request, browser, server) -> dict[tuple[str, str], Tutorial]:
     """The tutorials of ``FRONTS`` the selected tests need, run to their clean-up cell, ``AT_ONCE`` at
     a time; the clean-up cells run at the end of the session (they stop the serving processes)."""
-    needed = wanted(request.session)
-    queue = [(front, name) for front, names in FRONTS.items() for name in names if (front, name) in needed]
+    queue = sorted(wanted(request.session), key=lambda pair: (FRONTS[pair[0]].index(pair[1]), pair[0]))  # the longest first
     done: dict[tuple[str, str], Tutorial] = {}
     running: dict[tuple[str, str], Tutorial] = {}
     deadline = time.time() + TIMEOUT_S * 2
