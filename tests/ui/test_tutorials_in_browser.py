@@ -74,7 +74,7 @@ def test_every_dashboard_renders_as_a_widget_view_and_no_cell_fails(tutorials, f
         failure = cell_failure(left, must_raise="raises-exception" in cell.metadata.get("tags", []))  # nbval's rule (notebooks/conftest.py)
         assert not failure, f"cell {number} ({cell.source.splitlines()[0]}): {failure}"
         texts = " ".join(o["text"] for o in shown["outputs"])
-        assert not any(failure in texts for failure in WIDGET_FAILURES), f"cell {number}: {texts[:400]}"
+        assert not any(shown_failure in texts for shown_failure in WIDGET_FAILURES), f"cell {number}: {texts[:400]}"
         views = [o for o in shown["outputs"] if o["views"]]
         if expects_view(cell):
             assert views, f"cell {number} ({cell.source.splitlines()[0]}) shows no widget view: {[o['mime'] for o in shown['outputs']]}"
